@@ -6,6 +6,16 @@ from ucan_core.noises import NOISES, Noise, Radius, make_noise
 from ucan_core.npg import pattern_scale_map
 from ucan_core.smoothing import Certificate, SmoothedClassifier
 
-__all__ = ["AnisotropicNoise", "Certificate", "CertifiedRegion", "NOISES", "Noise", "Radius",
-           "SmoothedClassifier", "UcanError", "make_noise", "pattern_scale_map"]
+__all__ = [
+           "NOISES",
+           "AnisotropicNoise",
+           "Certificate",
+           "CertifiedRegion",
+           "Noise",
+           "Radius",
+           "SmoothedClassifier",
+           "UcanError",
+           "make_noise",
+           "pattern_scale_map",
+]
 __version__ = "0.1.0"

@@ -8,11 +8,15 @@ the app shows it next to the control.
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 
 class UcanError(ValueError):
     """A bad input from the user: wrong value, unknown name, unreadable file."""
+
+
+class Cancelled(Exception):
+    """Raised by a progress callback to stop a running certification."""
 
 
 def _is_finite_number(value: object) -> bool:

@@ -242,8 +242,6 @@ class Noise(ABC):
 class IIDNoise(Noise):
     """Noise with i.i.d. coordinates: ε_i ~ F, a symmetric 1-D law of scale λ."""
 
-    log_concave: ClassVar[bool] = False
-
     @abstractmethod
     def marginal(self) -> Any:
         """The 1-D marginal as a frozen ``scipy.stats`` distribution."""
@@ -268,7 +266,6 @@ class Gaussian(IIDNoise):
     """
 
     name, title, native_norm = "gaussian", "Gaussian", 2.0
-    log_concave = True
     direct = {1.0: "exact", 2.0: "exact", math.inf: "exact"}
     formulas = {1.0: "σ·Φ⁻¹(p_A)", 2.0: "σ·Φ⁻¹(p_A)", math.inf: "σ·Φ⁻¹(p_A)/√d"}
 
@@ -298,7 +295,6 @@ class Laplace(IIDNoise):
     """i.i.d. Laplace, density ∝ exp(−‖x‖₁/λ), λ = σ/√2. ℓ1 radius −λ·ln(2(1 − p_A)), exact."""
 
     name, title, native_norm = "laplace", "Laplace", 1.0
-    log_concave = True
     direct = {1.0: "exact"}
     formulas = {1.0: "−λ·ln(2(1−p_A)),  λ = σ/√2"}
 
@@ -328,7 +324,6 @@ class Uniform(IIDNoise):
     """
 
     name, title, native_norm = "uniform", "Uniform (cube)", 1.0
-    log_concave = True
     direct = {1.0: "exact", math.inf: "exact"}
     formulas = {1.0: "2λ(p_A − ½),  λ = √3·σ",
                 math.inf: "2λ(1 − (3/2 − p_A)^{1/d}),  λ = √3·σ"}
@@ -373,10 +368,6 @@ class GeneralizedNormal(IIDNoise):
     @property
     def shape(self) -> float:
         return self.params["shape"]
-
-    @property
-    def log_concave(self) -> bool:  # type: ignore[override]
-        return self.shape >= 1.0
 
     @property
     def direct(self) -> dict[float, Kind]:  # type: ignore[override]
@@ -428,7 +419,6 @@ class HyperbolicSecant(IIDNoise):
     """
 
     name, title, native_norm = "hypsecant", "Hyperbolic secant", 1.0
-    log_concave = True
     direct = {1.0: "exact"}
     formulas = {1.0: "b·ln tan(π·p_A/2),  b = 2σ/π"}
 

@@ -18,8 +18,14 @@ import math
 import torch
 
 from ucan_core.anisotropic import AnisotropicNoise
-from ucan_core.errors import (UcanError, check_choice, check_count, check_positive, norm_label,
-                             parse_norm)
+from ucan_core.errors import (
+    UcanError,
+    check_choice,
+    check_count,
+    check_positive,
+    norm_label,
+    parse_norm,
+)
 from ucan_core.noises import Noise, make_noise
 
 PATTERN_NORMS = ("1", "2", "inf")
@@ -55,16 +61,17 @@ def pattern_scale_map(channels: int, height: int, width: int, norm: float | str 
 NPG_CHOICES = ("isotropic", "pattern")
 
 
-def build_noise(name: str, sigma: float, shape: tuple[int, int, int], *, npg: str = "isotropic",
+def build_noise(name: str, sigma: float, input_shape: tuple[int, int, int], /, *,
+                npg: str = "isotropic",
                 pattern_norm: float | str = 2, kappa: float = 1.0, iota: float = 1.0,
                 device: str | torch.device | None = None,
                 **params: float) -> Noise | AnisotropicNoise:
-    """The smoothing noise for inputs of ``shape`` (C, H, W): isotropic, or anisotropic
-    with a pattern-fixed scale map (μ = 0)."""
+    """The smoothing noise for inputs of ``input_shape`` (C, H, W): isotropic, or anisotropic
+    with a pattern-fixed scale map (μ = 0). ``params`` are the density's own parameters."""
     check_choice("noise generator", npg, NPG_CHOICES)
-    base = make_noise(name, sigma, int(math.prod(shape)), device=device, **params)
+    base = make_noise(name, sigma, int(math.prod(input_shape)), device=device, **params)
     if npg == "isotropic":
         return base
-    scale = pattern_scale_map(*shape, norm=pattern_norm, kappa=kappa, iota=iota)
+    scale = pattern_scale_map(*input_shape, norm=pattern_norm, kappa=kappa, iota=iota)
     label = f"pattern-l{norm_label(parse_norm(pattern_norm))}"
     return AnisotropicNoise(base, scale.to(base.device), 0.0, name=label)

@@ -7,10 +7,10 @@ any normalisation (which is the model's first layer), so radii are in pixel unit
 from __future__ import annotations
 
 import json
-import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -84,6 +84,19 @@ def _as_generator(seed: int | None, device: torch.device) -> torch.Generator | N
     return generator
 
 
+def noisy_samples(noise: NoiseLike, x: torch.Tensor, num: int,
+                  seed: int | None = None) -> torch.Tensor:
+    """``num`` noisy copies x + ε of one input ``x`` (C×H×W), seeded; shape (num, C, H, W).
+
+    These are exactly what the base classifier sees (no clipping to [0, 1])."""
+    check_count("num", num)
+    if x.numel() != noise.dim:
+        raise UcanError(f"input has {x.numel()} values, the noise has dim {noise.dim}")
+    generator = _as_generator(seed, noise.device)
+    eps = noise.sample(num, generator).view(num, *x.shape)
+    return x.to(noise.device, torch.float32)[None] + eps
+
+
 class SmoothedClassifier:
     """Randomized smoothing of ``base_classifier`` (a module mapping images in [0, 1] to
     logits over ``num_classes``) with additive ``noise`` (isotropic or anisotropic).
@@ -151,7 +164,8 @@ class SmoothedClassifier:
 
     def certify(self, x: torch.Tensor, n0: int, n: int, alpha: float, batch_size: int = 1000,
                 seed: int | None = None, progress: Progress | None = None) -> Certificate:
-        """Cohen's CERTIFY for one input ``x`` (shape C×H×W, or 1×C×H×W).
+        """Cohen's CERTIFY for one input ``x``, shaped as the model takes one example
+        (e.g. C×H×W).
 
         Draws n0 samples to select the top class ĉ_A, then n fresh samples; p̲_A is the
         one-sided Clopper–Pearson lower bound at level α on P(f(x + ε) = ĉ_A). Abstains
@@ -159,10 +173,7 @@ class SmoothedClassifier:
         the sampling, g(x + δ) = ĉ_A for every δ in the certified region, whose ℓp radii
         and ALM the certificate lists.
         """
-        batch = x.unsqueeze(0) if x.dim() == 3 else x
-        if batch.shape[0] != 1:
-            raise UcanError("certify takes one input; use certify_batch for several")
-        return self.certify_batch(batch, n0, n, alpha, batch_size, seed, progress)[0]
+        return self.certify_batch(x.unsqueeze(0), n0, n, alpha, batch_size, seed, progress)[0]
 
     def certify_batch(self, xs: torch.Tensor, n0: int, n: int, alpha: float,
                       batch_size: int = 1000, seed: int | None = None,
@@ -171,6 +182,8 @@ class SmoothedClassifier:
 
         Inputs share forward passes (≤ ``batch_size`` samples each); each input has its
         own selection and estimation samples, so each certificate holds at level α.
+        ``progress(done, total)`` is called after every forward pass; it may raise
+        :class:`~ucan_core.errors.Cancelled` to stop the run.
         """
         check_count("n0", n0)
         check_count("n", n)
@@ -225,14 +238,11 @@ class SmoothedClassifier:
 
     def predict(self, x: torch.Tensor, n: int, alpha: float, batch_size: int = 1000,
                 seed: int | None = None, progress: Progress | None = None) -> int:
-        """Cohen's PREDICT: the top class, or −1 (abstain) if the two-sided binomial test of
+        """Cohen's PREDICT for one input ``x`` (shaped as one example): the top class, or −1 (abstain) if the two-sided binomial test of
         the top two counts does not reject equality at level α. Returns a class ≠ g(x) with
         probability ≤ α.
         """
-        batch = x.unsqueeze(0) if x.dim() == 3 else x
-        if batch.shape[0] != 1:
-            raise UcanError("predict takes one input; use predict_batch for several")
-        return self.predict_batch(batch, n, alpha, batch_size, seed, progress)[0]
+        return self.predict_batch(x.unsqueeze(0), n, alpha, batch_size, seed, progress)[0]
 
     def predict_batch(self, xs: torch.Tensor, n: int, alpha: float, batch_size: int = 1000,
                       seed: int | None = None, progress: Progress | None = None) -> list[int]:

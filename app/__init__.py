@@ -1,0 +1,1 @@
+"""UCAN Explorer: a Streamlit + Plotly app over the ``ucan_core`` engine."""

@@ -1,0 +1,291 @@
+"""Pure figure builders for the UCAN Explorer (no Streamlit, no certification maths).
+
+Every function takes numpy arrays (or plain numbers) that the engine (``ucan_core``) already
+computed and returns a Plotly figure, PNG bytes or text. The only array work done here is for
+display: picking a channel, striding large maps down to at most :data:`MAX_HEATMAP_SIDE`
+pixels a side, clipping noisy images to [0, 1] and upscaling small tiles.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+from PIL import Image
+
+MAX_HEATMAP_SIDE = 256
+#: p_A grid of the radius curves: 200 points on (0.5, 0.9999].
+P_GRID = np.linspace(0.5, 0.9999, 201)[1:]
+
+KIND_COLOURS = {"exact": "green", "sound": "blue", "approximate": "orange"}
+NORM_SYMBOLS = {"1": "ℓ1", "2": "ℓ2", "inf": "ℓ∞"}
+
+
+def norm_symbol(norm: str) -> str:
+    """``'inf'`` → ``'ℓ∞'``, ``'2'`` → ``'ℓ2'``."""
+    return NORM_SYMBOLS.get(str(norm), f"ℓ{norm}")
+
+
+def kind_badge(kind: str) -> str:
+    """A Streamlit-markdown badge for a radius kind (exact / sound / approximate)."""
+    return f":{KIND_COLOURS.get(kind, 'gray')}-badge[{kind}]"
+
+
+# --------------------------------------------------------------------------------------------
+# Heatmaps
+
+
+def map_for_display(values: np.ndarray) -> tuple[np.ndarray, str]:
+    """Reduce a (C, H, W) or (H, W) map to a 2-D array of at most 256×256 for display.
+
+    Multi-channel maps show channel 1 when all channels are identical (the pattern NPG),
+    otherwise the channel mean. Returns the array and a note saying what is shown.
+    """
+    array = np.asarray(values, dtype=np.float32)
+    notes = []
+    if array.ndim == 3:
+        channels = array.shape[0]
+        if channels == 1:
+            array = array[0]
+        elif all(np.array_equal(array[0], array[c]) for c in range(1, channels)):
+            array = array[0]
+            notes.append(f"channel 1 of {channels} (all identical)")
+        else:
+            array = array.mean(axis=0)
+            notes.append(f"mean of {channels} channels")
+    elif array.ndim != 2:
+        raise ValueError(f"expected a (C, H, W) or (H, W) map, got shape {array.shape}")
+    step = max(1, math.ceil(max(array.shape) / MAX_HEATMAP_SIDE))
+    if step > 1:
+        array = array[::step, ::step]
+        notes.append(f"every {step}th pixel shown")
+    return np.ascontiguousarray(array), "; ".join(notes)
+
+
+def _heatmap(z: np.ndarray, title: str, colourbar: str, colorscale: str,
+             zmid: float | None = None, height: int = 300) -> go.Figure:
+    trace = go.Heatmap(z=z, colorscale=colorscale, zmid=zmid,
+                       colorbar=dict(title=dict(text=colourbar, side="right"), thickness=12),
+                       hovertemplate="row %{y}, col %{x}<br>%{z:.4g}<extra></extra>")
+    fig = go.Figure(trace)
+    fig.update_layout(title=dict(text=title, font=dict(size=14)), height=height,
+                      margin=dict(l=10, r=10, t=56, b=10))
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain",
+                     showticklabels=False, showgrid=False, zeroline=False)
+    fig.update_xaxes(constrain="domain", showticklabels=False, showgrid=False, zeroline=False)
+    return fig
+
+
+def _title(text: str, note: str) -> str:
+    return text + (f"<br><sup>{note}</sup>" if note else "")
+
+
+def sigma_map_figure(std_map: np.ndarray, height: int = 300) -> go.Figure:
+    """Heatmap of the per-pixel noise level s_i·σ (sequential Viridis, pixel units)."""
+    z, note = map_for_display(std_map)
+    return _heatmap(z, _title("σ map: per-pixel noise level", note), "σ (pixel units)",
+                    "Viridis", height=height)
+
+
+def mu_map_figure(shift: np.ndarray, height: int = 300) -> go.Figure:
+    """Heatmap of the noise mean μ (diverging RdBu, centred at 0, pixel units)."""
+    z, note = map_for_display(shift)
+    if not np.any(z):
+        note = "μ = 0 everywhere" + (f"; {note}" if note else "")
+    return _heatmap(z, _title("μ map: noise mean", note), "μ (pixel units)", "RdBu", zmid=0.0,
+                    height=height)
+
+
+# --------------------------------------------------------------------------------------------
+# Images
+
+
+def _to_uint8(images: np.ndarray) -> np.ndarray:
+    """(N, C, H, W) floats → (N, H, W, C) uint8, clipped to [0, 1] for display only."""
+    clipped = np.clip(np.nan_to_num(images, nan=0.0), 0.0, 1.0)
+    return (clipped.transpose(0, 2, 3, 1) * 255.0 + 0.5).astype(np.uint8)
+
+
+def grid_png(images: np.ndarray, ncols: int = 4, min_tile: int = 112, pad: int = 4) -> bytes:
+    """Tile (N, C, H, W) images (C = 1 or 3) into one PNG, white gaps between tiles.
+
+    Values are clipped to [0, 1] for display; small tiles are upscaled by an integer factor
+    (nearest neighbour, so single pixels stay sharp) to at least ``min_tile`` pixels.
+    """
+    array = np.asarray(images, dtype=np.float32)
+    if array.ndim != 4 or array.shape[1] not in (1, 3) or array.shape[0] < 1:
+        raise ValueError(f"expected (N, 1|3, H, W) images, got shape {array.shape}")
+    count, channels, height, width = array.shape
+    tiles = _to_uint8(array)
+    factor = max(1, math.ceil(min_tile / max(height, width)))
+    if factor > 1:
+        tiles = tiles.repeat(factor, axis=1).repeat(factor, axis=2)
+    th, tw = height * factor, width * factor
+    ncols = max(1, min(ncols, count))
+    nrows = math.ceil(count / ncols)
+    canvas = np.full((nrows * th + (nrows - 1) * pad, ncols * tw + (ncols - 1) * pad, channels),
+                     255, dtype=np.uint8)
+    for k in range(count):
+        r, c = divmod(k, ncols)
+        canvas[r * (th + pad):r * (th + pad) + th, c * (tw + pad):c * (tw + pad) + tw] = tiles[k]
+    mode = "L" if channels == 1 else "RGB"
+    buffer = io.BytesIO()
+    Image.fromarray(canvas[..., 0] if channels == 1 else canvas, mode).save(
+        buffer, format="PNG", optimize=False)
+    return buffer.getvalue()
+
+
+def image_png(image: np.ndarray, min_tile: int = 112) -> bytes:
+    """One (C, H, W) image in [0, 1] as PNG (upscaled like :func:`grid_png`)."""
+    return grid_png(np.asarray(image)[None], ncols=1, min_tile=min_tile)
+
+
+# --------------------------------------------------------------------------------------------
+# Radius curve
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One radius-vs-p_A trace: engine values on :data:`P_GRID` and at the marker p_A."""
+
+    label: str
+    values: np.ndarray
+    kind: str
+    marker_value: float
+    dash: str = "solid"
+    colour: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.label} ({self.kind})"
+
+
+def radius_curve_figure(p: np.ndarray, curves: Sequence[Curve], p_marker: float, norm: str,
+                        height: int = 360) -> go.Figure:
+    """Certified radius against p_A, one line per curve, with a marker at ``p_marker``.
+
+    The trace names carry the kind (exact / sound / approximate, or the ALM's size measure).
+    """
+    fig = go.Figure()
+    palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"]
+    for index, curve in enumerate(curves):
+        colour = curve.colour or palette[index % len(palette)]
+        fig.add_trace(go.Scatter(
+            x=np.asarray(p, dtype=np.float64), y=np.asarray(curve.values, dtype=np.float64),
+            mode="lines", name=curve.name, line=dict(color=colour, dash=curve.dash, width=2),
+            hovertemplate="p_A=%{x:.4f}<br>R=%{y:.4g}<extra>" + curve.label + "</extra>"))
+        fig.add_trace(go.Scatter(
+            x=[float(p_marker)], y=[float(curve.marker_value)], mode="markers",
+            name=f"{curve.label} at p_A={p_marker:g}", showlegend=False,
+            marker=dict(color=colour, size=10, line=dict(color="white", width=1)),
+            hovertemplate="p_A=%{x:.4f}<br>R=%{y:.4g}<extra>" + curve.label + "</extra>"))
+    fig.add_vline(x=float(p_marker), line=dict(color="grey", dash="dot", width=1))
+    fig.update_layout(
+        title=dict(text=f"Certified {norm_symbol(norm)} radius vs p_A", font=dict(size=14)),
+        height=height, margin=dict(l=10, r=10, t=40, b=10),
+        legend=dict(yanchor="top", y=0.99, xanchor="left", x=0.01,
+                    bgcolor="rgba(255,255,255,0.75)", font=dict(size=11)),
+        xaxis_title="p_A (lower bound on the top-class probability)",
+        yaxis_title=f"radius ({norm_symbol(norm)}, pixel units)")
+    fig.update_xaxes(range=[0.5, 1.0])
+    fig.update_yaxes(rangemode="tozero")
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Formulas filled with the current numbers
+
+
+def fmt(value: float) -> str:
+    """Four significant digits, plain notation where reasonable."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    if float(value).is_integer() and abs(value) < 1e7:
+        return str(int(value))
+    return f"{value:.4g}"
+
+
+_SEPARATE_AFTER = re.compile(r"[0-9A-Za-z\u0370-\u03ff)]$")
+_SEPARATE_BEFORE = re.compile(r"^[0-9A-Za-z\u0370-\u03ff(√]")
+
+
+def substitute(expression: str, values: Mapping[str, float]) -> str:
+    """Replace the symbols of ``expression`` (e.g. σ, λ, d, p_A, a) by their numbers.
+
+    A symbol is a whole token: ``d`` does not match inside ``ln``/``max``, ``a`` not inside
+    ``atanh``. Implicit products get an explicit ``·`` (``2λd`` → ``2·0.3536·784``).
+    """
+    if not values:
+        return expression
+    symbols = sorted(values, key=len, reverse=True)
+    pattern = re.compile("|".join(
+        rf"(?<![A-Za-z_]){re.escape(s)}(?![A-Za-z_])" if s.isascii() else re.escape(s)
+        for s in symbols))
+    out: list[str] = []
+    position = 0
+    for match in pattern.finditer(expression):
+        out.append(expression[position:match.start()])
+        text = fmt(values[match.group(0)])
+        before = "".join(out)
+        if _SEPARATE_AFTER.search(before):
+            text = "·" + text
+        if _SEPARATE_BEFORE.match(expression[match.end():]):
+            text = text + "·"
+        out.append(text)
+        position = match.end()
+    out.append(expression[position:])
+    return "".join(out)
+
+
+def split_formula(formula: str) -> tuple[str, list[tuple[str, str]]]:
+    """Split an engine formula ``"expr,  λ = σ/√2"`` into the expression and definitions."""
+    parts = [part.strip() for part in formula.split(",  ")]
+    definitions = []
+    for part in parts[1:]:
+        symbol, _, rhs = part.partition("=")
+        definitions.append((symbol.strip(), rhs.strip()))
+    return parts[0], definitions
+
+
+def fill_formula(formula: str, values: Mapping[str, float], radius: float, kind: str,
+                 norm: str, symbol: str = "R") -> list[str]:
+    """Markdown lines: the symbolic formula, the same filled with numbers, and the result.
+
+    ``values`` maps symbols to numbers (σ, λ, d, p_A and single-letter parameters). A scale
+    defined in the formula from σ under another name (e.g. ``b = 2σ/π``) is shown with the
+    value of λ, the noise's scale.
+    """
+    expression, definitions = split_formula(formula)
+    known = dict(values)
+    where = []
+    for name, rhs in definitions:
+        if name not in known and "σ" in rhs and "λ" in known:
+            known[name] = known["λ"]
+        filled = substitute(rhs, {k: v for k, v in known.items() if k != name})
+        line = f"`{name} = {rhs}`"
+        if filled != rhs:
+            line += f" `= {filled}`"
+        if name in known:
+            line += f" `= {fmt(known[name])}`"
+        where.append(line)
+    lines = [f"`{symbol}_{norm_symbol(norm)[1:]} = {expression}`",
+             f"`  = {substitute(expression, known)}`",
+             f"`  = {fmt(radius)}` {kind_badge(kind)}"]
+    if where:
+        lines.append("where " + ";  ".join(where))
+    return lines
+
+
+def values_table(sigma: float, lambd: float, dim: int, p_a: float,
+                 params: Mapping[str, float] | None = None) -> dict[str, float]:
+    """The symbol → number map used by :func:`fill_formula`."""
+    table: dict[str, float] = {"σ": sigma, "λ": lambd, "d": float(dim), "p_A": p_a}
+    for key, value in (params or {}).items():
+        if len(key) == 1:
+            table[key] = value
+    return table

@@ -1,0 +1,32 @@
+"""UCAN Explorer entry point: ``streamlit run app/main.py`` from the repository root."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st
+
+st.set_page_config(page_title="UCAN Explorer", page_icon="🎲", layout="wide")
+
+PAGES_DIR = Path(__file__).resolve().parent / "pages"
+page = st.navigation([st.Page(PAGES_DIR / "noise_lab.py", title="Noise Lab", icon="🔬",
+                              default=True)])
+
+with st.sidebar:
+    st.markdown("### UCAN Explorer")
+    st.markdown(
+        "An interactive look at **randomized smoothing**: a classifier is made certifiably "
+        "robust by voting over noisy copies of its input. UCAN shapes that noise per pixel "
+        "(anisotropic σ and μ maps).")
+    st.markdown(
+        "Every radius is labelled :green-badge[exact] (tight), :blue-badge[sound] (valid, "
+        "maybe loose) or :orange-badge[approximate] (an estimate). The ALM is a size of the "
+        "certified region, not a radius.")
+    st.caption("All numbers come from the `ucan_core` engine.")
+
+page.run()

@@ -1,0 +1,225 @@
+"""Noise Lab: pick an image and a noise, see σ/μ maps, noisy samples and radius curves.
+
+Instant tier only (no Monte-Carlo certification): every number comes from ``ucan_core``;
+figures are built by the pure functions of ``app.figures``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from app import figures, services
+from ucan_core.errors import UcanError
+from ucan_core.noises import NOISES
+
+_t0 = time.perf_counter()
+
+NORMS = ["1", "2", "inf"]
+DEFAULTS = {"sigma": 0.5, "p_a": 0.9, "seed": 0, "n_samples": 8, "kappa": 1.0, "iota": 1.0}
+PARAM_HELP = {
+    "a": "Tail exponent a of the power law (pareto: a > 2; powinf: a > d + 2, 0 = automatic "
+         "⌈1.3·d⌉ + 3).",
+    "shape": "Shape s of the generalized normal: 1 = Laplace, 2 = Gaussian; closed-form radius "
+             "for s ≥ 1 and s = 0.5.",
+    "weight": "Mixture weight w of the first component.",
+    "shape1": "Shape of the first exponential-power component.",
+    "shape2": "Shape of the second exponential-power component.",
+}
+
+
+st.title("Noise Lab")
+st.markdown(
+    "Choose an image and a smoothing noise. The page shows where the noise is strong "
+    "(σ map) and where it is shifted (μ map), what the noisy inputs look like, and the "
+    "closed-form certified radius as a function of p_A, the lower bound on the "
+    "top-class probability. Everything is seeded, so the same settings reproduce the same view.")
+
+controls, results = st.columns([1, 3], gap="large")
+
+# --------------------------------------------------------------------------------------------
+# Controls
+with controls:
+    st.subheader("Image")
+    source = st.radio("Image source", ["Bundled", "Upload"], key="source", bind="query-params",
+                      horizontal=True,
+                      help="A bundled test image (MNIST, CIFAR-10, photo) or your own PNG/JPEG.")
+    catalog = services.bundled_catalog()
+    datasets = [d for d in ("mnist", "cifar10", "photo") if d in catalog]
+    datasets += [d for d in catalog if d not in datasets]
+    if source == "Bundled":
+        dataset = st.selectbox("Dataset", datasets, key="dataset", bind="query-params",
+                               format_func=lambda d: services.DATASET_TITLES.get(d, d),
+                               help="The bundled images come from the MNIST and CIFAR-10 test "
+                                    "sets, plus a few photos.")
+        entries = dict(catalog[dataset])
+        image_id = st.selectbox("Image", list(entries), key=f"image_{dataset}", bind="query-params",
+                                format_func=entries.__getitem__,
+                                help="Test-set index and label of the bundled image.")
+        st.session_state["last_bundled"] = image_id
+        image = services.bundled_image(image_id)
+    else:
+        upload = st.file_uploader("Upload an image", type=["png", "jpg", "jpeg"], key="upload",
+                                  help="PNG or JPEG, at most 10 MB and 16.7 Mpixel. It is "
+                                       "checked before decoding; photos are reduced to a longer "
+                                       "side of 224 px.")
+        # On a refused or missing upload keep working on the previous upload, else on the
+        # last bundled image.
+        image = st.session_state.get("last_upload")
+        if upload is not None:
+            try:
+                image = services.uploaded_image(upload.getvalue(), upload.name)
+                st.session_state["last_upload"] = image
+            except UcanError as error:
+                st.error(f"Upload refused: {error}. Showing the previous image instead.")
+        elif image is None:
+            st.info("No upload yet: showing the last bundled image.")
+        if image is None:
+            image = services.bundled_image(
+                st.session_state.get("last_bundled") or catalog[datasets[0]][0][0])
+
+    st.subheader("Noise")
+    density = st.selectbox("Density", list(NOISES), key="density", bind="query-params",
+                           index=list(NOISES).index("gaussian"),
+                           format_func=lambda n: f"{NOISES[n].title} ({n})",
+                           help="The isotropic noise ε. Its per-coordinate standard deviation "
+                                "is σ; each density derives its own scale λ from σ.")
+    params: dict[str, float] = {}
+    for pname, default in NOISES[density].defaults.items():
+        params[pname] = st.number_input(
+            f"{density} parameter: {pname}", value=float(default), step=0.1, format="%.3f",
+            key=f"param_{density}_{pname}", bind="query-params",
+            help=PARAM_HELP.get(pname, f"Parameter {pname}."))
+    sigma = st.slider("σ (noise level)", min_value=0.05, max_value=2.0,
+                      value=DEFAULTS["sigma"], step=0.05, key="sigma", bind="query-params",
+                      help="Per-coordinate standard deviation of the base noise, in pixel "
+                           "units (images are in [0, 1]). The radius scales with σ. Cauchy "
+                           "has no variance: there σ matches the quartiles of N(0, σ²).")
+    # One norm widget per density, so each starts at (and its URL omits) its native norm.
+    norm = st.radio("Norm of the certificate", NORMS, key=f"norm_{density}",
+                    index=NORMS.index(services.native_norm_label(density)),
+                    bind="query-params", horizontal=True, format_func=figures.norm_symbol,
+                    help="The ℓp norm in which the radius is measured. It starts at the "
+                         "density's native norm.")
+    npg = st.selectbox("Noise generator (NPG)", list(services.NPG_OPTIONS), key="npg",
+                       bind="query-params",
+                       format_func=services.NPG_OPTIONS.__getitem__,
+                       help="isotropic: the same σ everywhere. pattern ℓp (UCAN): a fixed "
+                            "scale map s = κ‖(a, b)‖_p² + ι over the pixel position, "
+                            "normalised to geometric mean 1.")
+    kappa, iota = DEFAULTS["kappa"], DEFAULTS["iota"]
+    if npg != "isotropic":
+        kappa = st.slider("κ (pattern strength)", 0.0, 4.0, DEFAULTS["kappa"], 0.1, key="kappa",
+                          bind="query-params",
+                          help="How much the noise grows from the centre to the corners.")
+        iota = st.slider("ι (pattern offset)", 0.05, 2.0, DEFAULTS["iota"], 0.05, key="iota",
+                         bind="query-params",
+                         help="Base level of the scale map; a larger ι means a flatter map.")
+
+    st.subheader("View")
+    p_a = st.slider("p_A (marker and formula)", 0.501, 0.999, DEFAULTS["p_a"], 0.001,
+                    format="%.3f", key="p_a", bind="query-params",
+                    help="Lower bound on the top-class probability at which the radius is "
+                         "marked on the curve and filled into the formula.")
+    seed = int(st.number_input("Seed", min_value=0, max_value=2**31 - 1, value=DEFAULTS["seed"],
+                               step=1, key="seed", bind="query-params",
+                               help="Seed of the noise sampler: same seed, same samples."))
+    n_samples = st.slider("Number of samples", 1, 16, DEFAULTS["n_samples"], 1, key="n_samples",
+                          bind="query-params",
+                          help="How many noisy samples x + ε to draw.")
+
+shape = image.shape
+choice = services.NoiseChoice(density=density, sigma=float(sigma), shape=shape, npg=npg,
+                              kappa=float(kappa), iota=float(iota),
+                              params=tuple(sorted(params.items())))
+
+# --------------------------------------------------------------------------------------------
+# Results
+with results:
+    try:
+        noise = services.build(choice)
+        std_map, shift = services.noise_maps(choice)
+        samples = services.noisy_samples(choice, image.pixels, n_samples, seed)
+    except UcanError as error:
+        st.error(f"Cannot build this noise: {error}")
+        st.stop()
+    base = services.base_of(noise)
+    c, h, w = shape
+    reduced = (f" Worked on at a reduced resolution: {w}×{h} (from "
+               f"{image.original_size[0]}×{image.original_size[1]}; longer side ≤ "
+               f"{services.MAX_SIDE} px)." if image.reduced else "")
+    st.caption(f"**{base.title}** noise, {services.NPG_OPTIONS[npg]} generator · "
+               f"d = {base.dim:,} ({c}×{h}×{w}) · σ = {sigma:.2f} · λ = {base.lambd:.4g}"
+               + (f" · κ = {kappa:g}, ι = {iota:g}" if npg != "isotropic" else ""))
+
+    col_img, col_sigma, col_mu = st.columns([1, 1.4, 1.4])
+    with col_img:
+        st.markdown("**Input x**")
+        st.image(figures.image_png(image.pixels, min_tile=224),
+                 caption=image.name + (f".{reduced}" if reduced else ""),
+                 width="stretch")
+    with col_sigma:
+        st.plotly_chart(figures.sigma_map_figure(std_map), key="sigma_map",
+                        config={"displayModeBar": False})
+    with col_mu:
+        st.plotly_chart(figures.mu_map_figure(shift), key="mu_map",
+                        config={"displayModeBar": False})
+
+    st.markdown(f"**{n_samples} noisy samples x + μ + s⊙ε** (seed {seed})")
+    st.image(figures.grid_png(samples, ncols=8 if max(h, w) <= 64 else 4, min_tile=112),
+             caption="Pixel values clipped to [0, 1] for display only; the classifier sees "
+                     "the unclipped x + ε.", width="stretch")
+
+    st.markdown(f"**Certified radius in {figures.norm_symbol(norm)}**")
+    if not services.has_closed_form(noise):
+        st.info(f"{base.title} noise has no closed-form certified radius. Its radius needs "
+                "the universal (numerical) radius engine, which is planned; the maps and "
+                "samples above are exact.")
+    else:
+        try:
+            curves = services.radius_curves(noise, figures.P_GRID, p_a, norm)
+            iso_radius = base.radius(p_a, norm)
+            symbols = figures.values_table(sigma, base.lambd, base.dim, p_a, base.params)
+            symbols.update(services.direct_radii(noise, p_a))
+        except UcanError as error:
+            st.error(f"Cannot compute the radius: {error}")
+            st.stop()
+        traces = [figures.Curve(f"isotropic {figures.norm_symbol(norm)} radius R",
+                                curves.iso_values, curves.iso_kind, curves.iso_marker)]
+        if curves.aniso_values is not None:
+            traces.append(figures.Curve(f"anisotropic {figures.norm_symbol(norm)} radius min sᵢ·R",
+                                        curves.aniso_values, curves.aniso_kind,
+                                        curves.aniso_marker))
+            traces.append(figures.Curve("ALM (∏sᵢ)^(1/d)·R", curves.alm_values,
+                                        "size measure, not a radius", curves.alm_marker,
+                                        dash="dash"))
+        col_curve, col_formula = st.columns([3, 2], gap="medium")
+        with col_curve:
+            st.plotly_chart(figures.radius_curve_figure(figures.P_GRID, traces, p_a, norm),
+                            key="radius_curve", config={"displayModeBar": False})
+        with col_formula:
+            kinds = [f"{t.label}: {figures.kind_badge(t.kind)}" for t in traces
+                     if t.dash == "solid"]
+            st.markdown("Kind for " + figures.norm_symbol(norm) + " — " + " · ".join(kinds))
+            st.markdown("  \n".join(figures.fill_formula(
+                iso_radius.formula, symbols, iso_radius.value, iso_radius.kind, norm)))
+            if curves.aniso_values is not None:
+                described = noise.describe()
+                smin, gmean = described["scale_min"], described["scale_geomean"]
+                st.markdown(
+                    f"`min sᵢ·R = {figures.fmt(smin)} · {figures.fmt(iso_radius.value)} "
+                    f"= {figures.fmt(curves.aniso_marker)}` {figures.kind_badge(curves.aniso_kind)}"
+                    "  \n"
+                    f"`ALM = (∏sᵢ)^(1/d)·R = {figures.fmt(gmean)} · "
+                    f"{figures.fmt(iso_radius.value)} = {figures.fmt(curves.alm_marker)}` "
+                    ":gray-badge[size measure]")
+                st.caption("The anisotropic noise certifies the region {δ : ‖δ/s‖_p ≤ R}. "
+                           "min sᵢ·R is the largest ℓp ball inside it (sound); the ALM is the "
+                           "radius of the isotropic region of equal volume — a size of the "
+                           "region, not a radius guarantee. The pattern map has geometric mean "
+                           "1, so the ALM coincides with the isotropic curve at the same σ.")
+            st.caption(f"d = {base.dim:,}, λ = {base.lambd:.4g}, σ = {sigma:.2f}, "
+                       f"p_A = {p_a:.3f}. Exact = tight; sound = valid but possibly loose.")
+
+st.caption(f"Server time for this view: {(time.perf_counter() - _t0) * 1000:.0f} ms")

@@ -1,0 +1,102 @@
+"""Shared fixtures: the Streamlit app on a free port and a Debian-Chromium Playwright context.
+
+Recipe: /work/shared/reference/streamlit-and-browser-tests.md §1.3 (Streamlit 1.67, Playwright
+1.65 with ``executable_path``; never ``playwright install``). Playwright is imported lazily so
+that tests without a browser do not need it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "app" / "main.py"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROME_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+HAVE_CHROMIUM = Path(CHROMIUM).exists()
+if str(ROOT) not in sys.path:  # `import app` from the tests, however pytest is started
+    sys.path.insert(0, str(ROOT))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    """`streamlit run app/main.py` on a free port, from the repo root; stopped at the end."""
+    port = _free_port()
+    log_path = Path(tempfile.mkdtemp(prefix="streamlit-")) / "server.log"
+    with open(log_path, "w") as log:
+        yield from _serve(port, log)
+
+
+def _serve(port: int, log):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(APP),
+         "--server.headless", "true", "--server.address", "127.0.0.1",
+         "--server.port", str(port), "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer"],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    url, deadline = f"http://127.0.0.1:{port}", time.time() + 60
+    while True:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            raise RuntimeError(f"streamlit not healthy; see {log.name}")
+        time.sleep(0.2)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="session")
+def browser_ctx():
+    """A persistent Debian-Chromium context (Playwright rejects --user-data-dir in args)."""
+    if not HAVE_CHROMIUM:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the browser tests, but there is no Chromium at {CHROMIUM}")
+        pytest.skip(f"no Chromium at {CHROMIUM} (`make test` installs it)")
+    from playwright.sync_api import sync_playwright
+
+    profile = tempfile.mkdtemp(prefix="chromium-profile-")
+    with sync_playwright() as p:
+        ctx = p.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, args=CHROME_ARGS,
+            viewport={"width": 1280, "height": 1100})
+        yield ctx
+        ctx.close()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture()
+def page(browser_ctx, app_url):
+    """A fresh tab on the app, once the first Plotly chart is drawn (not on networkidle)."""
+    pg = browser_ctx.new_page()
+    pg.goto(app_url)
+    pg.wait_for_selector("[data-testid='stPlotlyChart'] .js-plotly-plot svg.main-svg",
+                         timeout=30_000)
+    yield pg
+    pg.close()
