@@ -8,6 +8,7 @@ pixels a side, clipping noisy images to [0, 1] and upscaling small tiles.
 
 from __future__ import annotations
 
+import csv
 import io
 import math
 import re
@@ -201,20 +202,20 @@ def radius_curve_figure(p: np.ndarray, curves: Sequence[Curve], p_marker: float,
 # Formulas filled with the current numbers
 
 
-def fmt(value: float) -> str:
-    """Four significant digits, plain notation where reasonable."""
+def fmt(value: float, digits: int = 4) -> str:
+    """``digits`` significant digits (four by default), plain notation where reasonable."""
     if value == 0 or not math.isfinite(value):
         return f"{value:g}"
     if float(value).is_integer() and abs(value) < 1e7:
         return str(int(value))
-    return f"{value:.4g}"
+    return f"{value:.{digits}g}"
 
 
 _SEPARATE_AFTER = re.compile(r"[0-9A-Za-z\u0370-\u03ff)]$")
 _SEPARATE_BEFORE = re.compile(r"^[0-9A-Za-z\u0370-\u03ff(√]")
 
 
-def substitute(expression: str, values: Mapping[str, float]) -> str:
+def substitute(expression: str, values: Mapping[str, float], digits: int = 4) -> str:
     """Replace the symbols of ``expression`` (e.g. σ, λ, d, p_A, a) by their numbers.
 
     A symbol is a whole token: ``d`` does not match inside ``ln``/``max``, ``a`` not inside
@@ -230,7 +231,7 @@ def substitute(expression: str, values: Mapping[str, float]) -> str:
     position = 0
     for match in pattern.finditer(expression):
         out.append(expression[position:match.start()])
-        text = fmt(values[match.group(0)])
+        text = fmt(values[match.group(0)], digits)
         before = "".join(out)
         if _SEPARATE_AFTER.search(before):
             text = "·" + text
@@ -253,12 +254,12 @@ def split_formula(formula: str) -> tuple[str, list[tuple[str, str]]]:
 
 
 def fill_formula(formula: str, values: Mapping[str, float], radius: float, kind: str,
-                 norm: str, symbol: str = "R") -> list[str]:
+                 norm: str, symbol: str = "R", digits: int = 4) -> list[str]:
     """Markdown lines: the symbolic formula, the same filled with numbers, and the result.
 
     ``values`` maps symbols to numbers (σ, λ, d, p_A and single-letter parameters). A scale
     defined in the formula from σ under another name (e.g. ``b = 2σ/π``) is shown with the
-    value of λ, the noise's scale.
+    value of λ, the noise's scale. Numbers get ``digits`` significant digits.
     """
     expression, definitions = split_formula(formula)
     known = dict(values)
@@ -266,16 +267,16 @@ def fill_formula(formula: str, values: Mapping[str, float], radius: float, kind:
     for name, rhs in definitions:
         if name not in known and "σ" in rhs and "λ" in known:
             known[name] = known["λ"]
-        filled = substitute(rhs, {k: v for k, v in known.items() if k != name})
+        filled = substitute(rhs, {k: v for k, v in known.items() if k != name}, digits)
         line = f"`{name} = {rhs}`"
         if filled != rhs:
             line += f" `= {filled}`"
         if name in known:
-            line += f" `= {fmt(known[name])}`"
+            line += f" `= {fmt(known[name], digits)}`"
         where.append(line)
     lines = [f"`{symbol}_{norm_symbol(norm)[1:]} = {expression}`",
-             f"`  = {substitute(expression, known)}`",
-             f"`  = {fmt(radius)}` {kind_badge(kind)}"]
+             f"`  = {substitute(expression, known, digits)}`",
+             f"`  = {fmt(radius, digits)}` {kind_badge(kind)}"]
     if where:
         lines.append("where " + ";  ".join(where))
     return lines
@@ -289,3 +290,104 @@ def values_table(sigma: float, lambd: float, dim: int, p_a: float,
         if len(key) == 1:
             table[key] = value
     return table
+
+
+# --------------------------------------------------------------------------------------------
+# Certification results (Certify page)
+
+SELECTED_COLOUR = "#1f77b4"
+OTHER_COLOUR = "#b0b7c3"
+
+
+def votes_figure(classes: Sequence[str], counts: Sequence[int], selection_counts: Sequence[int],
+                 selected: int, n: int, n0: int, height: int = 360) -> go.Figure:
+    """Votes per class: the estimation counts (n samples) and the selection counts (n0).
+
+    Both series are drawn as shares of their sample count, so they share one axis; the raw
+    counts are in ``customdata`` and in the bar labels. The selected class ĉ_A (the argmax of
+    the selection counts) is highlighted.
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    selection = np.asarray(selection_counts, dtype=np.int64)
+    if counts.shape != (len(classes),) or selection.shape != (len(classes),):
+        raise ValueError("one count per class is needed in both series")
+    labels = [str(c) for c in classes]
+    colours = [SELECTED_COLOUR if i == selected else OTHER_COLOUR for i in range(len(labels))]
+    fig = go.Figure()
+    fig.add_trace(go.Bar(
+        x=labels, y=counts / max(n, 1), customdata=counts, name=f"estimation votes (n = {n:,})",
+        marker=dict(color=colours), text=[f"{c:,}" if c else "" for c in counts],
+        textposition="outside", cliponaxis=False,
+        hovertemplate="class %{x}<br>%{customdata:,} of " + f"{n:,}" + " votes"
+                      "<br>share %{y:.4f}<extra>estimation</extra>"))
+    fig.add_trace(go.Bar(
+        x=labels, y=selection / max(n0, 1), customdata=selection,
+        name=f"selection votes (n0 = {n0:,})",
+        marker=dict(color=colours, opacity=0.45, pattern=dict(shape="/")),
+        hovertemplate="class %{x}<br>%{customdata:,} of " + f"{n0:,}" + " votes"
+                      "<br>share %{y:.4f}<extra>selection</extra>"))
+    selected_label = labels[selected] if 0 <= selected < len(labels) else "?"
+    fig.update_layout(
+        title=dict(text=f"Votes per class (selected class ĉ_A = {selected_label})",
+                   font=dict(size=14)),
+        barmode="group", height=height, margin=dict(l=10, r=10, t=40, b=10),
+        legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0,
+                    font=dict(size=11)),
+        yaxis_title="share of the votes")
+    fig.update_xaxes(type="category")
+    fig.update_yaxes(range=[0, 1.12], tickformat=".0%")
+    return fig
+
+
+def p_a_interval_figure(p_hat: float, lower: float, ci_low: float, ci_high: float,
+                        alpha: float, height: int = 260) -> go.Figure:
+    """p_A on a line: the two-sided Clopper–Pearson interval at 1 − α (display), the empirical
+    frequency p̂_A and the one-sided lower bound p̲_A that the certificate uses.
+
+    The axis zooms on the interval (at least 0.002 wide); the abstain threshold ½ is drawn
+    when it falls inside the view.
+    """
+    values = [float(v) for v in (p_hat, lower, ci_low, ci_high)]
+    lo, hi = min(values), max(values)
+    pad = max(0.15 * (hi - lo), 0.0005)
+    x_range = [max(0.0, lo - pad), min(1.0 + pad / 2, hi + pad)]
+    if x_range[1] - x_range[0] < 0.002:
+        x_range[0] = max(0.0, x_range[1] - 0.002)
+    level = f"{(1.0 - alpha) * 100:.6g}%"
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(
+        x=[ci_low, ci_high], y=[1, 1], mode="lines+markers", name=f"two-sided {level} interval",
+        line=dict(color="#7f7f7f", width=6), marker=dict(symbol="line-ns-open", size=18),
+        hovertemplate="%{x:.6f}<extra>two-sided Clopper–Pearson</extra>"))
+    fig.add_trace(go.Scatter(
+        x=[p_hat], y=[1], mode="markers", name="p̂_A (empirical frequency)",
+        marker=dict(color="black", size=12, symbol="diamond"),
+        hovertemplate="p̂_A = %{x:.6f}<extra></extra>"))
+    fig.add_trace(go.Scatter(
+        x=[lower, lower], y=[0.7, 1.3], mode="lines", name="p̲_A (one-sided lower bound, used)",
+        line=dict(color="#d62728", width=3),
+        hovertemplate="p̲_A = %{x:.6f}<extra>used for the radius</extra>"))
+    if x_range[0] <= 0.5 <= x_range[1]:
+        fig.add_vline(x=0.5, line=dict(color="orange", dash="dash", width=1),
+                      annotation_text="½: abstain at or below", annotation_position="bottom")
+    fig.update_layout(
+        title=dict(text=f"p_A: lower bound and {level} interval", font=dict(size=14)),
+        height=height, margin=dict(l=10, r=10, t=40, b=10),
+        legend=dict(yanchor="top", y=0.99, xanchor="left", x=0.01, font=dict(size=11),
+                    bgcolor="rgba(255,255,255,0.8)"),
+        xaxis_title="P(f(x + ε) = ĉ_A)")
+    fig.update_xaxes(range=x_range, tickformat=".4f", nticks=6)
+    fig.update_yaxes(visible=False, range=[0.5, 2.1])
+    return fig
+
+
+def csv_text(rows: Sequence[Mapping[str, object]]) -> str:
+    """Rows of plain values as CSV text (header from the first row's keys)."""
+    if not rows:
+        return ""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(row)
+    return buffer.getvalue()

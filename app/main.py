@@ -13,9 +13,11 @@ import streamlit as st
 
 st.set_page_config(page_title="UCAN Explorer", page_icon="🎲", layout="wide")
 
-PAGES_DIR = Path(__file__).resolve().parent / "pages"
-page = st.navigation([st.Page(PAGES_DIR / "noise_lab.py", title="Noise Lab", icon="🔬",
-                              default=True)])
+PAGES_DIR = Path(__file__).resolve().parent / "views"
+page = st.navigation([
+    st.Page(PAGES_DIR / "noise_lab.py", title="Noise Lab", icon="🔬", default=True),
+    st.Page(PAGES_DIR / "certify.py", title="Certify", icon="✅"),
+])
 
 with st.sidebar:
     st.markdown("### UCAN Explorer")

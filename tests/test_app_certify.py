@@ -1,0 +1,402 @@
+"""Certify page through Streamlit's AppTest (no browser), plus its figures and services.
+
+AppTest runs the script synchronously and does not fire ``run_every`` timers, so a test that
+starts a certification polls ``at.run()`` until the background job has finished and the page
+has taken its outcome (``wait_job``).
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from scipy.stats import beta, norm
+from streamlit.testing.v1 import AppTest
+
+from app import figures, services
+from ucan_core.devices import available_devices
+from ucan_core.images import list_images
+from ucan_core.models import load_model
+from ucan_core.npg import build_noise
+from ucan_core.smoothing import SmoothedClassifier
+
+APP = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
+SEVEN = list_images()["mnist-0000"]          # a bundled MNIST "7", the default image
+
+
+# ---------------------------------------------------------------------------------- helpers
+
+_OPENED: list[AppTest] = []
+
+
+@pytest.fixture(autouse=True)
+def _cancel_leftover_jobs():
+    """A failing test must not leave a 100,000-sample job hogging the CPU."""
+    yield
+    while _OPENED:
+        job = job_of(_OPENED.pop())
+        if job is not None:
+            job.cancel()
+            job.wait(30)
+
+
+def open_certify() -> AppTest:
+    """The app, switched to the Certify page that app/main.py registers."""
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    _OPENED.append(at)
+    assert not at.exception, at.exception
+    at.switch_page("views/certify.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def job_of(at: AppTest):
+    return at.session_state["certify_job"] if "certify_job" in at.session_state else None
+
+
+def wait_job(at: AppTest, timeout: float = 90.0) -> AppTest:
+    """Rerun until the background job has stopped and the page has taken its outcome."""
+    deadline = time.monotonic() + timeout
+    while True:
+        job = job_of(at)
+        assert job is not None, "no job was started"
+        if not job.running and job.integrated:
+            assert not at.exception, at.exception
+            return at
+        assert time.monotonic() < deadline, f"job still running after {timeout} s"
+        time.sleep(0.1)
+        at.run()
+
+
+def certify(at: AppTest, **numbers) -> AppTest:
+    """Set the number inputs (cert_<name>), press Certify and wait for the outcome."""
+    for name, value in numbers.items():
+        at.number_input(key=f"cert_{name}").set_value(value)
+    at.run()
+    at.button(key="cert_run").click().run()
+    return wait_job(at)
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def markdown(at: AppTest) -> str:
+    return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption])
+
+
+def as_array(value) -> np.ndarray:
+    """Plotly JSON array: a plain list or a typed array {"dtype", "bdata", "shape"}."""
+    if isinstance(value, dict) and "bdata" in value:
+        return np.frombuffer(base64.b64decode(value["bdata"]),
+                             dtype=np.dtype(value["dtype"])).astype(np.float64)
+    return np.asarray(value, dtype=np.float64)
+
+
+def charts(at: AppTest) -> dict[str, dict]:
+    """Plotly specs by the first word of their title ("Votes", "p_A:")."""
+    out = {}
+    for element in at.get("plotly_chart"):
+        spec = json.loads(element.proto.spec)
+        out[spec["layout"]["title"]["text"].split()[0]] = spec
+    return out
+
+
+def displayed_counts(at: AppTest) -> tuple[np.ndarray, np.ndarray]:
+    """(estimation counts, selection counts) as drawn in the votes chart."""
+    estimation, selection = charts(at)["Votes"]["data"]
+    return as_array(estimation["customdata"]), as_array(selection["customdata"])
+
+
+def image_caption(at: AppTest) -> str:
+    """Caption of the input image (the page's only st.image)."""
+    images = at.get("image")
+    assert len(images) == 1
+    return images[0].captions[0]
+
+
+def png_bytes(width: int, height: int) -> bytes:
+    pixels = np.random.default_rng(1).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels, "RGB").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+# ---------------------------------------------------------------------------------- page
+
+
+def test_defaults_card_and_device():
+    at = open_certify()
+    assert not at.error
+    assert at.selectbox(key="cert_model").value == "mnist-gaussian-0.25"
+    assert at.selectbox(key="cert_image_mnist").value == "mnist-0000"
+    assert at.number_input(key="cert_n0").value == 100
+    assert at.number_input(key="cert_n").value == 10_000
+    assert at.number_input(key="cert_alpha").value == pytest.approx(0.001)
+    assert at.number_input(key="cert_batch").value == 1000
+    assert at.number_input(key="cert_seed").value == 0
+    assert at.selectbox(key="cert_npg").value == "isotropic"
+    assert at.selectbox(key="cert_device").options == available_devices()
+    text = markdown(at)
+    assert "**MNIST**" in text and "σ = 0.25" in text and "clean 99.38%" in text
+    assert f"In use: **{available_devices()[0]}" in text
+    assert image_caption(at) == ("As the model sees it: 1×28×28 (no conversion needed). "
+                                 "MNIST 7 (mnist-0000)")
+    assert any("press **Certify**" in i.value for i in at.info)
+    assert not at.metric and not at.get("plotly_chart")
+    # another model: its card follows
+    at.selectbox(key="cert_model").select("mnist-gaussian-1.00").run()
+    assert not at.exception
+    assert "σ = 1 ·" in markdown(at) and "Test accuracy: clean " in markdown(at)
+
+
+def test_small_run_result_radius_cache_and_stale():
+    at = certify(open_certify(), n0=20, n=200)
+    assert not at.error and not at.warning
+    shown = metrics(at)
+    assert shown["Prediction"] == "7"                       # the bundled MNIST 7
+    counts, selection = displayed_counts(at)
+    assert counts.sum() == 200 and selection.sum() == 20
+    assert int(np.argmax(selection)) == 7
+    k = int(counts[7])
+    p_lower = beta.ppf(0.001, k, 200 - k + 1)               # recomputed from the display
+    assert float(shown["p̲_A (lower bound)"]) == pytest.approx(p_lower, abs=1e-6)
+    radius = 0.25 * norm.ppf(p_lower)
+    assert float(shown["Certified radius (ℓ2)"]) == pytest.approx(radius, rel=1e-5)
+    text = markdown(at)
+    assert ":green-badge[fresh]" in text
+    assert ":green-badge[exact]" in text                     # the kind of the ℓ2 radius
+    assert ":green-badge[sound]" in text                     # the soundness tag
+    assert "`R_2 = σ·Φ⁻¹(p_A)`" in text and f"0.25·Φ⁻¹({p_lower:.6g})" in text
+    assert "99.9% interval" in text
+    assert "n0 = 20 · n = 200 · α = 0.001" in text
+    # p_A figure: the interval contains p̂_A, the lower bound is the one-sided one
+    ci, p_hat, lower = charts(at)["p_A:"]["data"]
+    assert as_array(lower["x"])[0] == pytest.approx(p_lower, abs=1e-9)
+    low, high = as_array(ci["x"])
+    assert low == pytest.approx(beta.ppf(0.0005, k, 200 - k + 1)) and high <= 1.0
+    assert low <= as_array(p_hat["x"])[0] == k / 200 <= high
+    # downloads: JSON (the certificate) and one CSV row
+    downloads = {d.proto.label: d for d in at.get("download_button")}
+    assert set(downloads) == {"Download JSON", "Download CSV"}
+    first_job = job_of(at)
+    cert = first_job.result
+    assert json.loads(cert.to_json())["prediction"] == 7
+    row = services.certificate_row(services.result_of(first_job), tuple("0123456789"))
+    parsed = list(csv.DictReader(io.StringIO(figures.csv_text([row]))))
+    assert len(parsed) == 1 and parsed[0]["prediction_name"] == "7"
+    assert float(parsed[0]["radius"]) == pytest.approx(radius, rel=1e-9)
+
+    # a rerun keeps the result; Certify again with the same settings: cached, no new job
+    at.run()
+    assert metrics(at)["Prediction"] == "7" and job_of(at) is first_job
+    at.button(key="cert_run").click().run()
+    assert job_of(at) is first_job
+    assert any("cached" in i.value for i in at.info)
+    assert ":violet-badge[cached]" in markdown(at)
+
+    # other settings: the old result is marked stale; going back shows it from the cache
+    at.number_input(key="cert_seed").set_value(1).run()
+    assert ":orange-badge[stale]" in markdown(at) and "(seed)" in markdown(at)
+    certify(at)
+    second_job = job_of(at)
+    assert second_job is not first_job and ":green-badge[fresh]" in markdown(at)
+    at.number_input(key="cert_seed").set_value(0).run()
+    assert job_of(at) is second_job                          # nothing new was sampled
+    assert ":violet-badge[cached]" in markdown(at)
+    assert float(metrics(at)["Certified radius (ℓ2)"]) == pytest.approx(radius, rel=1e-5)
+    assert len(at.session_state["certify_cache"]) == 2
+
+
+@pytest.mark.parametrize(("numbers", "message"), [
+    ({"n0": 300, "n": 200}, "n0 (selection samples, 300) must not exceed n"),
+    ({"n0": 20, "n": 200, "alpha": 0.0}, "alpha must lie in (0, 1)"),
+    ({"n0": 20, "n": 200, "alpha": 1.0}, "alpha must lie in (0, 1)"),
+])
+def test_engine_validation_errors_are_shown(numbers, message):
+    at = certify(open_certify(), **numbers)
+    assert not at.exception
+    assert len(at.error) == 1 and message in at.error[0].value
+    assert at.error[0].value.startswith("Certification failed:")
+    assert not at.metric and not at.session_state["certify_cache"]
+    # once the inputs are fixed the failure is no longer shown as an error
+    at.number_input(key="cert_n0").set_value(10).run()
+    at.number_input(key="cert_alpha").set_value(0.01).run()
+    assert not at.error
+    assert any("The last run, with other settings, failed" in c.value for c in at.caption)
+
+
+def test_one_job_per_session_and_cancel():
+    at = open_certify()
+    at.number_input(key="cert_n").set_value(100_000).run()
+    at.button(key="cert_run").click().run()
+    job = job_of(at)
+    assert job is not None and job.running
+    assert at.progress and at.progress[0].text.startswith("Certifying: ")
+    assert "/ 100,100 samples · ETA" in at.progress[0].text
+    at.button(key="cert_run").click().run()                 # a second click
+    assert job_of(at) is job
+    assert any("already running" in w.value for w in at.warning)
+    at.button(key="cert_cancel").click().run()
+    assert job.cancel_event.is_set()
+    wait_job(at, timeout=30)
+    assert job.cancelled and job.result is None and job.done < job.total
+    assert any("cancelled" in w.value and "no result for this run" in w.value
+               for w in at.warning)
+    assert not at.progress and not at.metric
+    assert not at.session_state["certify_cache"]
+
+
+def test_upload_is_converted_and_certified():
+    at = open_certify()
+    at.radio(key="cert_source").set_value("Upload").run()
+    assert any("No usable upload" in i.value for i in at.info)
+    at.file_uploader(key="cert_upload").set_value(
+        ("seven.png", SEVEN.path.read_bytes(), "image/png")).run()
+    assert not at.exception and not at.error
+    caption = image_caption(at)
+    assert "As the model sees it: 1×28×28 (no conversion needed). seven.png" in caption
+    certify(at, n0=20, n=200)
+    assert metrics(at)["Prediction"] == "7"
+    assert job_of(at).settings.image_key.startswith("upload:")
+    # a colour image of another size is converted to the model's 1×28×28
+    at.file_uploader(key="cert_upload").set_value(("rgb.png", png_bytes(48, 40),
+                                                    "image/png")).run()
+    caption = image_caption(at)
+    assert "1×28×28 (converted from 48×40 colour)" in caption
+    assert ":orange-badge[stale]" in markdown(at) and "(image)" in markdown(at)
+    # a file that is not an image: an error, never a traceback
+    at.file_uploader(key="cert_upload").set_value(("x.png", b"not an image",
+                                                    "image/png")).run()
+    assert not at.exception
+    assert any("Upload refused" in e.value and "not a readable PNG or JPEG" in e.value
+               for e in at.error)
+
+
+def test_sigma_override_and_pattern_npg_alm():
+    at = open_certify()
+    at.checkbox(key="cert_override").check().run()
+    at.number_input(key="cert_sigma_mnist-gaussian-0.25").set_value(0.3).run()
+    assert any("trained at σ = 0.25" in w.value for w in at.warning)
+    at.selectbox(key="cert_npg").select("pattern-2").run()
+    certify(at, n0=20, n=200)
+    assert not at.error
+    assert metrics(at)["Prediction"] == "7"
+    counts, _ = displayed_counts(at)
+    p_lower = beta.ppf(0.001, int(counts[7]), 200 - int(counts[7]) + 1)
+    noise = build_noise("gaussian", 0.3, (1, 28, 28), npg="pattern", pattern_norm=2)
+    s_min = float(noise.scale.min())
+    radius = float(metrics(at)["Certified radius (ℓ2)"])
+    assert radius == pytest.approx(s_min * 0.3 * norm.ppf(p_lower), rel=1e-5)
+    text = markdown(at)
+    assert ":blue-badge[sound]" in text                      # min sᵢ·R is sound, not exact
+    alm = job_of(at).result.alm
+    badge = ":gray-badge[size of the certified region, not a radius]"
+    assert f"ALM (ℓ2) = `{alm:.6g}` {badge}" in text
+    assert "`ALM = (∏sᵢ)^(1/d)·R = 1 · " in text                 # the pattern's geometric mean
+    assert f"= {figures.fmt(alm, 6)}`" in text
+    assert f"{figures.fmt(s_min, 6)} · [0.3·Φ⁻¹(" in text    # the formula, filled
+
+
+def test_abstain_at_a_far_too_large_sigma():
+    at = open_certify()
+    at.checkbox(key="cert_override").check().run()
+    at.number_input(key="cert_sigma_mnist-gaussian-0.25").set_value(4.0).run()
+    certify(at, n0=20, n=200)
+    assert not at.error
+    shown = metrics(at)
+    assert shown["Prediction"] == "abstain"
+    assert float(shown["Certified radius (ℓ2)"]) == 0.0
+    counts, selection = displayed_counts(at)
+    k = int(counts[int(np.argmax(selection))])
+    assert beta.ppf(0.001, k, 200 - k + 1) <= 0.5
+    assert any(w.value.startswith("Abstain: p̲_A") for w in at.warning)
+    assert "`R_2 = " not in markdown(at)                    # no formula without a radius
+    assert "**Certified radius**: none" in markdown(at) and not at.dataframe
+    assert json.loads(job_of(at).result.to_json())["prediction"] == -1
+
+
+# ---------------------------------------------------------------------------------- figures
+
+
+def test_votes_figure_highlights_selected_class():
+    fig = figures.votes_figure(list("0123"), [5, 80, 15, 0], [1, 8, 1, 0], 1, 100, 10)
+    estimation, selection = fig.data
+    assert list(estimation.customdata) == [5, 80, 15, 0]
+    np.testing.assert_allclose(estimation.y, [0.05, 0.8, 0.15, 0.0])
+    np.testing.assert_allclose(selection.y, [0.1, 0.8, 0.1, 0.0])
+    colours = list(estimation.marker.color)
+    assert colours[1] == figures.SELECTED_COLOUR and set(colours[:1] + colours[2:]) == {
+        figures.OTHER_COLOUR}
+    assert "ĉ_A = 1" in fig.layout.title.text
+    with pytest.raises(ValueError):
+        figures.votes_figure(list("01"), [1, 2, 3], [1, 2], 0, 6, 3)
+
+
+def test_p_a_interval_figure_zooms_and_marks_half():
+    fig = figures.p_a_interval_figure(1.0, 0.9966, 0.9963, 1.0, 0.001)
+    lo, hi = fig.layout.xaxis.range
+    assert lo < 0.9963 and hi >= 1.0 and hi - lo >= 0.002
+    assert not fig.layout.shapes                              # ½ is far outside the view
+    assert "99.9% interval" in fig.layout.title.text
+    fig = figures.p_a_interval_figure(0.55, 0.45, 0.44, 0.66, 0.01)
+    assert fig.layout.shapes and fig.layout.shapes[0].x0 == 0.5
+
+
+def test_csv_text_one_row():
+    text = figures.csv_text([{"a": 1, "b": "x y", "c": 0.5}])
+    assert text == "a,b,c\n1,x y,0.5\n"
+    assert figures.csv_text([]) == ""
+
+
+def test_fill_formula_digits_keeps_default():
+    values = figures.values_table(0.25, 0.25, 784, 0.99965467, {})
+    assert figures.fill_formula("σ·Φ⁻¹(p_A)", values, 0.8483, "exact", "2")[1] == \
+        "`  = 0.25·Φ⁻¹(0.9997)`"
+    assert figures.fill_formula("σ·Φ⁻¹(p_A)", values, 0.8483, "exact", "2",
+                                digits=6)[1] == "`  = 0.25·Φ⁻¹(0.999655)`"
+
+
+# ---------------------------------------------------------------------------------- services
+
+
+def _settings(**changes) -> services.CertifySettings:
+    choice = services.NoiseChoice("gaussian", 0.25, (1, 28, 28))
+    base = dict(model_id="mnist-gaussian-0.25", image_key="bundled:mnist-0000", noise=choice,
+                n0=20, n=200, alpha=0.001, batch_size=100, seed=0, device="cpu")
+    return services.CertifySettings(**{**base, **changes})
+
+
+def test_settings_key_is_stable_and_names_differences():
+    a, b = _settings(), _settings()
+    assert a.key() == b.key() and len(a.key()) == 20
+    c = _settings(seed=1, n=400)
+    assert c.key() != a.key()
+    assert sorted(c.differences(a)) == ["n", "seed"]
+    d = _settings(noise=services.NoiseChoice("gaussian", 0.5, (1, 28, 28)))
+    assert d.differences(a) == ["σ"]
+
+
+def test_job_worker_matches_engine_and_cancels():
+    model, _ = load_model("mnist-gaussian-0.25")
+    x = torch.from_numpy(services.bundled_model_input("mnist-0000", (1, 28, 28)).pixels)
+    noise = build_noise("gaussian", 0.25, (1, 28, 28))
+    job = services.CertifyJob(_settings(), SmoothedClassifier(model, noise, 10), x, noise).start()
+    assert job.wait(60) and job.error is None and not job.cancelled
+    direct = SmoothedClassifier(model, noise, 10).certify(x, 20, 200, 0.001, 100, 0)
+    assert job.result.counts == direct.counts and job.result.radius == direct.radius
+    assert job.done == job.total == 220 and job.rate > 0
+
+    long = services.CertifyJob(_settings(n=100_000, n0=100),
+                               SmoothedClassifier(model, noise, 10), x, noise).start()
+    long.cancel()
+    assert long.wait(30)
+    assert long.cancelled and long.result is None and long.done < long.total

@@ -1,0 +1,137 @@
+"""Certify page in a real browser (Debian Chromium + Playwright), against `streamlit run`.
+
+One flow: pick a model and an image, run a certification that takes a few seconds (the
+progress bar must show mid-run), read the result, then start a long run and cancel it.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from conftest import CHROMIUM, HAVE_CHROMIUM
+
+pytestmark = [pytest.mark.e2e,
+              pytest.mark.skipif(not HAVE_CHROMIUM, reason=f"no Chromium at {CHROMIUM}")]
+
+
+def _expect():
+    from playwright.sync_api import expect
+    return expect
+
+
+@pytest.fixture()
+def certify_page(page):
+    """The Certify page, reached through the navigation that app/main.py registers.
+
+    ``page`` (conftest) is a fresh tab, so a fresh session, on the default page (Noise Lab)
+    once its first chart is drawn; from there the sidebar link opens the Certify page.
+    """
+    page.locator("[data-testid='stSidebarNav']").get_by_role("link", name="Certify").click()
+    page.get_by_role("button", name="Certify", exact=True).wait_for(timeout=30_000)
+    _expect()(page).to_have_url(re.compile(r"/certify$"))
+    return page
+
+
+def pick(page, label: str, option: str) -> None:
+    page.get_by_role("combobox", name=label).click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def set_number(page, label: str, value: int) -> None:
+    box = page.get_by_role("spinbutton", name=label, exact=True)
+    box.fill(str(value))
+    box.press("Enter")
+    _expect()(box).to_have_value(f"{value}")
+
+
+def wait_idle(page) -> None:
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
+                           timeout=20_000)
+
+
+def full_screenshot(page, path) -> None:
+    """Streamlit scrolls inside its main block, so grow the viewport to the content first."""
+    height = page.evaluate(
+        "() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], "
+        "[data-testid=stMainBlockContainer]')].map(e => e.scrollHeight), 1100)")
+    page.set_viewport_size({"width": 1280, "height": int(height) + 40})
+    page.wait_for_timeout(400)
+    page.screenshot(path=str(path), full_page=True)
+
+
+def test_certify_progress_result_cancel(certify_page, tmp_path):
+    expect = _expect()
+    page = certify_page
+    expect(page.get_by_text("As the model sees it: 1×28×28")).to_be_visible()
+    # app/main.py's frame is there: its sidebar text and both pages in the navigation
+    expect(page.get_by_text("Every radius is labelled")).to_be_visible()
+    expect(page.locator("[data-testid='stSidebarNav'] a")).to_have_count(2)
+
+    pick(page, "Model", "mnist-gaussian-0.50")
+    expect(page.get_by_text("Gaussian noise, σ = 0.5 ·")).to_be_visible(timeout=15_000)
+    pick(page, "Image", "#0001 · 2")
+    expect(page.get_by_text(re.compile(r"As the model sees it: 1×28×28 .*MNIST 2 \(mnist-0001\)"))
+           ).to_be_visible(timeout=15_000)
+    set_number(page, "n (estimation samples)", 20_000)
+    wait_idle(page)
+
+    # A run of a few seconds: the progress bar shows while the worker samples.
+    started = time.perf_counter()
+    page.get_by_role("button", name="Certify", exact=True).click()
+    progress = page.get_by_role("progressbar")
+    expect(progress).to_be_visible(timeout=10_000)
+    expect(page.get_by_text(re.compile(r"Certifying: [\d,]+ / 20,100 samples"))).to_be_visible()
+    expect(page.get_by_role("button", name="Cancel")).to_be_visible()
+    progress.scroll_into_view_if_needed()
+    page.screenshot(path=str(tmp_path / "certify_running.png"))
+    # The page stays interactive mid-run: a widget change reruns the page at once.
+    set_number(page, "Seed", 1)
+    expect(page.get_by_text("A certification is already running")).to_have_count(0)
+    set_number(page, "Seed", 0)
+
+    result = page.get_by_text(re.compile(r"Prediction: 2, certified in ℓ2 up to radius"))
+    expect(result).to_be_visible(timeout=90_000)
+    elapsed = time.perf_counter() - started
+    expect(result).to_contain_text("exact")
+    expect(progress).to_have_count(0)
+    # "fresh" (or "cached" if the seed round trip above straddled the end of the run)
+    expect(page.get_by_text(re.compile(r"^(fresh|cached)$"))).to_be_visible()
+    metrics = page.locator("[data-testid='stMetric']")
+    expect(metrics.filter(has_text="Prediction")).to_contain_text("2")
+    expect(metrics.filter(has_text="Certified radius (ℓ2)")).to_contain_text(
+        re.compile(r"\d\.\d+"))
+    expect(page.get_by_text(re.compile(r"n0 = 100 · n = 20,000 · α = 0.001"))).to_be_visible()
+    plots = page.locator("[data-testid='stPlotlyChart'] .js-plotly-plot")
+    expect(plots).to_have_count(2)
+    expect(plots.nth(0).locator(".gtitle")).to_contain_text("Votes per class")
+    expect(plots.nth(1).locator(".gtitle")).to_contain_text("p_A: lower bound")
+    json_button = page.get_by_role("button", name="Download JSON")
+    expect(json_button).to_be_visible()
+    expect(page.get_by_role("button", name="Download CSV")).to_be_visible()
+    with page.expect_download() as download_info:
+        json_button.click()
+    assert download_info.value.suggested_filename.endswith(".json")
+
+    # A long run, cancelled: a "cancelled" message and no result for that run.
+    set_number(page, "n (estimation samples)", 100_000)
+    expect(page.get_by_text("stale", exact=True)).to_be_visible(timeout=15_000)
+    page.get_by_role("button", name="Certify", exact=True).click()
+    expect(progress).to_be_visible(timeout=10_000)
+    expect(page.get_by_text(re.compile(r"Certifying: [1-9][\d,]* / 100,100 samples"))
+           ).to_be_visible(timeout=20_000)
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_text(re.compile(r"Certification cancelled after [\d,]+ / 100,100 "
+                                       r"samples .*no result for this run"))
+           ).to_be_visible(timeout=20_000)
+    expect(progress).to_have_count(0)
+    expect(page.get_by_text("stale", exact=True)).to_be_visible()   # the n = 20,000 result
+    expect(page.get_by_text(re.compile(r"n0 = 100 · n = 20,000 · α"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"n = 100,000 · α"))).to_have_count(0)
+    wait_idle(page)
+
+    full_screenshot(page, tmp_path / "certify.png")
+    assert (tmp_path / "certify.png").stat().st_size > 50_000
+    print(f"\nfirst run (n = 20,000) took {elapsed:.1f} s in the browser; "
+          f"screenshot {tmp_path / 'certify.png'}")
