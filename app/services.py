@@ -24,8 +24,9 @@ from ucan_core.anisotropic import AnisotropicNoise
 from ucan_core.devices import resolve_device
 from ucan_core.errors import Cancelled, UcanError, norm_label, parse_norm
 from ucan_core.images import decode_image, list_images, to_tensor
-from ucan_core.models import ModelCard, list_models, load_model
-from ucan_core.noises import NOISES, Noise
+from ucan_core.generators import smoothing_noise
+from ucan_core.models import ModelCard, list_models, load_model, load_npg
+from ucan_core.noises import NOISES, Noise, make_noise
 from ucan_core.npg import build_noise
 from ucan_core.smoothing import Certificate, SmoothedClassifier
 from ucan_core.smoothing import noisy_samples as engine_noisy_samples
@@ -36,6 +37,9 @@ MAX_SIDE = 224
 DATASET_TITLES = {"mnist": "MNIST", "cifar10": "CIFAR-10", "photo": "Photo"}
 NPG_OPTIONS = {"isotropic": "isotropic", "pattern-1": "pattern ℓ1", "pattern-2": "pattern ℓ2",
                "pattern-inf": "pattern ℓ∞"}
+#: The Certify page's extra option for models trained with a learned NPG (UCAN §4.2–4.3).
+LEARNED = "learned"
+CERTIFY_NPG_OPTIONS = {LEARNED: "the model's learned NPG", **NPG_OPTIONS}
 
 
 @dataclass(frozen=True)
@@ -393,9 +397,15 @@ def start_certify_job(settings: CertifySettings, pixels: np.ndarray) -> CertifyJ
     card = list_models()[settings.model_id]
     device = str(resolve_device(settings.device))
     model = model_on(settings.model_id, device)
-    noise = build_on_device(settings.noise, device)
-    classifier = SmoothedClassifier(model, noise, card.architecture.num_classes, device=device)
     x = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32))
+    if settings.noise.npg == LEARNED:  # the model's own NPG, evaluated on this input
+        choice = settings.noise
+        base = make_noise(choice.density, choice.sigma, int(np.prod(choice.shape)),
+                          device=device, **dict(choice.params))
+        noise = smoothing_noise(load_npg(settings.model_id, device), base, x)
+    else:
+        noise = build_on_device(settings.noise, device)
+    classifier = SmoothedClassifier(model, noise, card.architecture.num_classes, device=device)
     return CertifyJob(settings, classifier, x, noise).start()
 
 

@@ -143,7 +143,7 @@ def test_defaults_card_and_device():
     assert at.number_input(key="cert_alpha").value == pytest.approx(0.001)
     assert at.number_input(key="cert_batch").value == 1000
     assert at.number_input(key="cert_seed").value == 0
-    assert at.selectbox(key="cert_npg").value == "isotropic"
+    assert at.selectbox(key="cert_npg_mnist-gaussian-0.25").value == "isotropic"
     assert at.selectbox(key="cert_device").options == available_devices()
     text = markdown(at)
     assert "**MNIST**" in text and "σ = 0.25" in text and "clean 99.38%" in text
@@ -286,7 +286,7 @@ def test_sigma_override_and_pattern_npg_alm():
     at.checkbox(key="cert_override").check().run()
     at.number_input(key="cert_sigma_mnist-gaussian-0.25").set_value(0.3).run()
     assert any("trained at σ = 0.25" in w.value for w in at.warning)
-    at.selectbox(key="cert_npg").select("pattern-2").run()
+    at.selectbox(key="cert_npg_mnist-gaussian-0.25").select("pattern-2").run()
     certify(at, n0=20, n=200)
     assert not at.error
     assert metrics(at)["Prediction"] == "7"
@@ -400,3 +400,20 @@ def test_job_worker_matches_engine_and_cancels():
     long.cancel()
     assert long.wait(30)
     assert long.cancelled and long.result is None and long.done < long.total
+
+
+@pytest.mark.parametrize("model_id, soundness", [("mnist-input-dependent-0.50", "input-dependent"),
+                                                 ("mnist-universal-0.50", "sound")])
+def test_learned_npg_models_certify_with_their_own_noise(model_id: str, soundness: str):
+    at = open_certify()
+    at.selectbox(key="cert_model").select(model_id).run()
+    assert at.selectbox(key=f"cert_npg_{model_id}").value == "learned"
+    certify(at, n0=20, n=200)
+    assert not at.error
+    cert = job_of(at).result
+    assert cert.soundness == soundness and cert.noise["npg"] == soundness.replace("sound", "universal")
+    assert cert.radius < cert.alm  # min s < geometric mean of s for these learned maps
+    text = markdown(at)
+    assert soundness in text
+    if soundness == "input-dependent":
+        assert "Not a certificate for the deployed classifier" in text

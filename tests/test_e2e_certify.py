@@ -10,6 +10,7 @@ import re
 import time
 
 import pytest
+from browser_helpers import full_screenshot, pick, wait_idle
 from conftest import CHROMIUM, HAVE_CHROMIUM
 
 pytestmark = [pytest.mark.e2e,
@@ -34,9 +35,6 @@ def certify_page(page):
     return page
 
 
-def pick(page, label: str, option: str) -> None:
-    page.get_by_role("combobox", name=label).click()
-    page.get_by_role("option", name=option, exact=True).click()
 
 
 def set_number(page, label: str, value: int) -> None:
@@ -46,19 +44,8 @@ def set_number(page, label: str, value: int) -> None:
     _expect()(box).to_have_value(f"{value}")
 
 
-def wait_idle(page) -> None:
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
-                           timeout=20_000)
 
 
-def full_screenshot(page, path) -> None:
-    """Streamlit scrolls inside its main block, so grow the viewport to the content first."""
-    height = page.evaluate(
-        "() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], "
-        "[data-testid=stMainBlockContainer]')].map(e => e.scrollHeight), 1100)")
-    page.set_viewport_size({"width": 1280, "height": int(height) + 40})
-    page.wait_for_timeout(400)
-    page.screenshot(path=str(path), full_page=True)
 
 
 def test_certify_progress_result_cancel(certify_page, tmp_path):

@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pytest
+from browser_helpers import full_screenshot, pick, wait_idle
 from conftest import CHROMIUM, HAVE_CHROMIUM
 from PIL import Image
 
@@ -21,25 +22,10 @@ def _expect():
     return expect
 
 
-def pick(page, label: str, option: str) -> None:
-    page.get_by_role("combobox", name=label).click()
-    page.get_by_role("option", name=option, exact=True).click()
 
 
-def wait_idle(page) -> None:
-    """The rerun finished: Streamlit's running indicator is gone."""
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
-                           timeout=20_000)
 
 
-def full_screenshot(page, path) -> None:
-    """Streamlit scrolls inside its main block, so grow the viewport to the content first."""
-    height = page.evaluate(
-        "() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], "
-        "[data-testid=stMainBlockContainer]')].map(e => e.scrollHeight), 1100)")
-    page.set_viewport_size({"width": 1280, "height": int(height) + 40})
-    page.wait_for_timeout(300)
-    page.screenshot(path=str(path), full_page=True)
 
 
 def test_noise_lab_flow(page, tmp_path):

@@ -18,6 +18,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from ucan_core.datasets import CIFAR10_CLASSES
 from ucan_core.errors import UcanError, check_choice
 
 MAX_CHECKPOINT_BYTES = 512 * 1024 * 1024
@@ -45,6 +46,35 @@ def mnist_cnn() -> nn.Module:
     )
 
 
+class BasicBlock(nn.Module):
+    """conv3×3–BN–ReLU–conv3×3–BN plus a (1×1 conv–BN when the shape changes) shortcut."""
+
+    def __init__(self, inputs: int, outputs: int, stride: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(inputs, outputs, 3, stride, 1, bias=False), nn.BatchNorm2d(outputs),
+            nn.ReLU(), nn.Conv2d(outputs, outputs, 3, 1, 1, bias=False), nn.BatchNorm2d(outputs))
+        self.shortcut = nn.Identity() if stride == 1 and inputs == outputs else nn.Sequential(
+            nn.Conv2d(inputs, outputs, 1, stride, bias=False), nn.BatchNorm2d(outputs))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.body(x) + self.shortcut(x))
+
+
+def cifar_resnet(depth: int) -> nn.Module:
+    """The CIFAR ResNet of He et al. (2016): depth 6n + 2, stages of 16/32/64 channels."""
+    blocks = (depth - 2) // 6
+    layers: list[nn.Module] = [NormalizeLayer((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+                               nn.Conv2d(3, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU()]
+    channels = 16
+    for stage, width in enumerate((16, 32, 64)):
+        for block in range(blocks):
+            layers.append(BasicBlock(channels, width, 2 if stage and not block else 1))
+            channels = width
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10)]
+    return nn.Sequential(*layers)
+
+
 @dataclass(frozen=True)
 class Architecture:
     """How to build a model and what it expects."""
@@ -57,6 +87,8 @@ class Architecture:
 
 ARCHITECTURES: dict[str, Architecture] = {
     "mnist_cnn": Architecture(mnist_cnn, (1, 28, 28), 10, tuple(str(i) for i in range(10))),
+    "cifar_resnet8": Architecture(lambda: cifar_resnet(8), (3, 32, 32), 10, CIFAR10_CLASSES),
+    "cifar_resnet20": Architecture(lambda: cifar_resnet(20), (3, 32, 32), 10, CIFAR10_CLASSES),
 }
 
 
@@ -83,10 +115,13 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
+def load_weights(model: nn.Module, path: str | Path, prefix: str = "") -> nn.Module:
     """Load a state dict from ``path`` (.safetensors, or .pt/.pth read with
-    ``weights_only=True``) into ``model``; shape or key mismatches raise UcanError."""
+    ``weights_only=True``) into ``model``; shape or key mismatches raise UcanError.
+    With ``prefix`` (e.g. ``"classifier."``) only the keys under it are loaded, stripped."""
     state = _read_state_dict(Path(path))
+    if prefix:
+        state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as error:
@@ -115,6 +150,7 @@ class ModelCard:
     dataset: str
     noise: dict[str, Any]
     npg: str = "isotropic"
+    npg_config: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     command: str = ""
@@ -147,5 +183,38 @@ def load_model(model_id: str, device: str | torch.device = "cpu") -> tuple[nn.Mo
     """A bundled model in eval mode on ``device``, with its card."""
     cards = list_models()
     card = cards[check_choice("model", model_id, cards)]
-    model = load_weights(build_model(card.arch), models_dir() / f"{model_id}.safetensors")
+    prefix = "classifier." if card.npg in LEARNED_NPGS else ""
+    model = load_weights(build_model(card.arch), models_dir() / f"{model_id}.safetensors", prefix)
     return model.to(device).eval(), card
+
+
+# ---- models with a learned noise parameter generator (UCAN §4.2–4.3) ------------------------
+# One safetensors file holds both networks: keys ``classifier.*`` and ``npg.*``; the card's
+# ``npg`` ("universal" / "input-dependent") and ``npg_config`` rebuild the generator.
+
+LEARNED_NPGS = ("universal", "input-dependent")
+
+
+def save_npg_model(model: nn.Module, generator: nn.Module, path: str | Path) -> None:
+    """Write classifier and generator to one safetensors file (prefixed keys)."""
+    state = {f"{name}.{k}": v.detach().cpu().contiguous()
+             for name, module in (("classifier", model), ("npg", generator))
+             for k, v in module.state_dict().items()}
+    save_file(state, str(path))
+
+
+def load_npg(model_id: str, device: str | torch.device = "cpu") -> nn.Module | None:
+    """The learned NPG of a bundled model in eval mode on ``device``; None when the model
+    has none (isotropic noise)."""
+    from ucan_core.generators import build_generator
+
+    cards = list_models()
+    card = cards[check_choice("model", model_id, cards)]
+    if card.npg not in LEARNED_NPGS:
+        return None
+    generator = build_generator(card.npg_config)
+    if generator.kind != card.npg:
+        raise UcanError(f"model card {model_id}: npg {card.npg!r} but npg_config builds "
+                        f"{generator.kind!r}")
+    load_weights(generator, models_dir() / f"{model_id}.safetensors", "npg.")
+    return generator.to(device).eval()

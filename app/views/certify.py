@@ -128,13 +128,17 @@ with controls:
             st.warning(f"This model was trained at σ = {sigma_card:g}. A smoothed classifier "
                        "is certified best at its training σ: at another σ the base classifier "
                        "errs more under noise, so p̲_A and the radius usually drop.")
-    npg = st.selectbox("Noise generator (NPG)", list(services.NPG_OPTIONS), key="cert_npg",
-                       bind="query-params", format_func=services.NPG_OPTIONS.__getitem__,
-                       help="isotropic: the same σ everywhere. pattern ℓp (UCAN): a fixed "
-                            "scale map κ‖(a, b)‖_p² + ι over the pixel position, normalised "
-                            "to geometric mean 1.")
+    npg_options = [k for k in services.CERTIFY_NPG_OPTIONS
+                   if k != services.LEARNED or card.npg != "isotropic"]
+    npg = st.selectbox("Noise generator (NPG)", npg_options, key=f"cert_npg_{model_id}",
+                       format_func=services.CERTIFY_NPG_OPTIONS.__getitem__,
+                       help="learned: the model's own NPG (universal maps are fixed and sound; "
+                            "input-dependent maps are computed from this image and are NOT a "
+                            "certificate for the deployed classifier). isotropic: the same σ "
+                            "everywhere. pattern ℓp (UCAN): a fixed scale map κ‖(a, b)‖_p² + ι "
+                            "over the pixel position, normalised to geometric mean 1.")
     kappa, iota = DEFAULTS["kappa"], DEFAULTS["iota"]
-    if npg != "isotropic":
+    if npg.startswith("pattern"):
         kappa = st.slider("κ (pattern strength)", 0.0, 4.0, DEFAULTS["kappa"], 0.1,
                           key="cert_kappa", help="How much the noise grows towards the corners.")
         iota = st.slider("ι (pattern offset)", 0.05, 2.0, DEFAULTS["iota"], 0.05,
@@ -328,7 +332,7 @@ def show_result(result: services.CertifyResult, status: str) -> None:
     st.caption(
         f"{s.model_id} · {s.image_key.split(':', 1)[0]} image "
         f"{s.image_key.split(':')[1][:16]} · {cert.noise.get('title')} σ = "
-        f"{cert.noise.get('sigma'):g} · {services.NPG_OPTIONS.get(s.noise.npg, s.noise.npg)} · "
+        f"{cert.noise.get('sigma'):g} · {services.CERTIFY_NPG_OPTIONS.get(s.noise.npg, s.noise.npg)} · "
         f"n0 = {cert.n0:,} · n = {cert.n:,} · α = {cert.alpha:g} · batch {s.batch_size:,} · "
         f"seed {s.seed} · {s.device} · {result.elapsed:.2f} s, "
         f"{result.samples_per_s:,.0f} samples/s")
