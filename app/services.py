@@ -25,7 +25,7 @@ from ucan_core.devices import resolve_device
 from ucan_core.errors import Cancelled, UcanError, norm_label, parse_norm
 from ucan_core.images import decode_image, list_images, to_tensor
 from ucan_core.generators import smoothing_noise
-from ucan_core.models import ModelCard, list_models, load_model, load_npg
+from ucan_core.models import ModelCard, list_models, load_model, load_npg, model_card
 from ucan_core.noises import NOISES, Noise, make_noise
 from ucan_core.npg import build_noise
 from ucan_core.smoothing import Certificate, SmoothedClassifier
@@ -118,10 +118,9 @@ class NoiseChoice:
 
 @st.cache_resource(show_spinner=False, max_entries=32)
 def build(choice: NoiseChoice) -> Noise | AnisotropicNoise:
-    """The engine noise for ``choice`` (isotropic, or anisotropic with a pattern map)."""
-    npg = {} if choice.pattern_norm is None else dict(
-        npg="pattern", pattern_norm=choice.pattern_norm, kappa=choice.kappa, iota=choice.iota)
-    return build_noise(choice.density, choice.sigma, choice.shape, **npg, **dict(choice.params))
+    """The engine noise for ``choice`` on the CPU (isotropic, or anisotropic with a pattern
+    map); cached across sessions."""
+    return build_on_device(choice, "cpu")
 
 
 def base_of(noise: Noise | AnisotropicNoise) -> Noise:
@@ -394,7 +393,7 @@ class CertifyJob:
 
 def start_certify_job(settings: CertifySettings, pixels: np.ndarray) -> CertifyJob:
     """Build the engine objects (errors raise UcanError here) and start the worker."""
-    card = list_models()[settings.model_id]
+    card = model_card(settings.model_id)
     device = str(resolve_device(settings.device))
     model = model_on(settings.model_id, device)
     x = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32))

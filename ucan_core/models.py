@@ -179,10 +179,15 @@ def list_models() -> dict[str, ModelCard]:
     return {p.stem: ModelCard.read(p) for p in sorted(models_dir().glob("*.json"))}
 
 
+def model_card(model_id: str) -> ModelCard:
+    """The card of a bundled model; an unknown id raises UcanError."""
+    cards = list_models()
+    return cards[check_choice("model", model_id, cards)]
+
+
 def load_model(model_id: str, device: str | torch.device = "cpu") -> tuple[nn.Module, ModelCard]:
     """A bundled model in eval mode on ``device``, with its card."""
-    cards = list_models()
-    card = cards[check_choice("model", model_id, cards)]
+    card = model_card(model_id)
     prefix = "classifier." if card.npg in LEARNED_NPGS else ""
     model = load_weights(build_model(card.arch), models_dir() / f"{model_id}.safetensors", prefix)
     return model.to(device).eval(), card
@@ -208,8 +213,7 @@ def load_npg(model_id: str, device: str | torch.device = "cpu") -> nn.Module | N
     has none (isotropic noise)."""
     from ucan_core.generators import build_generator
 
-    cards = list_models()
-    card = cards[check_choice("model", model_id, cards)]
+    card = model_card(model_id)
     if card.npg not in LEARNED_NPGS:
         return None
     generator = build_generator(card.npg_config)

@@ -110,14 +110,14 @@ def _npg_objective(model: nn.Module, generator: nn.Module, x: torch.Tensor, y: t
                    base_noise: NoiseLike, draws: int, variance_loss: str, variance_weight: float,
                    rng: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
                                                          torch.Tensor]:
-    """(loss, smoothing CE, variance term, logits) on ``draws`` noisy copies of the batch."""
+    """(loss, smoothing CE, scale map, logits) on ``draws`` noisy copies of the batch."""
     scale, shift = generator(x)
     eps = base_noise.sample(draws * len(x), rng).view(draws, *x.shape)
     noisy = (x + shift).unsqueeze(0) + scale.unsqueeze(0) * eps
     logits = model(noisy.reshape(draws * len(x), *x.shape[1:]))
     smoothing = F.cross_entropy(logits, y.repeat(draws))
     variance = _variance_term(scale, variance_loss)
-    return smoothing - variance_weight * variance, smoothing, variance, logits
+    return smoothing - variance_weight * variance, smoothing, scale, logits
 
 
 def train_with_npg(model: nn.Module, generator: nn.Module, images: torch.Tensor,
@@ -234,9 +234,8 @@ def _npg_validation(model: nn.Module, generator: nn.Module, images: torch.Tensor
     scale_min = math.inf
     for start in range(0, len(images), batch_size):
         x, y = images[start:start + batch_size].to(device), labels[start:start + batch_size].to(device)
-        loss, ce, _, logits = _npg_objective(model, generator, x, y, base_noise, 1,
-                                             variance_loss, variance_weight, rng)
-        scale, _ = generator(x)
+        loss, ce, scale, logits = _npg_objective(model, generator, x, y, base_noise, 1,
+                                                 variance_loss, variance_weight, rng)
         objective += loss.item() * len(x)
         ce_total += ce.item() * len(x)
         correct += int((logits.argmax(1) == y).sum())
