@@ -74,9 +74,10 @@ def _device(name: str) -> torch.device:
 
 
 def _smoothing_noise(args: argparse.Namespace, shape: tuple[int, int, int], device: torch.device,
-                     card_noise: dict[str, Any], x: torch.Tensor | None = None) -> Any:
-    """The smoothing noise: the model's learned NPG when its card has one (evaluated on
-    ``x``; a universal NPG needs no input), else isotropic or pattern noise."""
+                     card_noise: dict[str, Any]) -> Callable[[torch.Tensor | None], Any]:
+    """A function x ↦ the smoothing noise for input ``x``: the model's learned NPG when its
+    card has one (loaded once, evaluated on ``x``; a universal NPG needs no input), else
+    isotropic or pattern noise (the same for every input)."""
     from ucan_core.models import load_npg
     from ucan_core.npg import build_noise
 
@@ -84,21 +85,26 @@ def _smoothing_noise(args: argparse.Namespace, shape: tuple[int, int, int], devi
     sigma = args.sigma if args.sigma is not None else card_noise["sigma"]
     params = {**card_noise.get("params", {}), **_params(args.param)} if not args.noise else _params(args.param)
     generator = load_npg(args.model, device) if getattr(args, "model", None) else None
-    if generator is not None:
-        from ucan_core.generators import smoothing_noise
+    if generator is None:
+        noise = build_noise(name, sigma, shape, npg=args.npg, pattern_norm=args.pattern_norm,
+                            kappa=args.kappa, iota=args.iota, device=device, **params)
+        return lambda x: noise
+    from ucan_core.generators import smoothing_noise
 
-        if args.npg != "isotropic":
-            raise UcanError(f"model {args.model} has a learned {generator.kind} NPG; "
-                            f"--npg {args.npg} applies to isotropic models only")
+    if args.npg != "isotropic":
+        raise UcanError(f"model {args.model} has a learned {generator.kind} NPG; "
+                        f"--npg {args.npg} applies to isotropic models only")
+    base = make_noise(name, sigma, math.prod(shape), device=device, **params)
+
+    def for_input(x: torch.Tensor | None) -> Any:
         if x is None:
             if generator.input_dependent:
                 raise UcanError(f"model {args.model} has an input-dependent NPG: its noise is "
                                 "computed from each input")
             x = torch.zeros(shape)
-        base = make_noise(name, sigma, math.prod(shape), device=device, **params)
         return smoothing_noise(generator, base, x)
-    return build_noise(name, sigma, shape, npg=args.npg, pattern_norm=args.pattern_norm,
-                       kappa=args.kappa, iota=args.iota, device=device, **params)
+
+    return for_input
 
 
 def _load_split(name: str, root: str, split: str, download: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -210,9 +216,10 @@ def _certify_dataset(args: argparse.Namespace) -> None:
     if per_input:  # the noise is recomputed from each input: one input per pass
         args.inputs_per_pass = 1
 
+    noise_for = _smoothing_noise(args, arch.input_shape, device, card.noise)
+
     def smoothed_for(first: int) -> SmoothedClassifier:
-        x = xs[first] if per_input else None
-        noise = _smoothing_noise(args, arch.input_shape, device, card.noise, x)
+        noise = noise_for(xs[first] if per_input else None)
         return SmoothedClassifier(model, noise, arch.num_classes)
 
     smoothed = smoothed_for(0)
@@ -272,7 +279,7 @@ def cmd_certify(args: argparse.Namespace) -> None:
     model, card = load_model(args.model, device)
     arch = card.architecture
     x = to_tensor(read_image(args.image), arch.input_shape)
-    noise = _smoothing_noise(args, arch.input_shape, device, card.noise, x)
+    noise = _smoothing_noise(args, arch.input_shape, device, card.noise)(x)
     smoothed = SmoothedClassifier(model, noise, arch.num_classes)
     cert = smoothed.certify(x, args.n0, args.n, args.alpha, args.batch, seed=args.seed)
     data = cert.to_dict()
