@@ -47,6 +47,7 @@ test: install-test
 
 bench: install
 	$(PY) benchmarks/certify_throughput.py
+	$(PY) benchmarks/universal_radius.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -489,7 +489,8 @@ class GeneralizedNormalMixture(IIDNoise):
         return self.sigma
 
     def marginal(self) -> Any:
-        raise UcanError(f"noise {self.name!r} has no scipy marginal")
+        first, second = self._components()
+        return _MixtureMarginal(first.marginal(), second.marginal(), self.params["weight"])
 
     def sample(self, num: int, generator: torch.Generator | None = None) -> torch.Tensor:
         first, second = self._components()
@@ -564,6 +565,9 @@ class _TwoSidedLomax:
     def __init__(self, a: float, scale: float) -> None:
         self.a, self.scale = a, scale
 
+    def support(self) -> tuple[float, float]:
+        return -math.inf, math.inf
+
     def cdf(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
         tail = 0.5 * (1 + np.abs(x) / self.scale) ** -self.a
@@ -580,7 +584,63 @@ class _TwoSidedLomax:
         return np.where(q < 0.5, -magnitude, magnitude)
 
 
-class ExpInf(Noise):
+class _MixtureMarginal:
+    """Frozen-distribution stand-in for w·F₁ + (1 − w)·F₂ (two frozen scipy laws).
+
+    ``ppf`` inverts the mixture CDF by bisection between the components' quantiles (the
+    mixture quantile lies between them), to float64 precision.
+    """
+
+    def __init__(self, first: Any, second: Any, weight: float) -> None:
+        self.first, self.second, self.weight = first, second, weight
+
+    def support(self) -> tuple[float, float]:
+        return -math.inf, math.inf
+
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        return self.weight * self.first.cdf(x) + (1 - self.weight) * self.second.cdf(x)
+
+    def pdf(self, x: np.ndarray) -> np.ndarray:
+        return self.weight * self.first.pdf(x) + (1 - self.weight) * self.second.pdf(x)
+
+    def ppf(self, q: np.ndarray) -> np.ndarray:
+        q = np.asarray(q, dtype=np.float64)
+        a, b = self.first.ppf(q), self.second.ppf(q)
+        lo, hi = np.minimum(a, b), np.maximum(a, b)
+        for _ in range(100):
+            mid = 0.5 * (lo + hi)
+            below = self.cdf(mid) < q
+            lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+        return 0.5 * (lo + hi)
+
+
+class RadialNoise(Noise):
+    """Noise whose density depends on ‖x‖_q only (level sets are ℓq spheres), q =
+    ``level_norm``. Sampling is ε = R·V with R = ‖ε‖_q drawn by ``sample_norm`` and V uniform
+    on the unit ℓq sphere (q = ∞: the cube surface; q = 2: the sphere).
+    """
+
+    level_norm: ClassVar[float]
+
+    @abstractmethod
+    def log_density_of_norm(self, t: torch.Tensor) -> torch.Tensor:
+        """log μ(x) as a function of t = ‖x‖_q."""
+
+    @abstractmethod
+    def sample_norm(self, num: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``num`` draws of ‖ε‖_q (float64)."""
+
+    def sample(self, num: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        r = self.sample_norm(num, generator).to(torch.float32)[:, None]
+        surface = _cube_surface if self.level_norm == math.inf else _sphere
+        return surface(num, self.dim, generator, self.device) * r
+
+    def log_prob(self, eps: torch.Tensor) -> torch.Tensor:
+        t = eps.abs().amax(dim=-1) if self.level_norm == math.inf else eps.norm(dim=-1)
+        return self.log_density_of_norm(t)
+
+
+class ExpInf(RadialNoise):
     """Cube-level-set noise, density ∝ exp(−‖x‖∞/λ) (k = 1, j = 0 of Yang et al. 2020),
     λ = σ/√(((d−1)/3 + 1)(d + 1)).
 
@@ -588,6 +648,7 @@ class ExpInf(Noise):
     """
 
     name, title, native_norm = "expinf", "Exp-ℓ∞ (cube level sets)", math.inf
+    level_norm = math.inf
     direct = {1.0: "sound", math.inf: "sound"}
     formulas = {1.0: "2λd(p_A − ½)", math.inf: "λ·ln(1/(2(1−p_A)))"}
 
@@ -596,19 +657,15 @@ class ExpInf(Noise):
         d = self.dim
         return self.sigma / math.sqrt(((d - 1) / 3 + 1) * (d + 1))
 
-    def _radial(self, num: int, generator: torch.Generator | None) -> torch.Tensor:
-        return standard_gamma(float(self.dim), num, generator, self.device)
-
-    def sample(self, num: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        r = self._radial(num, generator).to(torch.float32)[:, None]
-        return _cube_surface(num, self.dim, generator, self.device) * r * self.lambd
+    def sample_norm(self, num: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return standard_gamma(float(self.dim), num, generator, self.device) * self.lambd
 
     def _log_norm(self) -> float:
         d = self.dim
         return d * _LOG_2 + d * math.log(self.lambd) + math.lgamma(d + 1)
 
-    def log_prob(self, eps: torch.Tensor) -> torch.Tensor:
-        return -eps.abs().amax(dim=-1) / self.lambd - self._log_norm()
+    def log_density_of_norm(self, t: torch.Tensor) -> torch.Tensor:
+        return -t / self.lambd - self._log_norm()
 
     def _direct_radius(self, p: np.ndarray, norm: float) -> np.ndarray:
         if norm == 1.0:
@@ -643,31 +700,31 @@ class PowInf(ExpInf):
         a, d = self.params["a"], self.dim
         return self.sigma * math.sqrt((a - d - 1) * (a - d - 2) / (((d - 1) / 3 + 1) * (d + 1)))
 
-    def _radial(self, num: int, generator: torch.Generator | None) -> torch.Tensor:
+    def sample_norm(self, num: int, generator: torch.Generator | None = None) -> torch.Tensor:
         g1 = standard_gamma(float(self.dim), num, generator, self.device)
         g2 = standard_gamma(self.params["a"] - self.dim, num, generator, self.device)
-        return g1 / g2
+        return g1 / g2 * self.lambd
 
     def _log_norm(self) -> float:
         a, d = self.params["a"], self.dim
         log_beta = math.lgamma(d) + math.lgamma(a - d) - math.lgamma(a)
         return math.log(d) + d * _LOG_2 + d * math.log(self.lambd) + log_beta
 
-    def log_prob(self, eps: torch.Tensor) -> torch.Tensor:
-        r = eps.abs().amax(dim=-1) / self.lambd
-        return -self.params["a"] * torch.log1p(r) - self._log_norm()
+    def log_density_of_norm(self, t: torch.Tensor) -> torch.Tensor:
+        return -self.params["a"] * torch.log1p(t / self.lambd) - self._log_norm()
 
     def _direct_radius(self, p: np.ndarray, norm: float) -> np.ndarray:
         return 2.0 * self.lambd * self.dim / (self.params["a"] - self.dim) * (p - 0.5)
 
 
-class UniformBall(Noise):
+class UniformBall(RadialNoise):
     """Uniform on the ℓ2 ball of radius λ = σ√(d + 2).
 
     ℓ2 radius λ(2 − 4·B⁻¹_{(d+1)/2,(d+1)/2}(3/4 − p_A/2)), exact (ball overlap).
     """
 
     name, title, native_norm = "uniformball", "Uniform (ℓ2 ball)", 2.0
+    level_norm = 2.0
     direct = {2.0: "exact"}
     formulas = {2.0: "λ(2 − 4·B⁻¹_{(d+1)/2,(d+1)/2}(3/4 − p_A/2)),  λ = σ√(d+2)"}
 
@@ -675,29 +732,29 @@ class UniformBall(Noise):
     def lambd(self) -> float:
         return self.sigma * math.sqrt(self.dim + 2)
 
-    def sample(self, num: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        u = torch.rand(num, 1, device=self.device, generator=generator)
-        return _sphere(num, self.dim, generator, self.device) * u ** (1.0 / self.dim) * self.lambd
+    def sample_norm(self, num: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        u = torch.rand(num, device=self.device, generator=generator, dtype=torch.float64)
+        return u ** (1.0 / self.dim) * self.lambd
 
-    def log_prob(self, eps: torch.Tensor) -> torch.Tensor:
+    def log_density_of_norm(self, t: torch.Tensor) -> torch.Tensor:
         d = self.dim
         log_volume = 0.5 * d * math.log(math.pi) + d * math.log(self.lambd) - math.lgamma(d / 2 + 1)
-        inside = eps.norm(dim=-1) <= self.lambd
-        return torch.where(inside, torch.full(inside.shape, -log_volume, device=eps.device),
-                           torch.full(inside.shape, -math.inf, device=eps.device))
+        return torch.where(t <= self.lambd, torch.full_like(t, -log_volume),
+                           torch.full_like(t, -math.inf))
 
     def _direct_radius(self, p: np.ndarray, norm: float) -> np.ndarray:
         k = (self.dim + 1) / 2
         return self.lambd * (2.0 - 4.0 * special.betaincinv(k, k, 0.75 - p / 2))
 
 
-class Exp2(Noise):
+class Exp2(RadialNoise):
     """ℓ2-level-set noise, density ∝ exp(−‖x‖₂/λ) (k = 1), λ = σ/√(d + 1).
 
     ℓ2 radius λ(d − 1)·atanh(1 − 2·B⁻¹_{(d−1)/2,(d−1)/2}(1 − p_A)), sound (Yang et al. 2020).
     """
 
     name, title, native_norm = "exp2", "Exp-ℓ2 (sphere level sets)", 2.0
+    level_norm = 2.0
     direct = {2.0: "sound"}
     formulas = {2.0: "λ(d−1)·atanh(1 − 2·B⁻¹_{(d−1)/2,(d−1)/2}(1 − p_A)),  λ = σ/√(d+1)"}
 
@@ -709,15 +766,14 @@ class Exp2(Noise):
     def lambd(self) -> float:
         return self.sigma / math.sqrt(self.dim + 1)
 
-    def sample(self, num: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        r = standard_gamma(float(self.dim), num, generator, self.device).to(torch.float32)
-        return _sphere(num, self.dim, generator, self.device) * r[:, None] * self.lambd
+    def sample_norm(self, num: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return standard_gamma(float(self.dim), num, generator, self.device) * self.lambd
 
-    def log_prob(self, eps: torch.Tensor) -> torch.Tensor:
+    def log_density_of_norm(self, t: torch.Tensor) -> torch.Tensor:
         d = self.dim
         log_surface = _LOG_2 + 0.5 * d * math.log(math.pi) - math.lgamma(d / 2)
         log_norm = log_surface + d * math.log(self.lambd) + math.lgamma(d)
-        return -eps.norm(dim=-1) / self.lambd - log_norm
+        return -t / self.lambd - log_norm
 
     def _direct_radius(self, p: np.ndarray, norm: float) -> np.ndarray:
         k = (self.dim - 1) / 2
