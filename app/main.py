@@ -14,10 +14,18 @@ import streamlit as st
 st.set_page_config(page_title="UCAN Explorer", page_icon="🎲", layout="wide")
 
 PAGES_DIR = Path(__file__).resolve().parent / "views"
-page = st.navigation([
-    st.Page(PAGES_DIR / "noise_lab.py", title="Noise Lab", icon="🔬", default=True),
-    st.Page(PAGES_DIR / "certify.py", title="Certify", icon="✅"),
-])
+#: (file in views/, title, icon), in navigation order; the first page is the default.
+PAGES = [
+    ("noise_lab.py", "Noise Lab", "🔬"),
+    ("certify.py", "Certify", "✅"),
+    ("region.py", "Region", "🔷"),
+    ("radius.py", "Radius", "📏"),
+    ("npg_maps.py", "Noise maps", "🗺️"),
+    ("results.py", "Results", "📈"),
+    ("learn.py", "Learn", "🎓"),
+]
+page = st.navigation([st.Page(PAGES_DIR / name, title=title, icon=icon, default=index == 0)
+                      for index, (name, title, icon) in enumerate(PAGES)])
 
 with st.sidebar:
     st.markdown("### UCAN Explorer")

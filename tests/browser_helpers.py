@@ -23,3 +23,14 @@ def full_screenshot(page, path) -> None:
     page.set_viewport_size({"width": 1280, "height": int(height) + 40})
     page.wait_for_timeout(400)
     page.screenshot(path=str(path), full_page=True)
+
+
+def open_nav(page, title: str, path: str) -> None:
+    """Follow the sidebar link ``title`` (app/main.py's navigation) to the page at ``/path``."""
+    import re
+
+    from playwright.sync_api import expect
+
+    page.locator("[data-testid='stSidebarNav']").get_by_role("link", name=title).click()
+    expect(page).to_have_url(re.compile(rf"/{path}(\?.*)?$"))
+    expect(page.get_by_role("heading", level=1).first).to_be_visible(timeout=30_000)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import math
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from apptest_helpers import as_array
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -27,16 +27,6 @@ def run_app() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception, at.exception
     return at
-
-
-def as_array(value) -> np.ndarray:
-    """Plotly JSON array: a plain list or a typed array {"dtype", "bdata", "shape"}."""
-    if isinstance(value, dict) and "bdata" in value:
-        array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
-        if "shape" in value:
-            array = array.reshape([int(n) for n in str(value["shape"]).split(",")])
-        return array.astype(np.float64)
-    return np.asarray(value, dtype=np.float64)
 
 
 def charts(at: AppTest) -> dict[str, dict]:

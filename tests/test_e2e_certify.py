@@ -52,9 +52,11 @@ def test_certify_progress_result_cancel(certify_page, tmp_path):
     expect = _expect()
     page = certify_page
     expect(page.get_by_text("As the model sees it: 1×28×28")).to_be_visible()
-    # app/main.py's frame is there: its sidebar text and both pages in the navigation
+    # app/main.py's frame is there: its sidebar text and the pages in the navigation
     expect(page.get_by_text("Every radius is labelled")).to_be_visible()
-    expect(page.locator("[data-testid='stSidebarNav'] a")).to_have_count(2)
+    nav = page.locator("[data-testid='stSidebarNav']")
+    for title in ("Noise Lab", "Certify"):
+        expect(nav.get_by_role("link", name=title)).to_have_count(1)
 
     pick(page, "Model", "mnist-gaussian-0.50")
     expect(page.get_by_text("Gaussian noise, σ = 0.5 ·")).to_be_visible(timeout=15_000)

@@ -10,24 +10,12 @@ import time
 
 import streamlit as st
 
-from app import figures, services
+from app import figures, services, widgets
 from ucan_core.errors import UcanError
-from ucan_core.noises import NOISES
 
 _t0 = time.perf_counter()
 
-NORMS = ["1", "2", "inf"]
-DEFAULTS = {"sigma": 0.5, "p_a": 0.9, "seed": 0, "n_samples": 8, "kappa": 1.0, "iota": 1.0}
-PARAM_HELP = {
-    "a": "Tail exponent a of the power law (pareto: a > 2; powinf: a > d + 2, 0 = automatic "
-         "⌈1.3·d⌉ + 3).",
-    "shape": "Shape s of the generalized normal: 1 = Laplace, 2 = Gaussian; closed-form radius "
-             "for s ≥ 1 and s = 0.5.",
-    "weight": "Mixture weight w of the first component.",
-    "shape1": "Shape of the first exponential-power component.",
-    "shape2": "Shape of the second exponential-power component.",
-}
-
+DEFAULTS = {"p_a": 0.9, "seed": 0, "n_samples": 8}
 
 st.title("Noise Lab")
 st.markdown(
@@ -42,80 +30,10 @@ controls, results = st.columns([1, 3], gap="large")
 # Controls
 with controls:
     st.subheader("Image")
-    source = st.radio("Image source", ["Bundled", "Upload"], key="source", bind="query-params",
-                      horizontal=True,
-                      help="A bundled test image (MNIST, CIFAR-10, photo) or your own PNG/JPEG.")
-    catalog = services.bundled_catalog()
-    datasets = [d for d in ("mnist", "cifar10", "photo") if d in catalog]
-    datasets += [d for d in catalog if d not in datasets]
-    if source == "Bundled":
-        dataset = st.selectbox("Dataset", datasets, key="dataset", bind="query-params",
-                               format_func=lambda d: services.DATASET_TITLES.get(d, d),
-                               help="The bundled images come from the MNIST and CIFAR-10 test "
-                                    "sets, plus a few photos.")
-        entries = dict(catalog[dataset])
-        image_id = st.selectbox("Image", list(entries), key=f"image_{dataset}", bind="query-params",
-                                format_func=entries.__getitem__,
-                                help="Test-set index and label of the bundled image.")
-        st.session_state["last_bundled"] = image_id
-        image = services.bundled_image(image_id)
-    else:
-        upload = st.file_uploader("Upload an image", type=["png", "jpg", "jpeg"], key="upload",
-                                  help="PNG or JPEG, at most 10 MB and 16.7 Mpixel. It is "
-                                       "checked before decoding; photos are reduced to a longer "
-                                       "side of 224 px.")
-        # On a refused or missing upload keep working on the previous upload, else on the
-        # last bundled image.
-        image = st.session_state.get("last_upload")
-        if upload is not None:
-            try:
-                image = services.uploaded_image(upload.getvalue(), upload.name)
-                st.session_state["last_upload"] = image
-            except UcanError as error:
-                st.error(f"Upload refused: {error}. Showing the previous image instead.")
-        elif image is None:
-            st.info("No upload yet: showing the last bundled image.")
-        if image is None:
-            image = services.bundled_image(
-                st.session_state.get("last_bundled") or catalog[datasets[0]][0][0])
+    image = widgets.image_picker()
 
     st.subheader("Noise")
-    density = st.selectbox("Density", list(NOISES), key="density", bind="query-params",
-                           index=list(NOISES).index("gaussian"),
-                           format_func=lambda n: f"{NOISES[n].title} ({n})",
-                           help="The isotropic noise ε. Its per-coordinate standard deviation "
-                                "is σ; each density derives its own scale λ from σ.")
-    params: dict[str, float] = {}
-    for pname, default in NOISES[density].defaults.items():
-        params[pname] = st.number_input(
-            f"{density} parameter: {pname}", value=float(default), step=0.1, format="%.3f",
-            key=f"param_{density}_{pname}", bind="query-params",
-            help=PARAM_HELP.get(pname, f"Parameter {pname}."))
-    sigma = st.slider("σ (noise level)", min_value=0.05, max_value=2.0,
-                      value=DEFAULTS["sigma"], step=0.05, key="sigma", bind="query-params",
-                      help="Per-coordinate standard deviation of the base noise, in pixel "
-                           "units (images are in [0, 1]). The radius scales with σ. Cauchy "
-                           "has no variance: there σ matches the quartiles of N(0, σ²).")
-    # One norm widget per density, so each starts at (and its URL omits) its native norm.
-    norm = st.radio("Norm of the certificate", NORMS, key=f"norm_{density}",
-                    index=NORMS.index(services.native_norm_label(density)),
-                    bind="query-params", horizontal=True, format_func=figures.norm_symbol,
-                    help="The ℓp norm in which the radius is measured. It starts at the "
-                         "density's native norm.")
-    npg = st.selectbox("Noise generator (NPG)", list(services.NPG_OPTIONS), key="npg",
-                       bind="query-params",
-                       format_func=services.NPG_OPTIONS.__getitem__,
-                       help="isotropic: the same σ everywhere. pattern ℓp (UCAN): a fixed "
-                            "scale map s = κ‖(a, b)‖_p² + ι over the pixel position, "
-                            "normalised to geometric mean 1.")
-    kappa, iota = DEFAULTS["kappa"], DEFAULTS["iota"]
-    if npg != "isotropic":
-        kappa = st.slider("κ (pattern strength)", 0.0, 4.0, DEFAULTS["kappa"], 0.1, key="kappa",
-                          bind="query-params",
-                          help="How much the noise grows from the centre to the corners.")
-        iota = st.slider("ι (pattern offset)", 0.05, 2.0, DEFAULTS["iota"], 0.05, key="iota",
-                         bind="query-params",
-                         help="Base level of the scale map; a larger ι means a flatter map.")
+    choice, norm = widgets.noise_picker(image.shape)
 
     st.subheader("View")
     p_a = st.slider("p_A (marker and formula)", 0.501, 0.999, DEFAULTS["p_a"], 0.001,
@@ -130,9 +48,7 @@ with controls:
                           help="How many noisy samples x + ε to draw.")
 
 shape = image.shape
-choice = services.NoiseChoice(density=density, sigma=float(sigma), shape=shape, npg=npg,
-                              kappa=float(kappa), iota=float(iota),
-                              params=tuple(sorted(params.items())))
+sigma, npg = choice.sigma, choice.npg
 
 # --------------------------------------------------------------------------------------------
 # Results
@@ -151,7 +67,8 @@ with results:
                f"{services.MAX_SIDE} px)." if image.reduced else "")
     st.caption(f"**{base.title}** noise, {services.NPG_OPTIONS[npg]} generator · "
                f"d = {base.dim:,} ({c}×{h}×{w}) · σ = {sigma:.2f} · λ = {base.lambd:.4g}"
-               + (f" · κ = {kappa:g}, ι = {iota:g}" if npg != "isotropic" else ""))
+               + (f" · κ = {choice.kappa:g}, ι = {choice.iota:g}"
+                  if npg != "isotropic" else ""))
 
     col_img, col_sigma, col_mu = st.columns([1, 1.4, 1.4])
     with col_img:

@@ -1,0 +1,300 @@
+"""Cached calls into the engine for the Region, Noise maps, Results and Learn pages.
+
+Like ``app.services`` (which it builds on), nothing here does certification maths: it asks
+``ucan_core`` for regions, noise maps, log summaries and certificates, and packs the answers
+for the pages and the pure figure builders.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import streamlit as st
+import torch
+
+from app import services
+from app.learn_figures import Stage
+from app.region_figures import RegionSlice
+from ucan_core import analysis
+from ucan_core.anisotropic import AnisotropicNoise, unit_sphere_2d
+from ucan_core.errors import UcanError, parse_norm
+from ucan_core.generators import smoothing_noise
+from ucan_core.logs import Log, read_log
+from ucan_core.models import assets_dir, load_npg, model_card
+from ucan_core.noises import Noise, make_noise
+from ucan_core.smoothing import SOUNDNESS_NOTES, Certificate, SmoothedClassifier
+from ucan_core.stats import clopper_pearson_lower
+
+# --------------------------------------------------------------------------------------------
+# Region page
+
+#: Grid points × d evaluated for the level sets (photos get a coarser grid), and per chunk.
+DENSITY_BUDGET = 30_000_000
+DENSITY_CHUNK = 2_000_000
+GRID_SIZES = (41, 101)
+#: The level-set grid reaches this many noise standard deviations of the wider pixel.
+LEVEL_SET_REACH = 2.5
+
+
+def pixel_index(shape: tuple[int, int, int], channel: int, row: int, col: int) -> int:
+    """Index of pixel (channel, row, col) in the flattened (C, H, W) input."""
+    _, height, width = shape
+    return (channel * height + row) * width + col
+
+
+def _anisotropic(noise: Noise | AnisotropicNoise) -> AnisotropicNoise:
+    return noise if isinstance(noise, AnisotropicNoise) else AnisotropicNoise(noise)
+
+
+def _slice_density(noise: AnisotropicNoise, i: int, j: int, axis: np.ndarray) -> np.ndarray:
+    """The noise density on the plane z = μ + t·e_i + u·e_j (rows u, columns t), divided by
+    its largest value on the grid; from the engine's joint ``log_prob``."""
+    t, u = np.meshgrid(axis, axis)
+    points = torch.from_numpy(np.stack([t.ravel(), u.ravel()], axis=1))
+    centre = noise.shift.double().cpu()
+    rows = max(1, DENSITY_CHUNK // noise.dim)
+    parts = []
+    with torch.inference_mode():
+        for start in range(0, len(points), rows):
+            chunk = points[start:start + rows]
+            z = centre.repeat(len(chunk), 1)
+            z[:, i], z[:, j] = chunk[:, 0], chunk[:, 1]
+            parts.append(noise.log_prob(z).double())
+    log_density = torch.cat(parts).numpy().reshape(t.shape)
+    finite = log_density[np.isfinite(log_density)]
+    peak = finite.max() if finite.size else 0.0
+    return np.exp(log_density - peak)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def region_slice(choice: services.NoiseChoice, p_a: float, norm: str, i: int, j: int,
+                 with_density: bool = True) -> RegionSlice:
+    """The certified region's slice in the (δ_i, δ_j) plane at ``p_a`` in ``norm`` with the
+    ℓp ball and the ALM ball (when the noise has a closed-form radius), and optionally the
+    noise density's level-set grid. Raises UcanError on a bad noise."""
+    noise = services.build(choice)
+    aniso = _anisotropic(noise)
+    std = aniso.std_map().double().cpu().numpy()
+    shift = aniso.shift.double().cpu().numpy()
+    scale = aniso.scale.double().cpu().numpy()
+    fields: dict[str, Any] = {}
+    reach = LEVEL_SET_REACH * max(std[i], std[j])
+    if services.has_closed_form(noise):
+        region = aniso.region(p_a, norm)
+        unit_x, unit_y = unit_sphere_2d(parse_norm(norm))
+        fields = dict(radius=region.radius, radius_kind=aniso.base.radius(p_a, norm).kind,
+                      kind=aniso.radius(p_a, norm).kind,
+                      lp_radius=region.lp_radius, alm=region.alm, region=region.slice_2d(i, j),
+                      ball=(unit_x * region.lp_radius, unit_y * region.lp_radius),
+                      alm_ball=(unit_x * region.alm, unit_y * region.alm))
+        reach = max(reach, 1.15 * max(scale[i], scale[j]) * region.radius)
+    if with_density:
+        half = reach + max(abs(shift[i]), abs(shift[j]))
+        size = int(min(GRID_SIZES[1], max(GRID_SIZES[0], math.sqrt(DENSITY_BUDGET / aniso.dim))))
+        axis = np.linspace(-half, half, size)
+        fields.update(axis=axis, density=_slice_density(aniso, i, j, axis))
+    return RegionSlice(norm=norm, scale=(float(scale[i]), float(scale[j])),
+                       shift=(float(shift[i]), float(shift[j])),
+                       std=(float(std[i]), float(std[j])), **fields)
+
+
+# --------------------------------------------------------------------------------------------
+# Noise maps page
+
+
+@dataclass(frozen=True)
+class NoiseMaps:
+    """σ and μ maps (C, H, W, pixel units) of one smoothing noise, with its soundness tag."""
+
+    title: str
+    std_map: np.ndarray
+    shift: np.ndarray
+    soundness: str
+    note: str
+    stats: dict[str, float]
+
+
+def _maps_of(noise: Noise | AnisotropicNoise, title: str,
+             shape: tuple[int, int, int]) -> NoiseMaps:
+    aniso = _anisotropic(noise)
+    tag = "input-dependent" if aniso.input_dependent else "sound"
+    described = aniso.describe()
+    stats = {k: float(described[k]) for k in ("scale_min", "scale_max", "scale_geomean",
+                                              "shift_abs_max")}
+    return NoiseMaps(title, aniso.std_map().reshape(shape).cpu().numpy(),
+                     aniso.shift.reshape(shape).cpu().numpy(), tag, SOUNDNESS_NOTES[tag], stats)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def fixed_maps(choice: services.NoiseChoice, title: str) -> NoiseMaps:
+    """Maps of an isotropic or pattern-fixed noise (fixed maps: sound)."""
+    return _maps_of(services.build(choice), title, choice.shape)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def npg_on_cpu(model_id: str) -> torch.nn.Module:
+    """A bundled model's learned NPG in eval mode on the CPU; one shared copy per process."""
+    generator = load_npg(model_id, "cpu")
+    if generator is None:
+        raise UcanError(f"model {model_id} has no learned noise generator")
+    return generator
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def learned_maps(model_id: str, pixels: np.ndarray, title: str) -> NoiseMaps:
+    """The maps of a bundled model's learned NPG (universal or input-dependent) on ``pixels``."""
+    card = model_card(model_id)
+    shape = card.architecture.input_shape
+    base = make_noise(card.noise["name"], float(card.noise["sigma"]), math.prod(shape),
+                      **(card.noise.get("params") or {}))
+    x = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32))
+    return _maps_of(smoothing_noise(npg_on_cpu(model_id), base, x), title, shape)
+
+
+# --------------------------------------------------------------------------------------------
+# Results page
+
+RESULTS_DIR = assets_dir() / "results"
+COHEN_DIR = assets_dir() / "cohen_logs"
+MAX_LOG_BYTES = 20 * 1024 * 1024
+_COHEN_NAME = re.compile(r"(?P<dataset>[a-z0-9]+)-(?P<arch>[a-z0-9]+)-noise_(?P<train>[\d.]+)"
+                         r"-sigma_(?P<sigma>[\d.]+)")
+
+
+@dataclass(frozen=True)
+class NamedLog:
+    """A parsed certify log with a display name, where it came from and its run settings."""
+
+    name: str
+    source: str
+    log: Log
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@st.cache_data(show_spinner=False)
+def bundled_logs() -> dict[str, NamedLog]:
+    """This project's `ucan certify` logs (assets/results), with their .run.json settings."""
+    out = {}
+    for path in sorted(RESULTS_DIR.glob("*.tsv")):
+        run = path.with_name(path.name + ".run.json")
+        settings = json.loads(run.read_text()) if run.is_file() else {}
+        name = str(settings.get("model", path.stem))
+        out[name] = NamedLog(name, "ucan certify (this project)", read_log(path), settings)
+    return out
+
+
+def cohen_label(stem: str) -> str:
+    """``imagenet-resnet50-noise_0.25-sigma_0.25`` → ``Cohen ImageNet σ=0.25``."""
+    match = _COHEN_NAME.fullmatch(stem)
+    if match is None:
+        return f"Cohen {stem}"
+    title = {"cifar10": "CIFAR-10", "imagenet": "ImageNet"}.get(match["dataset"],
+                                                                 match["dataset"])
+    trained = "" if match["train"] == match["sigma"] else f" (trained σ={match['train']})"
+    return f"Cohen {title} σ={match['sigma']}{trained}"
+
+
+@st.cache_data(show_spinner=False)
+def cohen_logs() -> dict[str, NamedLog]:
+    """The bundled published logs of Cohen et al. (2019), assets/cohen_logs."""
+    out = {}
+    for path in sorted(COHEN_DIR.glob("*.tsv")):
+        match = _COHEN_NAME.fullmatch(path.stem)
+        settings = match.groupdict() if match else {}
+        name = cohen_label(path.stem)
+        out[name] = NamedLog(name, "Cohen et al. (2019), locuslab/smoothing", read_log(path),
+                             settings)
+    return out
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def uploaded_log(data: bytes, name: str) -> NamedLog:
+    """Parse an uploaded log with the engine's reader; UcanError (naming the file) if bad."""
+    if len(data) > MAX_LOG_BYTES:
+        raise UcanError(f"{name} is larger than {MAX_LOG_BYTES >> 20} MB")
+    with tempfile.TemporaryDirectory(prefix="ucan-log-") as folder:
+        path = Path(folder) / "upload.tsv"
+        path.write_bytes(data)
+        try:
+            log = read_log(path)
+        except UcanError as error:
+            raise UcanError(str(error).replace(str(path), name)) from None
+    if log.kind != "certify":
+        raise UcanError(f"{name} is a predict log (no radius column): upload a certify log")
+    if not len(log):
+        raise UcanError(f"{name} has a header but no rows")
+    return NamedLog(name, "upload", log)
+
+
+def measures(entry: NamedLog, with_alm: bool) -> list[str]:
+    """Columns to analyse: ``radius``, and ``alm`` where the log has a distinct ALM."""
+    return ["radius"] + (["alm"] if with_alm and analysis.has_distinct_alm(entry.log) else [])
+
+
+def accuracy_table(logs: list[NamedLog], radii: tuple[float, ...],
+                   with_alm: bool) -> list[analysis.Summary]:
+    """``ucan_core.analysis.summarize`` of every log (and its ALM column where asked)."""
+    return [analysis.summarize(entry.log, radii, measure, name=entry.name)
+            for entry in logs for measure in measures(entry, with_alm)]
+
+
+def accuracy_curves(logs: list[NamedLog], with_alm: bool,
+                    points: int = 401) -> tuple[np.ndarray, list[analysis.Summary]]:
+    """Certified accuracy on a common radius grid (0 to 5 % past the largest radius)."""
+    columns = [e.log.radius if m == "radius" else e.log.extra[m]
+               for e in logs for m in measures(e, with_alm)]
+    top = max((float(np.nanmax(c, initial=0.0)) for c in columns), default=0.0)
+    grid = np.linspace(0.0, max(top, 1e-9) * 1.05, points)
+    return grid, accuracy_table(logs, tuple(grid), with_alm)
+
+
+# --------------------------------------------------------------------------------------------
+# Learn page
+
+#: The slow-motion stages before the final n.
+STAGES = (10, 100, 1000)
+LEARN_N0 = 100
+LEARN_BATCH = 1000
+
+
+def stage_sizes(final_n: int) -> list[int]:
+    """n = 10 → 100 → 1,000 → final_n (stages at or above final_n dropped)."""
+    return [n for n in STAGES if n < final_n] + [final_n]
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def walkthrough(model_id: str, image_id: str, final_n: int, alpha: float,
+                seed: int) -> list[Certificate]:
+    """CERTIFY with a bundled isotropic model on a bundled image, once per stage size
+    (n0 = min(100, n), same seed): the certificates of the slow-motion Monte Carlo."""
+    card = model_card(model_id)
+    arch = card.architecture
+    x = torch.from_numpy(services.bundled_model_input(image_id, arch.input_shape).pixels)
+    choice = services.NoiseChoice(card.noise["name"], float(card.noise["sigma"]),
+                                  arch.input_shape)
+    classifier = SmoothedClassifier(services.model_on(model_id, "cpu"), services.build(choice),
+                                    arch.num_classes)
+    return [classifier.certify(x, min(LEARN_N0, n), n, alpha, LEARN_BATCH, seed)
+            for n in stage_sizes(final_n)]
+
+
+def stage_of(cert: Certificate) -> Stage:
+    """The numbers of one walk-through certificate (p_A interval from ``services``)."""
+    summary = services.p_a_summary(cert)
+    return Stage(n=cert.n, n0=cert.n0, counts=tuple(cert.counts), selected=summary.selected,
+                 k=summary.k, p_hat=summary.p_hat, lower=cert.p_a_lower, ci_low=summary.ci_low,
+                 ci_high=summary.ci_high, radius=cert.radius, abstained=cert.abstained)
+
+
+def radius_cap(choice: services.NoiseChoice, n: int, alpha: float) -> tuple[float, float]:
+    """The largest p̲_A that n samples can give (all n votes for ĉ_A) and its radius in the
+    noise's native norm: the cap on what CERTIFY can certify at this n."""
+    p_lower = clopper_pearson_lower(n, n, alpha)
+    return p_lower, services.build(choice).radius(p_lower).value

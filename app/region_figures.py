@@ -1,0 +1,167 @@
+"""Pure figure builders for 2-D slices of the certified region (UCAN Fig. 1).
+
+The curves and the density grid come from the engine (``ucan_core.anisotropic``), gathered by
+``app.page_services.region_slice`` into a :class:`RegionSlice`; nothing here computes a radius.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from app.figures import fmt, norm_symbol
+
+REGION_COLOUR = "#2ca02c"
+BALL_COLOUR = "#1f77b4"
+ALM_COLOUR = "#ff7f0e"
+SHAPES = {"1": "rhombus", "2": "ellipse", "inf": "box"}
+#: Level sets drawn: these fractions of the noise density's peak in the slice.
+LEVELS = (0.1, 0.3, 0.5, 0.7, 0.9)
+
+
+@dataclass(frozen=True)
+class RegionSlice:
+    """The certified region {δ : ‖δ/s‖_p ≤ R} and the noise in the (δ_i, δ_j) plane.
+
+    Curves are closed (x, y) arrays in pixel units; ``density`` is the noise density on the
+    plane through the noise centre (other coordinates at their mean), divided by its peak,
+    on the square grid ``axis`` × ``axis`` (rows: δ_j, columns: δ_i). Radii are ``None`` for a
+    noise without a closed-form radius.
+    """
+
+    norm: str
+    scale: tuple[float, float]        # s_i, s_j
+    shift: tuple[float, float]        # μ_i, μ_j (pixel units)
+    std: tuple[float, float]          # s_i·σ, s_j·σ
+    radius: float | None = None       # base radius R
+    radius_kind: str | None = None    # its kind
+    kind: str | None = None           # kind of the ℓp radius min s·R
+    lp_radius: float | None = None    # min_i s_i · R over all d coordinates
+    alm: float | None = None          # (∏ s_i)^{1/d} · R
+    region: tuple[np.ndarray, np.ndarray] | None = None
+    ball: tuple[np.ndarray, np.ndarray] | None = None
+    alm_ball: tuple[np.ndarray, np.ndarray] | None = None
+    axis: np.ndarray | None = None
+    density: np.ndarray | None = None
+
+    def rows(self) -> list[dict[str, object]]:
+        """The figure's curves as long-format rows (curve, x, y) for a CSV download."""
+        out: list[dict[str, object]] = []
+        for name, curve in (("region", self.region), ("lp_ball", self.ball),
+                            ("alm_ball", self.alm_ball)):
+            if curve is not None:
+                out += [{"curve": name, "delta_i": float(x), "delta_j": float(y)}
+                        for x, y in zip(*curve)]
+        return out
+
+    def summary(self) -> dict[str, object]:
+        """The slice's numbers (for a JSON download)."""
+        return {"norm": self.norm, "scale_i": self.scale[0], "scale_j": self.scale[1],
+                "shift_i": self.shift[0], "shift_j": self.shift[1], "std_i": self.std[0],
+                "std_j": self.std[1], "base_radius_R": self.radius,
+                "base_radius_kind": self.radius_kind, "lp_radius": self.lp_radius,
+                "lp_radius_kind": self.kind, "alm": self.alm}
+
+
+def _closed(curve: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    return np.asarray(curve[0], dtype=np.float64), np.asarray(curve[1], dtype=np.float64)
+
+
+def _add_region_traces(fig: go.Figure, view: RegionSlice, row: int | None = None,
+                       col: int | None = None) -> None:
+    where = {} if row is None else {"row": row, "col": col}
+    sym = norm_symbol(view.norm)
+    if view.region is not None:
+        x, y = _closed(view.region)
+        fig.add_trace(go.Scatter(
+            x=x, y=y, mode="lines", fill="toself", fillcolor="rgba(44,160,44,0.22)",
+            line=dict(color=REGION_COLOUR, width=2),
+            name=f"certified region ‖δ/s‖_{sym[1:]} ≤ R ({SHAPES.get(view.norm, 'slice')})",
+            hovertemplate="δ_A=%{x:.4g}<br>δ_B=%{y:.4g}<extra>certified region</extra>"), **where)
+    if view.ball is not None:
+        x, y = _closed(view.ball)
+        fig.add_trace(go.Scatter(
+            x=x, y=y, mode="lines", line=dict(color=BALL_COLOUR, width=2),
+            name=f"{sym} ball, radius min sᵢ·R = {fmt(view.lp_radius)} ({view.kind})",
+            hovertemplate="%{x:.4g}, %{y:.4g}<extra>ℓp ball</extra>"), **where)
+    if view.alm_ball is not None:
+        x, y = _closed(view.alm_ball)
+        fig.add_trace(go.Scatter(
+            x=x, y=y, mode="lines", line=dict(color=ALM_COLOUR, width=2, dash="dash"),
+            name=f"ALM ball, radius (∏sᵢ)^(1/d)·R = {fmt(view.alm)} (size measure only)",
+            hovertemplate="%{x:.4g}, %{y:.4g}<extra>ALM ball</extra>"), **where)
+
+
+def region_figure(view: RegionSlice, pixel_a: str, pixel_b: str, height: int = 620) -> go.Figure:
+    """The certified region's slice, the ℓp ball of radius min sᵢ·R and the ALM ball, over the
+    noise density's level sets (UCAN Fig. 1a and 1b), with equal axis scales."""
+    fig = go.Figure()
+    if view.density is not None and view.axis is not None:
+        axis = np.asarray(view.axis, dtype=np.float64)
+        fig.add_trace(go.Contour(
+            x=axis, y=axis, z=np.asarray(view.density, dtype=np.float64),
+            contours=dict(start=LEVELS[0], end=LEVELS[-1], size=LEVELS[1] - LEVELS[0],
+                          coloring="lines"),
+            colorscale=[[0, "#c7c7c7"], [1, "#404040"]], showscale=False,
+            line=dict(width=1, dash="dot"), showlegend=True,
+            name="noise density level sets (10–90 % of its peak)",
+            hovertemplate="δ_A=%{x:.4g}<br>δ_B=%{y:.4g}<br>density/peak %{z:.2f}"
+                          "<extra>noise</extra>"))
+    _add_region_traces(fig, view)
+    if any(view.shift):
+        fig.add_trace(go.Scatter(x=[view.shift[0]], y=[view.shift[1]], mode="markers",
+                                 marker=dict(symbol="x", size=10, color="#7f7f7f"),
+                                 name="noise centre μ", hovertemplate="μ = (%{x:.4g}, %{y:.4g})"
+                                                                      "<extra></extra>"))
+    fig.add_trace(go.Scatter(x=[0.0], y=[0.0], mode="markers", name="x (δ = 0)",
+                             marker=dict(size=8, color="black"),
+                             hovertemplate="the input x<extra></extra>"))
+    title = (f"Certified region in {norm_symbol(view.norm)}: slice through pixels A and B"
+             f"<br><sup>s_A = {fmt(view.scale[0])}, s_B = {fmt(view.scale[1])}"
+             + (f", R = {fmt(view.radius)}" if view.radius is not None else "") + "</sup>")
+    fig.update_layout(
+        title=dict(text=title, font=dict(size=14)), height=height,
+        margin=dict(l=10, r=10, t=60, b=130), plot_bgcolor="white",
+        legend=dict(orientation="h", yref="container", y=0, yanchor="bottom", xanchor="left",
+                    x=0, font=dict(size=11)),
+        xaxis_title=f"δ at pixel A {pixel_a} (pixel units)",
+        yaxis_title=f"δ at pixel B {pixel_b}")
+    if view.axis is not None:
+        fig.update_xaxes(range=[float(view.axis[0]), float(view.axis[-1])])
+        fig.update_yaxes(range=[float(view.axis[0]), float(view.axis[-1])])
+    fig.update_xaxes(constrain="domain", zeroline=True, zerolinecolor="#e0e0e0",
+                     gridcolor="#f0f0f0")
+    fig.update_yaxes(scaleanchor="x", scaleratio=1, constrain="domain", zeroline=True,
+                     zerolinecolor="#e0e0e0", gridcolor="#f0f0f0")
+    return fig
+
+
+def norms_figure(views: Sequence[RegionSlice], height: int = 300) -> go.Figure:
+    """One small panel per norm (ℓ1 rhombus, ℓ2 ellipse, ℓ∞ box) at the same p_A."""
+    fig = make_subplots(rows=1, cols=len(views), horizontal_spacing=0.06,
+                        subplot_titles=[f"{norm_symbol(v.norm)}: {SHAPES.get(v.norm, '')}"
+                                        for v in views])
+    for index, view in enumerate(views, start=1):
+        _add_region_traces(fig, view, 1, index)
+        axis = "x" if index == 1 else f"x{index}"
+        fig.update_yaxes(scaleanchor=axis, scaleratio=1, row=1, col=index)
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), showlegend=False,
+                      plot_bgcolor="white")
+    fig.update_xaxes(zeroline=True, zerolinecolor="#e0e0e0", gridcolor="#f0f0f0")
+    fig.update_yaxes(zeroline=True, zerolinecolor="#e0e0e0", gridcolor="#f0f0f0")
+    return fig
+
+
+def mark_pixels(fig: go.Figure, points: Sequence[tuple[int, int, str]]) -> go.Figure:
+    """Add labelled markers at (row, column) pixels to a heatmap figure; returns it."""
+    for row, col, label in points:
+        fig.add_trace(go.Scatter(
+            x=[col], y=[row], mode="markers+text", text=[label], textposition="top center",
+            textfont=dict(color="white", size=14), showlegend=False,
+            marker=dict(symbol="circle-open", size=14, color="white", line=dict(width=3)),
+            hovertemplate=f"pixel {label}: row %{{y}}, col %{{x}}<extra></extra>"))
+    return fig

@@ -1,0 +1,42 @@
+"""Learn page in a real browser (Debian Chromium + Playwright), against `streamlit run`."""
+
+from __future__ import annotations
+
+import pytest
+from browser_helpers import full_screenshot, open_nav, wait_idle
+from conftest import CHROMIUM, HAVE_CHROMIUM
+
+pytestmark = [pytest.mark.e2e,
+              pytest.mark.skipif(not HAVE_CHROMIUM, reason=f"no Chromium at {CHROMIUM}")]
+
+PLOT = "[data-testid='stPlotlyChart'] .js-plotly-plot"
+#: How many stages the slow-motion figure draws right now (points of its radius trace).
+SHOWN = "gd.calcdata[3].length"
+
+
+def test_learn_flow(page, tmp_path):
+    from playwright.sync_api import expect
+
+    open_nav(page, "Learn", "learn")
+    expect(page.get_by_text("B⁻¹(0.001; 10000, 10000 − 10000 + 1)")).to_be_visible(
+        timeout=60_000)                                  # the walk-through renders on load
+    wait_idle(page)
+    monte_carlo = page.locator(PLOT).first
+    frames = monte_carlo.evaluate("gd => gd._transitionData._frames.map(f => f.name)")
+    assert frames == ["10", "100", "1000", "10000"]
+    # ▶ plays n = 10 → … → 10,000 in the browser (Plotly frames, no server round trip)
+    assert monte_carlo.evaluate(f"gd => {SHOWN}") == 4
+    handle = monte_carlo.element_handle()
+    monte_carlo.locator(".updatemenu-button").click()
+    page.wait_for_function(f"gd => {SHOWN} === 1", arg=handle, timeout=10_000)
+    page.wait_for_function(f"gd => {SHOWN} === 4", arg=handle, timeout=15_000)
+    slider = page.get_by_role("slider", name="Stage (number of samples n)")
+    slider.focus()
+    slider.press("ArrowLeft")
+    slider.press("ArrowLeft")                           # 10,000 -> 1,000 -> 100
+    expect(page.get_by_text("B⁻¹(0.001; 100, 100 − 100 + 1)")).to_be_visible(timeout=15_000)
+    expect(page.get_by_text("k = 100", exact=True)).to_be_visible()
+    wait_idle(page)
+    expect(page.locator(PLOT)).to_have_count(2)         # slow motion, region
+    full_screenshot(page, tmp_path / "learn.png")
+    assert (tmp_path / "learn.png").stat().st_size > 50_000

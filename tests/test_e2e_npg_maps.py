@@ -1,0 +1,43 @@
+"""Noise maps page in a real browser (Debian Chromium + Playwright), against `streamlit run`."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from browser_helpers import full_screenshot, open_nav, pick, wait_idle
+from conftest import CHROMIUM, HAVE_CHROMIUM
+
+pytestmark = [pytest.mark.e2e,
+              pytest.mark.skipif(not HAVE_CHROMIUM, reason=f"no Chromium at {CHROMIUM}")]
+
+PLOT = "[data-testid='stPlotlyChart'] .js-plotly-plot"
+
+
+def test_noise_maps_flow(page, tmp_path):
+    from playwright.sync_api import expect
+
+    open_nav(page, "Noise maps", "npg_maps")
+    models = page.get_by_text(re.compile(r"^Models: "))
+    expect(models).to_contain_text("mnist-universal-0.50", timeout=30_000)
+    pick(page, "σ of the models", "1")
+    expect(models).to_contain_text("mnist-input-dependent-1.00", timeout=15_000)
+    expect(page).to_have_url(re.compile(r"maps_sigma=1"))
+    pick(page, "Image", "#0001 · 2")
+    expect(page.get_by_text("MNIST 2 (mnist-0001)")).to_be_visible(timeout=15_000)
+    wait_idle(page)
+    plots = page.locator(PLOT)
+    expect(plots).to_have_count(2)                      # a row of σ maps, a row of μ maps
+    expect(plots.nth(0).locator(".gtitle")).to_contain_text("σ maps")
+    expect(plots.nth(1).locator(".gtitle")).to_contain_text("μ maps")
+    for i in range(2):
+        for name in ("isotropic", "pattern ℓ2", "universal", "input-dependent"):
+            expect(plots.nth(i).locator(".annotation-text").filter(
+                has_text=re.compile(f"^{name}$"))).to_have_count(1)
+        expect(plots.nth(i).locator(".heatmaplayer image")).to_have_count(4)
+    expect(page.get_by_text(re.compile(r"^Not a certificate for the deployed classifier"))
+           ).to_have_count(1)
+    expect(page.locator("[data-testid='stMarkdownContainer']").filter(
+        has_text=re.compile(r"^input-dependent input-dependent$"))).to_have_count(1)
+    full_screenshot(page, tmp_path / "npg_maps.png")
+    assert (tmp_path / "npg_maps.png").stat().st_size > 50_000

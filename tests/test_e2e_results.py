@@ -1,0 +1,41 @@
+"""Results page in a real browser (Debian Chromium + Playwright), against `streamlit run`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from browser_helpers import full_screenshot, open_nav, wait_idle
+from conftest import CHROMIUM, HAVE_CHROMIUM
+
+pytestmark = [pytest.mark.e2e,
+              pytest.mark.skipif(not HAVE_CHROMIUM, reason=f"no Chromium at {CHROMIUM}")]
+
+PLOT = "[data-testid='stPlotlyChart'] .js-plotly-plot"
+LOG = Path(__file__).resolve().parents[1] / "assets" / "results" / "mnist-gaussian-1.00.tsv"
+
+
+def test_results_flow(page, tmp_path):
+    from playwright.sync_api import expect
+
+    open_nav(page, "Results", "results")
+    legend = page.locator(f"{PLOT} .legendtext")
+    expect(legend.filter(has_text="Cohen ImageNet σ=0.25")).to_have_count(1, timeout=30_000)
+    expect(legend.filter(has_text="mnist-universal-0.50 (ALM)")).to_have_count(1)
+    upload = page.locator("[data-testid='stFileUploaderDropzoneInput']")
+    bad = tmp_path / "notes.txt"
+    bad.write_text("just some notes\n")
+    upload.set_input_files(str(bad))
+    expect(page.get_by_text("Cannot use this log: notes.txt is not a tab-separated log")
+           ).to_be_visible(timeout=15_000)
+    mine = tmp_path / "my-run.tsv"
+    mine.write_bytes(LOG.read_bytes())
+    upload.set_input_files(str(mine))
+    expect(legend.filter(has_text="my-run.tsv")).to_have_count(1, timeout=15_000)
+    expect(page.get_by_text("Cannot use this log")).to_have_count(0)
+    wait_idle(page)
+    table = page.get_by_test_id("stDataFrame").first
+    expect(table).to_be_visible()
+    expect(page.get_by_role("button", name="Table (CSV)")).to_be_visible()
+    full_screenshot(page, tmp_path / "results.png")
+    assert (tmp_path / "results.png").stat().st_size > 50_000
