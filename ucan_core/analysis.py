@@ -181,3 +181,20 @@ def write_plot(logs: Sequence[tuple[str, Log, str]], path: str | Path,
         fig.write_html(str(path), include_plotlyjs=True, full_html=True)
     except OSError as error:
         raise UcanError(f"cannot write {path}: {error.strerror}") from None
+
+
+def envelope(summaries: Sequence[Summary], name: str = "envelope") -> Summary:
+    """The pointwise best certified accuracy of ``summaries`` at each radius — what an
+    oracle picking the best log for every radius would report: a reference curve, not a
+    classifier (ACR and abstention are undefined: NaN). All must share rows and radii."""
+    if not summaries:
+        raise UcanError("the envelope needs at least one log")
+    first = summaries[0]
+    if any(s.rows != first.rows or s.radii != first.radii for s in summaries):
+        raise UcanError("the envelope needs logs with the same number of rows and radii")
+    best = np.max([s.certified_accuracy for s in summaries], axis=0)
+    return Summary(log=name, measure=first.measure, rows=first.rows, abstain_rate=math.nan,
+                   clean_accuracy=max(s.clean_accuracy for s in summaries), acr=math.nan,
+                   radii=first.radii, certified_accuracy=tuple(float(a) for a in best),
+                   high_prob=first.high_prob,
+                   soundness="/".join(sorted({s.soundness for s in summaries})))

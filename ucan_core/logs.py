@@ -20,7 +20,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, ClassVar, Literal
 
 import numpy as np
 
@@ -52,6 +52,7 @@ class LogRow:
     volume-equivalent radius, ``radius_l*`` the ℓ1/ℓ2/ℓ∞ radii (NaN without a closed form),
     ``time`` the wall seconds per input (its certify_batch call's time / inputs in it)."""
 
+    columns: ClassVar[tuple[str, ...]] = UCAN_COLUMNS
     idx: int
     label: int
     predict: int
@@ -81,7 +82,7 @@ class LogRow:
 
     def to_line(self) -> str:
         """The TSV line, ``\\n``-terminated, floats via ``repr``."""
-        values = (getattr(self, name) for name in UCAN_COLUMNS)
+        values = (getattr(self, name) for name in self.columns)
         return "\t".join(repr(float(v)) if isinstance(v, float) else str(v)
                          for v in values) + "\n"
 
@@ -212,13 +213,14 @@ class LogWriter:
     the :data:`UCAN_COLUMNS` header; an unterminated last line (a run killed mid-write) is
     cut off the file (kept in ``dropped_line``); the remaining rows' idx are listed in
     ``done`` (in file order) so the caller skips them. Every row is flushed and fsynced as
-    it is written.
+    it is written. ``columns`` is the header of the rows written (a :class:`LogRow` subclass
+    may add columns after :data:`UCAN_COLUMNS`).
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, columns: tuple[str, ...] = UCAN_COLUMNS) -> None:
         self.path = Path(path)
         self.done: list[int] = []
-        header = "\t".join(UCAN_COLUMNS) + "\n"
+        header = "\t".join(columns) + "\n"
         raw = self.path.read_bytes() if self.path.is_file() else b""
         keep = raw[:raw.rfind(b"\n") + 1]
         self.dropped_line = raw[len(keep):].decode("utf-8", "replace")
@@ -227,7 +229,7 @@ class LogWriter:
             if not text.startswith(header):
                 found = text.split("\n", 1)[0].replace("\t", " ")
                 raise UcanError(f"{self.path} exists with another header ({found!r}); "
-                                f"expected {' '.join(UCAN_COLUMNS)}: use another --out")
+                                f"expected {' '.join(columns)}: use another --out")
             rows = _parse(self.path, text)[2]
             self.done = [int(row["idx"]) for row in rows]  # type: ignore[call-overload]
         elif self.dropped_line and not header.startswith(self.dropped_line):
