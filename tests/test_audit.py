@@ -1,0 +1,241 @@
+"""The attack audit (``ucan_core.audit``, ``ucan audit``) finds broken certificates and
+passes sound ones.
+
+Sound: exact Gaussian smoothing of a 2-D half-plane classifier (its smoothed classifier's
+decision boundary is the line itself, so a CERTIFY radius holds w.p. ≥ 1 − α). Unsound:
+the same certificates with their radius inflated ×5, and an input-dependent NPG on a band
+classifier whose σ(x′) grows away from the certified point — the certificate holds for the
+classifier frozen at x but not for the deployed one, which recomputes σ at x′.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+from torch import nn
+
+from ucan_core.anisotropic import AnisotropicNoise
+from ucan_core.audit import (
+    AttackBudget,
+    DeployedSmoothing,
+    audit_certificate,
+    claimed_region,
+    format_summary,
+    project,
+    summarize,
+)
+from ucan_core.cli import main
+from ucan_core.generators import NoiseParameterGenerator, smoothing_noise
+from ucan_core.noises import make_noise
+from ucan_core.smoothing import SmoothedClassifier
+
+SHAPE = (1, 1, 2)
+BUDGET = AttackBudget(steps=8, restarts=2, draws=64, directions=8, screen=400, n_verify=4000,
+                      alpha=0.001)
+MNIST = Path("/work/shared/data/mnist")
+
+
+class Band(nn.Module):
+    """Class 0 iff |x₁ − c| < w (a band); with ``width=None`` class 0 iff x₁ < c (a half-plane)."""
+
+    def __init__(self, centre: float, width: float | None) -> None:
+        super().__init__()
+        self.centre, self.width = centre, width
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        t = x.flatten(1)[:, 0] - self.centre
+        z = -t if self.width is None else self.width - t.abs()
+        return torch.stack([20 * z, -20 * z], 1)
+
+
+class GrowingSigma(NoiseParameterGenerator):
+    """A synthetic input-dependent NPG: s(x′) = 1 + 1600‖x′ − x₀‖², μ = 0."""
+
+    kind = "input-dependent"
+    input_dependent = True
+
+    def __init__(self, x0: torch.Tensor) -> None:
+        super().__init__(SHAPE, gamma_mu=0.0, gamma_s=1e6)
+        self.x0 = nn.Parameter(x0.clone(), requires_grad=False)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        dist2 = ((x - self.x0) ** 2).flatten(1).sum(1)
+        scale = (1 + 1600 * dist2).view(-1, 1, 1, 1).expand_as(x)
+        return scale, torch.zeros_like(x)
+
+
+def point(x1: float, x2: float = 0.5) -> torch.Tensor:
+    return torch.tensor([x1, x2]).view(SHAPE)
+
+
+@pytest.fixture(scope="module")
+def halfplane_certificates() -> tuple[DeployedSmoothing, list[tuple[torch.Tensor, int, float]]]:
+    """Gaussian σ = 0.15 smoothing of the half-plane x₁ < 0.5; certified points x₁ = 0.58…0.9."""
+    noise = make_noise("gaussian", 0.15, 2)
+    model = Band(0.5, None)
+    smoothed = SmoothedClassifier(model, noise, 2)
+    certs = []
+    for i, x1 in enumerate(np.linspace(0.58, 0.9, 6)):
+        x = point(float(x1), 0.3 + 0.08 * i)
+        cert = smoothed.certify(x, 100, 2000, 0.001, seed=i)
+        assert cert.prediction == 1 and cert.radius > 0
+        certs.append((x, cert.prediction, cert.radius))
+    return DeployedSmoothing(model, 2, noise), certs
+
+
+@pytest.mark.parametrize("norm", ["2", "1", "inf"])
+def test_sound_gaussian_certificates_show_no_violation(halfplane_certificates, norm: str) -> None:
+    deployed, certs = halfplane_certificates
+    results = []
+    for i, (x, c, r2) in enumerate(certs):
+        lp = r2 if norm in ("1", "2") else r2 / math.sqrt(2)  # Gaussian: r1 = r2, rinf = r2/√d
+        region = claimed_region(deployed.noise, lp, norm)
+        result = audit_certificate(deployed, x, c, region, BUDGET, seed=i, idx=i)
+        assert result.attacked and result.region_norm <= 1 + 1e-6
+        results.append(result)
+    (summary,) = summarize(results)
+    assert summary.attacked == len(certs) and summary.violations == 0 and summary.changed == 0
+    assert summary.rate_upper95 == pytest.approx(1 - 0.05 ** (1 / len(certs)))
+    if norm == "2":  # the attack reaches the worst case, p_c = Φ((dist − R)/σ) (≈ ½ when tight)
+        worst = [stats.norm.cdf((float(x.flatten()[0]) - 0.5 - r) / 0.15) for x, _, r in certs]
+        found = [r.count / r.n_verify for r in results]
+        assert np.allclose(found, worst, atol=0.03)
+
+
+def test_inflated_radius_is_caught(halfplane_certificates) -> None:
+    deployed, certs = halfplane_certificates
+    results = [audit_certificate(deployed, x, c, claimed_region(deployed.noise, 5 * r, "2"),
+                                 BUDGET, seed=i, idx=i) for i, (x, c, r) in enumerate(certs)]
+    assert all(r.violation and r.changed and r.top_class == 0 for r in results)
+    assert all(r.p_upper < 0.5 and r.region_norm <= 1 + 1e-6 for r in results)
+    (summary,) = summarize(results)
+    assert summary.violations == len(certs) and summary.rate == 1.0
+    assert "| sound | deployed | l2 | ball | 6 | 6 | 6 | 6 | 100.0 %" in format_summary([summary])
+
+
+def test_input_dependent_noise_breaks_the_claim_only_when_deployed() -> None:
+    x0 = point(0.5)
+    model, generator = Band(0.5, 0.3), GrowingSigma(x0)
+    noise = smoothing_noise(generator, make_noise("gaussian", 0.05, 2), x0)
+    assert noise.input_dependent
+    cert = SmoothedClassifier(model, noise, 2).certify(x0, 100, 2000, 0.001, seed=0)
+    assert cert.prediction == 0 and cert.soundness == "input-dependent"
+    region = claimed_region(noise, cert.radius, "2", "region")
+    frozen = DeployedSmoothing(model, 2, noise)
+    deployed = DeployedSmoothing(model, 2, noise, generator)
+    assert (frozen.target, deployed.target) == ("frozen", "deployed")
+    safe = audit_certificate(frozen, x0, 0, region, BUDGET, soundness=cert.soundness)
+    broken = audit_certificate(deployed, x0, 0, region, BUDGET, soundness=cert.soundness)
+    assert safe.attacked and not safe.violation and safe.count > 0.99 * BUDGET.n_verify
+    assert broken.violation and broken.changed and broken.region_norm <= 1 + 1e-6
+    summaries = summarize([safe, broken])
+    assert [(s.target, s.violations) for s in summaries] == [("frozen", 0), ("deployed", 1)]
+
+
+def test_abstentions_are_audited_not_attacked() -> None:
+    noise = make_noise("gaussian", 0.15, 2)
+    deployed = DeployedSmoothing(Band(0.5, None), 2, noise)
+    result = audit_certificate(deployed, point(0.5), -1, claimed_region(noise, 0.0, "2"), BUDGET)
+    assert not result.attacked and not result.violation
+    (summary,) = summarize([result])
+    assert summary.audited == 1 and summary.attacked == 0 and math.isnan(summary.rate)
+
+
+def test_region_shape_uses_the_scale_map() -> None:
+    noise = AnisotropicNoise(make_noise("gaussian", 0.5, 2), torch.tensor([0.5, 2.0]))
+    ball, region = claimed_region(noise, 1.0, "2"), claimed_region(noise, 1.0, "2", "region")
+    assert ball.scale.tolist() == [1.0, 1.0] and ball.radius == 1.0
+    assert region.scale.tolist() == [0.5, 2.0] and region.radius == 2.0
+    assert region.lp_radius == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("norm", [1.0, 2.0, math.inf])
+def test_projection_onto_lp_balls(norm: float) -> None:
+    gen = torch.Generator().manual_seed(0)
+    v = torch.randn(50, 9, generator=gen, dtype=torch.float64) * torch.rand(50, 1, generator=gen,
+                                                                              dtype=torch.float64) * 3
+    p = project(v, 1.0, norm)
+    norms = torch.linalg.vector_norm(v, ord=norm, dim=1)
+    pn = torch.linalg.vector_norm(p, ord=norm, dim=1)
+    assert torch.allclose(p[norms <= 1], v[norms <= 1])
+    assert torch.allclose(pn[norms > 1], torch.ones_like(pn[norms > 1]))
+    assert torch.allclose(project(p, 1.0, norm), p)
+    if norm == 1:  # KKT: p = sign(v)·max(|v| − θ, 0) with one θ per row
+        for vi, pi in zip(v[norms > 1], p[norms > 1]):
+            support = pi != 0
+            theta = (vi.abs() - pi.abs())[support]
+            assert torch.allclose(theta, theta[0].expand_as(theta))
+            assert (vi.abs()[~support] <= theta[0] + 1e-12).all()
+
+
+def test_budget_is_validated() -> None:
+    with pytest.raises(ValueError, match="alpha"):
+        AttackBudget(alpha=1.5)
+    with pytest.raises(ValueError, match="steps"):
+        AttackBudget(steps=0)
+
+
+# ---------------------------------------------------------------- ucan audit
+
+CLI_BUDGET = ["--steps", "2", "--restarts", "1", "--draws", "8", "--directions", "2",
+              "--screen", "20", "--n-verify", "100", "--device", "cpu"]
+needs_mnist = pytest.mark.skipif(not MNIST.is_dir(), reason=f"no MNIST at {MNIST}")
+
+
+@pytest.fixture(scope="module")
+def small_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not MNIST.is_dir():
+        pytest.skip(f"no MNIST at {MNIST}")
+    out = tmp_path_factory.mktemp("audit") / "log.tsv"
+    assert main(["certify", "--model", "mnist-input-dependent-0.50", "--dataset", "mnist",
+                 "--data-root", str(MNIST), "--skip", "500", "--max", "3", "--n0", "20",
+                 "--n", "200", "--device", "cpu", "--out", str(out)]) == 0
+    return out
+
+
+@needs_mnist
+def test_cli_audits_a_log(small_log: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["audit", str(small_log), "--data-root", str(MNIST), "--json", *CLI_BUDGET]) == 0
+    data = json.loads(capsys.readouterr().out)
+    (summary,) = data["summary"]
+    assert summary["soundness"] == "input-dependent" and summary["target"] == "deployed"
+    assert summary["audited"] == 3 and [r["idx"] for r in data["results"]] == [0, 500, 1000]
+    assert main(["audit", str(small_log), "--data-root", str(MNIST), "--frozen", "--region",
+                 "region", "--max", "1", *CLI_BUDGET]) == 0
+    assert "| input-dependent | frozen | l2 | region | 1 |" in capsys.readouterr().out
+
+
+@needs_mnist
+def test_cli_refuses_a_log_that_does_not_match(small_log: Path, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    lines = small_log.read_text().splitlines(keepends=True)
+    fields = lines[1].split("\t")
+    fields[8] = repr(2 * float(fields[8]))  # radius_l2 doubled
+    bad = tmp_path / "bad.tsv"
+    bad.write_text(lines[0] + "\t".join(fields) + "".join(lines[2:]))
+    assert main(["audit", str(bad), "--data-root", str(MNIST), *CLI_BUDGET]) == 2
+    assert "needs the settings file" in capsys.readouterr().err
+    bad.with_name("bad.tsv.run.json").write_text(small_log.with_name("log.tsv.run.json").read_text())
+    assert main(["audit", str(bad), "--data-root", str(MNIST), *CLI_BUDGET]) == 2
+    assert "does not match the rebuilt noise" in capsys.readouterr().err
+
+
+def test_cli_audits_one_image(capsys: pytest.CaptureFixture[str]) -> None:
+    image = Path(__file__).resolve().parents[1] / "assets/images/mnist/0000_7.png"
+    assert main(["audit", "--model", "mnist-gaussian-0.50", "--image", str(image), "--n0", "20",
+                 "--n", "200", "--norms", "2", "inf", "--json", *CLI_BUDGET]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [(s["soundness"], s["norm"], s["attacked"]) for s in data["summary"]] == [
+        ("sound", "2", 1), ("sound", "inf", 1)]
+    assert main(["audit", "--model", "mnist-gaussian-0.50"]) == 2
+    assert "give exactly one of" in capsys.readouterr().err
+    assert main(["audit", "--model", "mnist-gaussian-0.50", "--image", str(image), "--norms", "3",
+                 *CLI_BUDGET]) == 2
+    assert "attacks l1, l2 and linf" in capsys.readouterr().err
