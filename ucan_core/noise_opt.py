@@ -1,0 +1,368 @@
+"""Noise optimisation (UniCR §4.2): the robustness score, C-OPT and I-OPT.
+
+Searched family: i.i.d. generalized-normal noise, density ∝ exp(−|x/λ|^s) per coordinate,
+with per-coordinate standard deviation σ (λ = σ/√(Γ(3/s)/Γ(1/s)); s = 1 Laplace, s = 2
+Gaussian), so changing s at fixed σ keeps the variance.
+
+* **Robustness score** (UniCR Eq. 5): RS = Σ_{σ∈Σ} ∫_0^∞ CA_σ(r) dr, summed (not averaged)
+  over the σ grid, with CA_σ(r) = (1/N)·#{i : correct_i and R_i ≥ r} (Cohen's rule,
+  :func:`ucan_core.analysis.certified_accuracy`). Row i adds 1/N on [0, R_i], so the area is
+  exactly the average certified radius: ∫_0^∞ CA(r) dr = (1/N)·Σ_i correct_i·R_i = ACR, and
+  RS = Σ_σ ACR_σ (no quadrature error).
+* **C-OPT** (grid search): for every (s, σ) a classifier is trained on x + ε
+  (:func:`~ucan_core.training.train_classifier`), certified on test images
+  (:meth:`~ucan_core.smoothing.SmoothedClassifier.certify_batch`), its radii computed in the
+  norm of interest; the best shape maximises RS over the σ's. Each grid point's certificates
+  hold for its own (input-independent) smoothed classifier; the best shape is chosen on the
+  same test images, so its score is optimistic: certify it on other images to report it.
+* **I-OPT** (per-input hill climbing, UniCR Algorithm 3): coordinate moves ±step in
+  (shape s, scale multiplier m), noise gennorm(s, m·σ₀) around the training noise (s₀, σ₀),
+  a move kept when it increases (radius, p̲_A). Honest statistics (Bonferroni): the class c
+  is fixed by the first evaluation's selection samples; every evaluation draws fresh samples
+  and bounds P(f(x + ε) = c) one-sidedly (Clopper–Pearson) at α/K, K = the maximum number of
+  evaluations fixed in advance. Each bound is valid given the past, so with probability
+  ≥ 1 − α all of them hold at once and the selected one is a valid bound although it was
+  selected after looking. The noise is chosen from this input: the radius covers the
+  smoothed classifier with that noise *frozen at this input* — tagged ``input-dependent``,
+  not a certificate for the deployed classifier (``SOUNDNESS_NOTES``).
+
+Radii: the closed form where it is exact (gennorm s ≥ 1 in ℓ1, s = 2 in every norm), else the
+universal engine (:func:`~ucan_core.universal.universal_radius_curve`, ``approximate``), one
+curve per noise evaluated at the distinct p̲_A values. Shapes are restricted to those with a
+closed form in some norm (s ≥ 1, or s = ½): ``SmoothedClassifier`` computes one for every
+certificate.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ucan_core.analysis import DEFAULT_RADII, Summary, summarize
+from ucan_core.errors import UcanError, check_count, check_open_unit, check_positive, parse_norm
+from ucan_core.logs import Log, LogRow, LogWriter, read_log
+from ucan_core.models import ARCHITECTURES, build_model
+from ucan_core.noises import Gaussian, GeneralizedNormal, Kind, Noise, make_noise
+from ucan_core.smoothing import SOUNDNESS_NOTES, Certificate, SmoothedClassifier, Soundness
+from ucan_core.stats import clopper_pearson_lower
+from ucan_core.training import TrainConfig, train_classifier
+from ucan_core.universal import Settings, universal_radius_curve
+
+UNIVERSAL = Settings(scales=16)
+Printer = Callable[[str], None]
+
+
+def check_shape(shape: float) -> float:
+    """A gennorm shape s that can be certified: s > 0 with a closed-form radius in some norm
+    (s ≥ 1 or s = ½), which ``SmoothedClassifier`` computes for every certificate."""
+    s = check_positive("gennorm shape", shape)
+    if not make_noise("gennorm", 1.0, 1, shape=s).direct:
+        raise UcanError(f"gennorm shape {s:g} has no closed-form radius, which certification "
+                        "(SmoothedClassifier) needs: use shapes >= 1 or 0.5")
+    return s
+
+
+def config_radii(noise: Noise, p_a_lower: Sequence[float] | np.ndarray, norm: float | str,
+                 settings: Settings = UNIVERSAL) -> tuple[np.ndarray, Kind]:
+    """Certified ℓ_norm radii of ``noise`` for the lower bounds ``p_a_lower`` (0 where
+    p̲_A ≤ ½): the closed form where it is exact, else one universal-engine curve
+    (``approximate``) at the distinct values p̲_A > ½."""
+    q = parse_norm(norm)
+    p = np.asarray(p_a_lower, dtype=np.float64).reshape(-1)
+    if noise.direct.get(q) == "exact":
+        return noise.radius_curve(p, q)
+    radius = np.zeros_like(p)
+    live = p > 0.5
+    if not live.any():
+        return radius, "approximate"
+    values, index = np.unique(p[live], return_inverse=True)
+    curve = universal_radius_curve(noise, values, q, "approximate", settings)
+    radius[live] = curve.radius[index]
+    return radius, curve.kind
+
+
+def robustness_score(logs: Sequence[Log]) -> float:
+    """UniCR's robustness score of certify logs, one per σ: Σ_σ ∫_0^∞ CA_σ(r) dr, a sum over
+    the logs of their areas under the certified-accuracy curve (= their ACR)."""
+    if not logs:
+        raise UcanError("the robustness score needs at least one certify log (one per sigma)")
+    return float(sum(summarize(log, (0.0,)).acr for log in logs))
+
+
+# ---- C-OPT ---------------------------------------------------------------------------------
+
+
+def check_grid(shapes: Sequence[float], sigmas: Sequence[float]) -> tuple[list[float], list[float]]:
+    """The C-OPT grid, checked: non-empty, distinct, certifiable shapes, σ > 0."""
+    for name, values in (("shape", shapes), ("sigma", sigmas)):
+        if len(values) == 0:
+            raise UcanError(f"the C-OPT {name} grid is empty: give at least one {name}")
+        if len(set(values)) != len(values):
+            raise UcanError(f"the C-OPT {name} grid has repeated values: {list(values)}")
+    return [check_shape(s) for s in shapes], [check_positive("sigma", s) for s in sigmas]
+
+
+@dataclass
+class GridPoint:
+    """One C-OPT grid point: a classifier trained and certified with gennorm(shape, σ).
+    ``area`` = ∫_0^∞ CA(r) dr = ACR of its log; ``kind`` that of its radii."""
+
+    shape: float
+    sigma: float
+    log: str
+    kind: Kind
+    area: float
+    clean_accuracy: float
+    abstain_rate: float
+    final_loss: float
+    train_seconds: float
+    certify_seconds: float
+
+
+@dataclass
+class COptResult:
+    """The grid, the robustness score of each shape (sum over the σ grid) and the best shape;
+    ``summaries`` are the certified-accuracy rows of the grid points (``analysis``)."""
+
+    norm: str
+    points: list[GridPoint]
+    scores: dict[str, float]
+    best_shape: float
+    images: int
+    summaries: list[Summary] = field(repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("summaries")
+        return data
+
+
+def _log_row(idx: int, label: int, cert: Certificate, radius: float, kind: Kind,
+             norm: str) -> LogRow:
+    """The log row of ``cert`` with ``radius`` (ℓ_norm) as its radius, ALM and ℓ_norm column."""
+    updates: dict[str, Any] = {"radius": radius, "alm": radius, "kind": kind}
+    if f"radius_l{norm}" in LogRow.columns:
+        updates[f"radius_l{norm}"] = radius
+    return replace(LogRow.from_certificate(idx, label, cert), **updates)
+
+
+def copt(train: tuple[torch.Tensor, torch.Tensor], test: tuple[torch.Tensor, torch.Tensor],
+         indices: Sequence[int], shapes: Sequence[float], sigmas: Sequence[float],
+         norm: float | str, out: str | Path, *, arch: str = "mnist_cnn",
+         config: TrainConfig | None = None, n0: int = 100, n: int = 1000, alpha: float = 0.001,
+         batch: int = 1000, device: str | torch.device = "cpu",
+         radii: Sequence[float] = DEFAULT_RADII, log: Printer = print) -> COptResult:
+    """C-OPT grid search. For each (σ, s): seed ``config.seed``, a fresh ``arch`` model trained
+    on ``train`` with gennorm(s, σ) noise, CERTIFY (n0, n, α) of the ``test`` images at
+    ``indices``, radii in ``norm`` (:func:`config_radii`), a ucan certify log
+    ``out/gennorm-s{s}-sigma{σ}.tsv`` (radius column = the ℓ_norm radius). Score of a shape:
+    :func:`robustness_score` of its logs over the σ grid."""
+    shapes, sigmas = check_grid(shapes, sigmas)
+    q = parse_norm(norm)
+    config = config or TrainConfig(epochs=1)
+    for name, count in (("n0", n0), ("n", n), ("batch", batch)):
+        check_count(name, count)
+    if n0 > n:
+        raise UcanError(f"n0 ({n0}) must not exceed n ({n})")
+    check_open_unit("alpha", alpha)
+    architecture = ARCHITECTURES.get(arch)
+    if architecture is None:
+        raise UcanError(f"unknown architecture {arch!r}; choose one of: "
+                        f"{', '.join(ARCHITECTURES)}")
+    if tuple(train[0].shape[1:]) != architecture.input_shape:
+        raise UcanError(f"{arch} takes inputs of shape {architecture.input_shape}, the data has "
+                        f"{tuple(train[0].shape[1:])}")
+    if not indices or min(indices) < 0 or max(indices) >= len(test[0]):
+        raise UcanError(f"test indices must be a non-empty subset of 0..{len(test[0]) - 1}")
+    out = Path(out)
+    paths = {(s, sigma): out / f"gennorm-s{s:g}-sigma{sigma:g}.tsv"
+             for sigma in sigmas for s in shapes}
+    taken = [p for p in paths.values() if p.exists()]
+    if taken:
+        raise UcanError(f"{taken[0]} exists: use another output folder (C-OPT logs are not "
+                        "resumed)")
+    xs, ys = test[0][list(indices)], test[1][list(indices)]
+    dim = math.prod(architecture.input_shape)
+    points, summaries = [], []
+    logs: dict[float, list[Log]] = {s: [] for s in shapes}
+    for (shape, sigma), path in paths.items():
+        noise = make_noise("gennorm", sigma, dim, device=device, shape=shape)
+        log(f"C-OPT: gennorm shape={shape:g} sigma={sigma:g}: training")
+        began = time.perf_counter()
+        torch.manual_seed(config.seed)
+        model = build_model(arch)
+        losses = train_classifier(model, *train, noise, config, log=log)
+        trained = time.perf_counter()
+        certs = SmoothedClassifier(model, noise, architecture.num_classes).certify_batch(
+            xs, n0, n, alpha, batch, seed=config.seed)
+        radius, kind = config_radii(noise, [c.p_a_lower for c in certs], q)
+        with LogWriter(path) as writer:
+            for idx, label, cert, r in zip(indices, ys.tolist(), certs, radius.tolist()):
+                writer.write(_log_row(int(idx), int(label), cert, r, kind, f"{q:g}"))
+        certified = time.perf_counter()
+        logs[shape].append(read_log(path))
+        summary = summarize(logs[shape][-1], radii, name=f"gennorm s={shape:g} sigma={sigma:g}")
+        summaries.append(summary)
+        points.append(GridPoint(shape, sigma, path.name, kind, summary.acr, summary.clean_accuracy,
+                                summary.abstain_rate, losses[-1], trained - began,
+                                certified - trained))
+        log(f"C-OPT: shape={shape:g} sigma={sigma:g}: area (ACR) {summary.acr:.4f}, smoothed "
+            f"accuracy {summary.clean_accuracy:.3f}, radii {kind}, "
+            f"{certified - began:.0f}s")
+    scores = {f"{s:g}": robustness_score(logs[s]) for s in shapes}
+    best = max(shapes, key=lambda s: scores[f"{s:g}"])
+    return COptResult(f"{q:g}", points, scores, best, len(indices), summaries)
+
+
+# ---- I-OPT ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Evaluation:
+    """One I-OPT evaluation: noise gennorm(shape, scale·σ₀) on its own fresh samples;
+    ``votes`` of the target class among ``n``; p̲_A at the Bonferroni level α/K."""
+
+    shape: float
+    scale: float
+    sigma: float
+    votes: int
+    n: int
+    p_a_lower: float
+    radius: float
+    kind: Kind
+
+    @property
+    def key(self) -> tuple[float, float]:
+        """What the hill climb maximises: the radius, then p̲_A (which moves an abstaining
+        start towards certifying)."""
+        return self.radius, self.p_a_lower
+
+
+@dataclass
+class IOptResult:
+    """I-OPT of one input: the target class, every evaluation, the selected one (``best``,
+    an index into ``evaluations``) and the standard certificate of the deployed smoothed
+    classifier with the training noise at level α (``reference``, sound, own samples)."""
+
+    target: int
+    norm: str
+    alpha: float
+    max_evals: int
+    alpha_each: float
+    evaluations: list[Evaluation]
+    best: int
+    reference: dict[str, Any]
+    statement: str
+    soundness: Soundness = "input-dependent"
+    note: str = SOUNDNESS_NOTES["input-dependent"]
+
+    @property
+    def selected(self) -> Evaluation:
+        return self.evaluations[self.best]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "selected": asdict(self.selected)}
+
+
+def _check_range(name: str, bounds: tuple[float, float], start: float, floor: float) -> None:
+    low, high = (check_positive(name, b) for b in bounds)
+    if not floor <= low <= start <= high:
+        raise UcanError(f"{name} range {low:g}..{high:g} must satisfy {floor:g} <= low <= "
+                        f"{start:g} (the start) <= high")
+
+
+def _seed(seed: int, index: int) -> int:
+    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+
+
+def iopt(model: nn.Module, x: torch.Tensor, num_classes: int, train_noise: Noise,
+         norm: float | str, *, max_evals: int = 10, n0: int = 100, n: int = 10_000,
+         alpha: float = 0.001, batch: int = 1000, seed: int = 0, shape_step: float = 0.25,
+         scale_step: float = 0.1, shape_range: tuple[float, float] = (1.0, 8.0),
+         scale_range: tuple[float, float] = (0.25, 4.0), settings: Settings = UNIVERSAL,
+         log: Printer | None = None) -> IOptResult:
+    """I-OPT hill climbing for input ``x`` (shaped as one example) of ``model`` trained with
+    ``train_noise`` (Gaussian or gennorm: the start (s₀, m = 1)). At most ``max_evals`` = K
+    evaluations, each CERTIFY-style on fresh samples (n0 + n) with the bound at α/K; moves of
+    ±``shape_step`` in s within ``shape_range`` (low ≥ 1) and ±``scale_step`` in m within
+    ``scale_range``, first improvement kept, stop when no neighbour improves or K is spent."""
+    if isinstance(train_noise, GeneralizedNormal):
+        start = train_noise.shape
+    elif isinstance(train_noise, Gaussian):
+        start = 2.0
+    else:
+        raise UcanError(f"I-OPT starts from a Gaussian or gennorm training noise, not "
+                        f"{train_noise.name!r}")
+    max_evals = check_count("max evaluations K", max_evals)
+    check_positive("shape step", shape_step)
+    check_positive("scale step", scale_step)
+    _check_range("shape", shape_range, start, 1.0)
+    _check_range("scale multiplier", scale_range, 1.0, 0.0)
+    q = parse_norm(norm)
+    alpha_each = alpha / max_evals
+    sigma0, device = train_noise.sigma, train_noise.device
+
+    def certify(noise: Noise, level: float, index: int) -> Certificate:
+        smoothed = SmoothedClassifier(model, noise, num_classes, device)
+        return smoothed.certify(x, n0, n, level, batch, seed=_seed(seed, index))
+
+    reference = certify(train_noise, alpha, 0)
+    ref_radius, ref_kind = config_radii(train_noise, [reference.p_a_lower], q, settings)
+    evaluations: list[Evaluation] = []
+    target = -1
+
+    def evaluate(shape: float, scale: float) -> Evaluation:
+        nonlocal target
+        noise = make_noise("gennorm", scale * sigma0, train_noise.dim, device=device, shape=shape)
+        cert = certify(noise, alpha_each, len(evaluations) + 1)
+        if not evaluations:
+            target = int(np.argmax(cert.selection_counts))
+        votes = cert.counts[target]
+        p = clopper_pearson_lower(votes, n, alpha_each)
+        radius, kind = config_radii(noise, [p], q, settings)
+        evaluations.append(Evaluation(shape, scale, noise.sigma, votes, n, p, float(radius[0]),
+                                      kind))
+        if log is not None:
+            log(f"I-OPT {len(evaluations)}/{max_evals}: shape={shape:g} scale={scale:g}: "
+                f"p_A >= {p:.6f}, radius {float(radius[0]):.4g} ({kind})")
+        return evaluations[-1]
+
+    current = evaluate(start, 1.0)
+    moves = ((shape_step, 0.0), (-shape_step, 0.0), (0.0, scale_step), (0.0, -scale_step))
+    seen = {(start, 1.0)}
+    while len(evaluations) < max_evals:
+        neighbours = [(round(current.shape + ds, 10), round(current.scale + dm, 10))
+                      for ds, dm in moves]
+        neighbours = [(s, m) for s, m in neighbours if (s, m) not in seen
+                      and shape_range[0] <= s <= shape_range[1]
+                      and scale_range[0] <= m <= scale_range[1]]
+        moved = False
+        for s, m in neighbours[:max_evals - len(evaluations)]:
+            seen.add((s, m))
+            candidate = evaluate(s, m)
+            if candidate.key > current.key:
+                current, moved = candidate, True
+                break
+        if not moved:
+            break
+    statement = (
+        f"Bonferroni over K = {max_evals} evaluations fixed in advance ({len(evaluations)} "
+        f"used): each one-sided Clopper–Pearson bound at alpha/K = {alpha_each:g} on fresh "
+        f"samples, for class {target} fixed by the first evaluation's selection samples; with "
+        f"probability >= 1 - {alpha:g} all hold at once, so the selected p_A bound is valid. "
+        "The noise was chosen for this input: the radius holds for the smoothed classifier "
+        "with that noise frozen here, not for the deployed one.")
+    ref = {"noise": train_noise.describe(), "prediction": reference.prediction,
+           "p_a_lower": reference.p_a_lower, "alpha": alpha, "n": n,
+           "radius": float(ref_radius[0]), "kind": ref_kind,
+           "soundness": reference.soundness, "note": reference.note}
+    return IOptResult(target, f"{q:g}", alpha, max_evals, alpha_each, evaluations,
+                      evaluations.index(current), ref, statement)
