@@ -214,7 +214,7 @@ CLI_ERRORS = [
     ({"--noise": "powinf", "--dim": "10", "--param": "a=12"}, r"a must be > d \+ 2"),
     ({"--noise": "pareto", "--param": "a"}, "--param takes key=value"),
     ({"--noise": "pareto", "--param": "a=x"}, "--param a needs a number"),
-    ({"--noise": "cauchy"}, "no closed-form radius"),
+    ({"--noise": "cauchy", "--method": "closed"}, "no closed-form radius"),
 ]
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from ucan_core import tightness, universal
 from ucan_core.errors import UcanError, parse_norm
 from ucan_core.noises import NOISES, make_noise
 
@@ -57,14 +58,44 @@ def cmd_radius(args: argparse.Namespace) -> None:
         raise UcanError(f"--pa must lie in (0.5, 1], got {args.pa}: at p_A <= 1/2 nothing is certified")
     noise = make_noise(args.noise, args.sigma, args.dim, **_params(args.param))
     norm = parse_norm(args.norm)
-    radius = noise.radius(pa, norm)
+    method = args.method
+    if method == "auto":
+        method = "closed" if noise.direct and args.pb is None else "universal"
+    if method == "closed":
+        if args.pb is not None:
+            raise UcanError("--pb needs --method universal (closed forms are binary, p_B = 1 - p_A)")
+        radius = noise.radius(pa, norm)
+        result = {**radius.to_dict(), "radius": radius.value}
+    else:
+        settings = universal.Settings(conservative_samples=args.samples, alpha_np=args.alpha_np)
+        curve = universal.universal_radius(noise, pa, norm, args.mode, settings, p_b=args.pb)
+        result = {**universal.describe(curve),
+                  "formula": "universal Neyman–Pearson search (UniCR)"}
     if args.json:
-        _print_json({**radius.to_dict(), "radius": radius.value, "noise": noise.describe(),
-                     "p_a": pa, "method": "closed"})
+        _print_json({**result, "noise": noise.describe(), "p_a": pa, "p_b": args.pb,
+                     "method": method})
         return
-    print(f"{radius.value:.6g}  ({radius.kind}, l{radius.norm}; {noise.title}, sigma={noise.sigma:g}, "
-          f"d={noise.dim}, p_A={pa:g})")
-    print(f"formula: {radius.formula}")
+    print(f"{result['radius']:.6g}  ({result['kind']}, l{result['norm']}; {noise.title}, "
+          f"sigma={noise.sigma:g}, d={noise.dim}, p_A={pa:g}; {method})")
+    print(f"formula: {result['formula']}")
+    if method == "universal":
+        print(f"worst direction: {result['worst_direction']}")
+        print(result["statement"])
+
+
+def cmd_tightness(args: argparse.Namespace) -> None:
+    dims = [int(d) for d in args.dims.split(",")]
+    p_values = [float(p) for p in args.pa.split(",")]
+    cases = tightness.TIGHT_CASES + (tightness.BOUND_CASES if args.all else ())
+    rows = tightness.validate(cases, dims, p_values, sigma=args.sigma)
+    print(tightness.format_rows(rows, args.format), end="")
+    if args.format == "md":
+        print("\nPixelDP vs Cohen (Gaussian ℓ2):\n")
+        for row in tightness.pixeldp_rows(p_values, args.sigma):
+            print(f"p_A={row['p_a']:g}: Cohen {row['cohen']:.4g}, PixelDP {row['pixeldp']:.4g} "
+                  f"({100 * row['ratio']:.0f} %)")
+    if args.plot:
+        tightness.write_figure(args.plot, sigma=args.sigma, dim=max(dims))
 
 
 def _device(name: str) -> torch.device:
@@ -192,12 +223,9 @@ def _check_run_file(out: Path, settings: dict[str, Any], has_rows: bool) -> None
         run_file.write_text(json.dumps(settings, indent=2) + "\n")
 
 
-def _certify_dataset(args: argparse.Namespace) -> None:
-    from ucan_core.analysis import DEFAULT_RADII, format_table, summarize
+def _check_dataset_args(args: argparse.Namespace) -> None:
+    """The options of ``certify --dataset``, checked before any model or data is loaded."""
     from ucan_core.errors import check_count
-    from ucan_core.logs import LogRow, LogWriter, read_log
-    from ucan_core.models import load_model
-    from ucan_core.smoothing import SmoothedClassifier
 
     if args.out is None:
         raise UcanError("--dataset needs --out LOG.tsv")
@@ -206,6 +234,63 @@ def _certify_dataset(args: argparse.Namespace) -> None:
     check_count("--seed", args.seed, 0)
     if args.max is not None:
         check_count("--max", args.max)
+
+
+ChunkProgress = Callable[[int, int], None] | None
+CertifyChunk = Callable[[list[int], int, ChunkProgress], list[Any]]
+
+
+def _write_certify_log(args: argparse.Namespace, images: int, settings: dict[str, Any],
+                       certify: CertifyChunk, row: Callable[[int, Any], Any], norm: str,
+                       columns: tuple[str, ...] | None = None) -> None:
+    """Certify every ``--skip``-th of ``images`` dataset images (at most ``--max``) in chunks
+    of ``--inputs-per-pass`` into the log ``--out`` (resumed when its ``settings`` match):
+    ``certify(chunk, seed, progress)`` gives the certificates, ``row(idx, cert)`` a log row
+    with the header ``columns`` (default: the ucan columns). Then prints the summary."""
+    from ucan_core.analysis import DEFAULT_RADII, format_table, summarize
+    from ucan_core.logs import UCAN_COLUMNS, LogWriter, read_log
+
+    indices = list(range(0, images, args.skip))[:args.max]
+    settings = {**settings, "dataset": args.dataset, "split": args.split, "skip": args.skip,
+                "max": args.max, "n0": args.n0, "n": args.n, "alpha": args.alpha,
+                "batch": args.batch, "seed": args.seed, "inputs_per_pass": args.inputs_per_pass}
+    out = Path(args.out)
+    with LogWriter(out, columns or UCAN_COLUMNS) as log:
+        _check_run_file(out, settings, bool(log.done))
+        done = set(log.done)
+        if done or log.dropped_line:
+            cut = "; dropped a truncated last line" if log.dropped_line else ""
+            print(f"resuming {out}: {len(done)} of {len(indices)} rows done{cut}", file=sys.stderr)
+        if not done <= set(indices):
+            raise UcanError(f"{out} has rows for idx outside this run "
+                            f"(e.g. {min(done - set(indices))}): use another --out")
+        k = args.inputs_per_pass
+        chunks = [indices[i:i + k] for i in range(0, len(indices), k)]
+        todo = [chunk for chunk in chunks if not done.issuperset(chunk)]
+        progress = _Progress(len(done), len(indices), sum(map(len, todo)))
+        for chunk in todo:  # a partly written chunk is recomputed whole: same noise, same rows
+            certs = certify(chunk, _chunk_seed(args.seed, chunk[0]),
+                            progress.within_chunk(len(chunk)))
+            new = [row(i, cert) for i, cert in zip(chunk, certs) if i not in done]
+            for line in new:
+                log.write(line)
+            progress.chunk_done(len(chunk), len(new))
+        progress.close()
+    summary = summarize(read_log(out), DEFAULT_RADII)
+    if args.json:
+        print(format_table([summary], "json"), end="")
+        return
+    print(f"{out}: {summary.rows} rows; certified accuracy at r = fraction of rows with "
+          f"correct = 1 and {norm} radius >= r")
+    print(format_table([summary], "md"), end="")
+
+
+def _certify_dataset(args: argparse.Namespace) -> None:
+    from ucan_core.logs import LogRow
+    from ucan_core.models import load_model
+    from ucan_core.smoothing import SmoothedClassifier
+
+    _check_dataset_args(args)
     device = _device(args.device)
     model, card = load_model(args.model, device)
     if card.dataset != args.dataset:
@@ -224,44 +309,15 @@ def _certify_dataset(args: argparse.Namespace) -> None:
 
     smoothed = smoothed_for(0)
     noise = smoothed.noise
-    indices = list(range(0, len(xs), args.skip))[:args.max]
-    settings = {"model": args.model, "dataset": args.dataset, "split": args.split,
-                "skip": args.skip, "max": args.max, "n0": args.n0, "n": args.n,
-                "alpha": args.alpha, "batch": args.batch, "seed": args.seed,
-                "inputs_per_pass": args.inputs_per_pass, "noise": noise.describe()}
-    out = Path(args.out)
-    with LogWriter(out) as log:
-        _check_run_file(out, settings, bool(log.done))
-        done = set(log.done)
-        if done or log.dropped_line:
-            cut = "; dropped a truncated last line" if log.dropped_line else ""
-            print(f"resuming {out}: {len(done)} of {len(indices)} rows done{cut}", file=sys.stderr)
-        if not done <= set(indices):
-            raise UcanError(f"{out} has rows for idx outside this run "
-                            f"(e.g. {min(done - set(indices))}): use another --out")
-        k = args.inputs_per_pass
-        chunks = [indices[i:i + k] for i in range(0, len(indices), k)]
-        todo = [chunk for chunk in chunks if not done.issuperset(chunk)]
-        progress = _Progress(len(done), len(indices), sum(map(len, todo)))
-        for chunk in todo:  # a partly written chunk is recomputed whole: same noise, same rows
-            if per_input:
-                smoothed = smoothed_for(chunk[0])
-            certs = smoothed.certify_batch(xs[chunk], args.n0, args.n, args.alpha, args.batch,
-                                           seed=_chunk_seed(args.seed, chunk[0]),
-                                           progress=progress.within_chunk(len(chunk)))
-            new = [LogRow.from_certificate(i, int(ys[i]), cert)
-                   for i, cert in zip(chunk, certs) if i not in done]
-            for row in new:
-                log.write(row)
-            progress.chunk_done(len(chunk), len(new))
-        progress.close()
-    summary = summarize(read_log(out), DEFAULT_RADII)
-    if args.json:
-        print(format_table([summary], "json"), end="")
-        return
-    print(f"{out}: {summary.rows} rows; certified accuracy at r = fraction of rows with "
-          f"correct = 1 and l{noise.native_norm:g} radius >= r")
-    print(format_table([summary], "md"), end="")
+
+    def certify(chunk: list[int], seed: int, progress: ChunkProgress) -> list[Any]:
+        current = smoothed_for(chunk[0]) if per_input else smoothed
+        return current.certify_batch(xs[chunk], args.n0, args.n, args.alpha, args.batch,
+                                     seed=seed, progress=progress)
+
+    _write_certify_log(args, len(xs), {"model": args.model, "noise": noise.describe()}, certify,
+                       lambda i, cert: LogRow.from_certificate(i, int(ys[i]), cert),
+                       f"l{noise.native_norm:g}")
 
 
 def cmd_certify(args: argparse.Namespace) -> None:
@@ -272,6 +328,11 @@ def cmd_certify(args: argparse.Namespace) -> None:
     if (args.image is None) == (args.dataset is None):
         raise UcanError("give exactly one of --image PATH (one image) or --dataset NAME "
                         "(a certification log)")
+    if args.dual is not None:
+        _certify_dual(args)
+        return
+    if args.model is None:
+        raise UcanError("give --model MODEL, or --dual ESTIMATOR --experts IDS (Dual RS)")
     if args.dataset is not None:
         _certify_dataset(args)
         return
@@ -293,6 +354,61 @@ def cmd_certify(args: argparse.Namespace) -> None:
     print(f"p_A lower bound: {cert.p_a_lower:.6f}  (n={cert.n}, alpha={cert.alpha:g}, "
           f"top count {max(cert.counts)})")
     print(f"radius: {cert.radius:.6g} in l{cert.norm} ({cert.kind}); ALM {cert.alm:.6g}")
+    for label, radius in cert.radii.items():
+        print(f"  l{label}: {radius.value:.6g} ({radius.kind})")
+    print(f"soundness: {cert.soundness}: {cert.note}")
+
+
+def _csv(option: str, text: str | None) -> list[str]:
+    """The comma-separated values of ``option`` (at least one)."""
+    values = [v.strip() for v in (text or "").split(",") if v.strip()]
+    if not values:
+        raise UcanError(f"{option} needs comma-separated values, got {text!r}")
+    return values
+
+
+def _certify_dual(args: argparse.Namespace) -> None:
+    """``certify --dual ESTIMATOR --experts IDS``: Dual RS of one image or a dataset."""
+    from ucan_core.dual import DUAL_COLUMNS, DualLogRow, load_dual
+    from ucan_core.images import read_image, to_tensor
+
+    if (args.model is not None or args.noise is not None or args.sigma is not None
+            or args.param or args.npg != "isotropic"):
+        raise UcanError("--dual smooths with Gaussian noise at the σ-estimator's levels and "
+                        "routes to --experts: --model, --noise, --sigma, --param and --npg do "
+                        "not apply")
+    experts = _csv("--experts", args.experts)
+    if args.dataset is not None:
+        _check_dataset_args(args)
+    dual, card = load_dual(args.dual, experts, _device(args.device))
+    if args.dataset is not None:
+        if card.dataset != args.dataset:
+            raise UcanError(f"σ-estimator {args.dual} is for {card.dataset}, not {args.dataset}")
+        xs, ys = _load_split(args.dataset, args.data_root, args.split, args.download)
+        settings = {"dual": args.dual, "experts": experts, "levels": list(dual.levels),
+                    "sigma_e": dual.sigma_e}
+        _write_certify_log(
+            args, len(xs), settings,
+            lambda chunk, seed, progress: dual.certify_batch(
+                xs[chunk], args.n0, args.n, args.alpha, args.batch, seed=seed, progress=progress),
+            lambda i, cert: DualLogRow.from_dual(i, int(ys[i]), cert), "l2", DUAL_COLUMNS)
+        return
+    x = to_tensor(read_image(args.image), card.architecture.input_shape)
+    cert = dual.certify(x, args.n0, args.n, args.alpha, args.batch, seed=args.seed)
+    if args.json:
+        _print_json({**cert.to_dict(), "estimator": args.dual, "experts": experts,
+                     "image": str(args.image)})
+        return
+    sel, cls = cert.selection, cert.classification
+    print(f"prediction: {'abstain' if cert.abstained else cert.prediction}")
+    choice = "abstains" if sel.abstained else f"selects sigma={cert.level:g}"
+    print(f"stage 1, sigma-estimator smoothed at sigma_e={cert.sigma_e:g} over levels "
+          f"{', '.join(f'{v:g}' for v in cert.levels)}: {choice}; p_A lower bound "
+          f"{sel.p_a_lower:.6f} (alpha={sel.alpha:g}); R_sigma {cert.r_sigma:.6g}")
+    if cls is not None:
+        print(f"stage 2, classifier smoothed at sigma={cert.level:g}: p_A lower bound "
+              f"{cls.p_a_lower:.6f} (alpha={cls.alpha:g}); R_c {cert.r_c:.6g}")
+    print(f"radius: min(R_sigma, R_c) = {cert.radius:.6g} in l2 ({cert.kind})")
     for label, radius in cert.radii.items():
         print(f"  l{label}: {radius.value:.6g} ({radius.kind})")
     print(f"soundness: {cert.soundness}: {cert.note}")
@@ -396,7 +512,7 @@ def _train_with_npg(args: argparse.Namespace, model: torch.nn.Module, base: Any,
 
 def cmd_train(args: argparse.Namespace) -> None:
     from ucan_core.datasets import load_dataset
-    from ucan_core.models import ARCHITECTURES, ModelCard, build_model, save_weights
+    from ucan_core.models import ARCHITECTURES, ModelCard, build_model
     from ucan_core.training import TrainConfig, accuracy, train_classifier
 
     device = _device(args.device)
@@ -416,25 +532,118 @@ def cmd_train(args: argparse.Namespace) -> None:
     metrics = {"split": "test", "images": len(x_test),
                "clean_accuracy": accuracy(model, x_test, y_test),
                "noisy_accuracy": accuracy(model, x_test, y_test, noise, seed=args.seed)}
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    save_weights(model, out / f"{args.id}.safetensors")
     card = ModelCard(
         id=args.id, arch=args.arch, dataset=args.dataset, noise=noise.describe(),
         training={"split": "train", "images": len(x_train), "epochs": args.epochs,
                   "batch": args.batch, "lr": args.lr, "seed": args.seed, "optimizer":
                   "SGD nesterov, momentum 0.9, wd 5e-4, one-cycle", "final_loss": losses[-1]},
         metrics=metrics,
-        command="ucan " + " ".join(shlex.quote(a) for a in args.argv),
         description=f"{args.arch} trained on {args.dataset} with {noise.title} noise "
                     f"sigma={noise.sigma:g} (Gaussian data augmentation, Cohen et al. 2019)")
+    _save_model(args, model, card)
+
+
+def _save_model(args: argparse.Namespace, model: torch.nn.Module, card: Any) -> None:
+    """Write ``--out``/``--id``.safetensors and the card (with the reproducing command),
+    then print the id and metrics as JSON."""
+    from ucan_core.models import save_weights
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_weights(model, out / f"{args.id}.safetensors")
+    card.command = "ucan " + " ".join(shlex.quote(a) for a in args.argv)
     card.write(out / f"{args.id}.json")
-    _print_json({"id": args.id, **metrics})
+    _print_json({"id": args.id, **card.metrics})
+
+
+def cmd_train_estimator(args: argparse.Namespace) -> None:
+    """``ucan train-estimator``: soft labels from the experts' votes on the first
+    ``--train-images`` training images, training under N(0, σ_e²I), metrics on the next
+    ``--val-images`` (held out; the test set is not used)."""
+    from ucan_core.datasets import load_dataset
+    from ucan_core.errors import check_count
+    from ucan_core.estimator import (
+        EstimatorCard,
+        build_estimator,
+        check_levels,
+        check_sigma_e,
+        radius_estimates,
+        soft_labels,
+        train_estimator,
+    )
+    from ucan_core.models import load_model
+    from ucan_core.training import TrainConfig, accuracy
+
+    try:
+        levels = check_levels([float(v) for v in _csv("--levels", args.levels)])
+    except ValueError as error:
+        raise UcanError(f"--levels: {error}") from None
+    sigma_e = check_sigma_e(args.sigma_e, levels)
+    ids = _csv("--experts", args.experts)
+    if len(ids) not in (1, len(levels)):
+        raise UcanError(f"--experts: give one model per level ({len(levels)}) or one for all")
+    train_n, val_n = check_count("--train-images", args.train_images), check_count(
+        "--val-images", args.val_images)
+    check_count("--samples", args.samples)
+    device = _device(args.device)
+    torch.manual_seed(args.seed)
+    loaded = [load_model(i, device) for i in ids] * (len(levels) if len(ids) == 1 else 1)
+    experts, first = [m for m, _ in loaded], loaded[0][1]
+    if any(c.dataset != args.dataset or c.arch != first.arch for _, c in loaded):
+        raise UcanError(f"--experts must all be {first.arch} models for {args.dataset}")
+    x, y = load_dataset(args.dataset, args.data_root, "train", download=args.download)
+    if train_n + val_n > len(x):
+        raise UcanError(f"--train-images + --val-images exceed the {len(x)} training images")
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr)
+
+    classes = first.architecture.num_classes
+    radii = radius_estimates(experts, levels, x[:train_n], y[:train_n], classes, args.samples,
+                             seed=args.seed, log=log)
+    body = load_model(args.init_from, device)[0] if args.init_from else None
+    estimator = build_estimator(first.arch, len(levels), body).to(device)
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch, lr=args.lr, seed=args.seed)
+    losses = train_estimator(estimator, x[:train_n], soft_labels(radii, args.temperature),
+                             sigma_e, config, log)
+    val_x, val_y = x[train_n:train_n + val_n], y[train_n:train_n + val_n]
+    best = radius_estimates(experts, levels, val_x, val_y, classes, args.samples,
+                            seed=args.seed + len(levels), log=log).argmax(1)
+    with torch.inference_mode():
+        picks = estimator.eval()(val_x.to(device)).argmax(1).cpu()
+    noise_e = make_noise("gaussian", sigma_e, val_x[0].numel(), device=device)
+
+    def shares(index: torch.Tensor) -> dict[str, float]:
+        return {f"{s:g}": float((index == i).double().mean()) for i, s in enumerate(levels)}
+
+    metrics = {"split": "train", "images": val_n,
+               "rows": f"training images {train_n}..{train_n + val_n - 1} (held out)",
+               "best_level_share": shares(best), "selected_share": shares(picks),
+               "agreement_clean": accuracy(estimator, val_x, best),
+               "agreement_noisy": accuracy(estimator, val_x, best, noise_e, seed=args.seed)}
+    card = EstimatorCard(
+        id=args.id, arch=first.arch, dataset=args.dataset, noise=noise_e.describe(),
+        levels=list(levels), sigma_e=sigma_e, experts=ids,
+        training={"split": "train", "images": train_n, "rows": f"training images 0..{train_n - 1}",
+                  "labels": f"softmax_i(R_i / {args.temperature:g}), R_i = sigma_i * "
+                            f"Phi^-1((k_i + 1/2) / ({args.samples} + 1)), k_i = votes of expert "
+                            f"i for the label on {args.samples} noisy copies",
+                  "init": f"{args.init_from} (all but the last layer)" if args.init_from
+                          else "random", "epochs": args.epochs, "batch": args.batch,
+                  "lr": args.lr, "seed": args.seed, "noise": f"Gaussian sigma_e={sigma_e:g}",
+                  "optimizer": "SGD nesterov, momentum 0.9, wd 5e-4, one-cycle",
+                  "final_loss": losses[-1]},
+        metrics=metrics,
+        description=f"Dual RS sigma-estimator over levels {', '.join(map(str, levels))} "
+                    f"(smoothed with Gaussian sigma_e={sigma_e:g}); agreement: argmax vs the "
+                    "level with the largest estimated radius on held-out training images")
+    _save_model(args, estimator, card)
 
 
 def cmd_analyze(args: argparse.Namespace) -> None:
     from ucan_core.analysis import (
         DEFAULT_RADII,
+        envelope,
         format_table,
         has_distinct_alm,
         summarize,
@@ -453,9 +662,230 @@ def cmd_analyze(args: argparse.Namespace) -> None:
         if args.alm or has_distinct_alm(log):
             lines.append((path, log, "alm"))
     summaries = [summarize(log, radii, measure, high_prob, name) for name, log, measure in lines]
+    if args.envelope:
+        summaries.append(envelope([summarize(read_log(path), radii, "radius", high_prob, path)
+                                   for path in args.envelope],
+                                  "envelope: best of " + ", ".join(args.envelope)))
     print(format_table(summaries, args.format), end="")
     if args.plot:
         write_plot(lines, args.plot, high_prob)
+
+
+AuditRow = tuple[int, torch.Tensor, int, float, str, dict[str, float]]
+
+
+def _audit_log_rows(args: argparse.Namespace) -> tuple[str, dict[str, Any], list[AuditRow]]:
+    """The model id and noise of a ``ucan certify --dataset`` log (from its settings file)
+    and its first ``--max`` rows as (idx, image, certified class, p̲_A, soundness, logged
+    ℓ1/ℓ2/ℓ∞ radii)."""
+    from ucan_core.logs import read_log
+
+    log = read_log(args.log)
+    missing = [c for c in ("p_a_lower", "soundness", "radius_l1", "radius_l2", "radius_linf")
+               if c not in log.extra]
+    if log.kind != "certify" or missing:
+        raise UcanError(f"{args.log} is not a ucan certify log (no {', '.join(missing) or 'radius'} column)")
+    run_file = Path(args.log).with_name(Path(args.log).name + ".run.json")
+    try:
+        settings = json.loads(run_file.read_text())
+        model_id, dataset, split, noise = (settings[k] for k in ("model", "dataset", "split", "noise"))
+        npg = str(noise.get("npg", ""))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        raise UcanError(f"the audit needs the settings file {run_file.name} that `ucan certify "
+                        "--dataset` writes next to its log") from None
+    if npg.startswith("pattern"):
+        raise UcanError("pattern-noise logs cannot be audited: their settings file does not "
+                        "record the pattern's norm, kappa and iota")
+    xs, ys = _load_split(dataset, args.data_root, split, args.download)
+    rows = []
+    for i in range(min(len(log), args.max or len(log))):
+        idx = int(log.idx[i])
+        if not 0 <= idx < len(xs) or int(ys[idx]) != int(log.label[i]):
+            raise UcanError(f"{args.log}: row idx {idx} does not carry the label of {dataset} "
+                            f"{split} image {idx}")
+        radii = {n: float(log.extra[f"radius_l{n}"][i]) for n in ("1", "2", "inf")}
+        rows.append((idx, xs[idx], int(log.predict[i]), float(log.extra["p_a_lower"][i]),
+                     str(log.extra["soundness"][i]), radii))
+    return model_id, noise, rows
+
+
+def cmd_audit(args: argparse.Namespace) -> None:
+    from dataclasses import asdict
+
+    from ucan_core.audit import (
+        AttackBudget,
+        DeployedSmoothing,
+        audit_certificate,
+        claimed_region,
+        format_summary,
+        summarize,
+    )
+    from ucan_core.errors import check_count, norm_label
+    from ucan_core.images import read_image, to_tensor
+    from ucan_core.models import load_model, load_npg
+    from ucan_core.smoothing import SmoothedClassifier
+
+    if (args.log is None) == (args.image is None):
+        raise UcanError("give exactly one of LOG (a `ucan certify --dataset` log) or --image PATH "
+                        "with --model (one certificate)")
+    options = {"steps": args.steps, "restarts": args.restarts, "draws": args.draws,
+               "step_size": args.step_size, "directions": args.directions, "screen": args.screen,
+               "n_verify": args.n_verify, "alpha": args.audit_alpha, "batch_size": args.batch}
+    budget = AttackBudget(**{k: v for k, v in options.items() if v is not None})
+    if args.max is not None:
+        check_count("--max", args.max)
+    logged: dict[str, Any] = {}
+    rows: list[AuditRow] = []
+    if args.log is not None:
+        args.model, logged, rows = _audit_log_rows(args)
+    elif args.model is None:
+        raise UcanError("--image needs --model")
+    device = _device(args.device)
+    model, card = load_model(args.model, device)
+    arch = card.architecture
+    noise_for = _smoothing_noise(args, arch.input_shape, device, logged or card.noise)
+    if args.image is not None:
+        x = to_tensor(read_image(args.image), arch.input_shape)
+        cert = SmoothedClassifier(model, noise_for(x), arch.num_classes).certify(
+            x, args.n0, args.n, args.alpha, budget.batch_size, seed=args.seed)
+        rows = [(0, x, cert.prediction, cert.p_a_lower, cert.soundness,
+                 {label: r.value for label, r in cert.radii.items()})]
+    elif rows:
+        rebuilt = noise_for(rows[0][1]).describe()
+        keys = ("name", "sigma", "params", "npg", "input_dependent")
+        if any(rebuilt.get(k) != logged.get(k) for k in keys):
+            raise UcanError(f"the log's noise ({', '.join(f'{k}={logged.get(k)}' for k in keys)}) is "
+                            f"not the one rebuilt for {args.model}: pass the --noise/--sigma/--param "
+                            "of its `ucan certify` run")
+    generator = load_npg(args.model, device) if card.npg == "input-dependent" and not args.frozen else None
+    results = []
+    for count, (idx, x, certified, p_a, soundness, radii) in enumerate(rows, 1):
+        noise = noise_for(x)
+        expected = noise.radii(p_a) if certified >= 0 else {}
+        deployed = DeployedSmoothing(model, arch.num_classes, noise, generator)
+        for norm in args.norms or [noise.native_norm]:
+            label = norm_label(parse_norm(norm))
+            claimed = radii.get(label, math.nan) if certified >= 0 else 0.0
+            if label in expected and not math.isclose(claimed, expected[label].value,
+                                                      rel_tol=1e-6, abs_tol=1e-9):
+                raise UcanError(f"row idx {idx}: its l{label} radius {claimed!r} does not match the "
+                                f"rebuilt noise's {expected[label].value!r} (another model or noise?)")
+            results.append(audit_certificate(
+                deployed, x, certified, claimed_region(noise, claimed, norm, args.region), budget,
+                seed=_chunk_seed(args.seed, idx), soundness=soundness, idx=idx, shape=args.region))
+        print(f"audit: {count}/{len(rows)} certificates, "
+              f"{sum(r.violation for r in results)} violation(s)", file=sys.stderr)
+    summaries = summarize(results)
+    if args.json:
+        _print_json({"model": args.model, "budget": asdict(budget),
+                     "summary": [asdict(s) for s in summaries], "results": [asdict(r) for r in results]})
+        return
+    print(f"attack audit of {args.log or args.image} ({args.model}; violation: upper bound on "
+          f"p_c < 1/2 at alpha {budget.alpha:g} from n_verify = {budget.n_verify} samples)")
+    print(format_summary(summaries), end="")
+
+
+def _floats(option: str, text: str | None, count: int | None = None) -> list[float]:
+    """The comma-separated numbers of ``option`` (exactly ``count`` of them if given)."""
+    try:
+        values = [float(v) for v in _csv(option, text)]
+    except ValueError:
+        raise UcanError(f"{option} needs comma-separated numbers, got {text!r}") from None
+    if count is not None and len(values) != count:
+        raise UcanError(f"{option} needs {count} comma-separated numbers, got {text!r}")
+    return values
+
+
+def cmd_copt(args: argparse.Namespace) -> None:
+    """``ucan copt``: C-OPT grid search (``noise_opt.copt``): one certify log per grid point,
+    then ``copt.csv`` (certified accuracy) and ``copt.json`` (scores, settings, command)."""
+    from ucan_core.analysis import format_table
+    from ucan_core.errors import check_count
+    from ucan_core.noise_opt import check_grid, copt
+    from ucan_core.training import TrainConfig
+
+    shapes, sigmas = check_grid(_floats("--shapes", args.shapes), _floats("--sigmas", args.sigmas))
+    norm = parse_norm(args.norm)
+    for option in ("--train-size", "--test-every", "--epochs", "--train-batch"):
+        check_count(option, getattr(args, option[2:].replace("-", "_")))
+    check_count("--test-start", args.test_start, 0)
+    device = _device(args.device)
+    x_train, y_train = _load_split(args.dataset, args.data_root, "train", args.download)
+    if args.train_size > len(x_train):
+        raise UcanError(f"--train-size {args.train_size} exceeds the {len(x_train)} training "
+                        "images")
+    test = _load_split(args.dataset, args.data_root, "test", args.download)
+    indices = list(range(args.test_start, len(test[0]), args.test_every))
+    config = TrainConfig(epochs=args.epochs, batch_size=args.train_batch, lr=args.lr,
+                         seed=args.seed)
+    out = Path(args.out)
+    began = time.perf_counter()
+    result = copt((x_train[:args.train_size], y_train[:args.train_size]), test, indices, shapes,
+                  sigmas, norm, out, arch=args.arch, config=config, n0=args.n0, n=args.n,
+                  alpha=args.alpha, batch=args.batch, device=device,
+                  log=lambda line: print(line, file=sys.stderr))
+    settings = {"dataset": args.dataset, "arch": args.arch, "train_images": args.train_size,
+                "epochs": args.epochs, "train_batch": args.train_batch, "lr": args.lr,
+                "seed": args.seed, "test_indices": f"range({args.test_start}, {len(test[0])}, "
+                                                   f"{args.test_every})", "n0": args.n0,
+                "n": args.n, "alpha": args.alpha, "device": str(device)}
+    data = {"method": "C-OPT grid search over gennorm shape at fixed sigma (UniCR 4.2)",
+            "score": "robustness score of a shape = sum over the sigmas of the area under its "
+                     "certified-accuracy curve, = sum of ACRs",
+            "note": "each grid point's certificates hold for its own smoothed classifier; the "
+                    "best shape is selected on these test images (optimistic): certify it on "
+                    "other images to report it",
+            "command": "ucan " + " ".join(shlex.quote(a) for a in args.argv),
+            "seconds": time.perf_counter() - began, "settings": settings, **result.to_dict()}
+    (out / "copt.csv").write_text(format_table(result.summaries, "csv"))
+    (out / "copt.json").write_text(json.dumps(data, indent=2) + "\n")
+    if args.json:
+        _print_json(data)
+        return
+    print(f"C-OPT, l{result.norm} radii, {result.images} test images (logs in {out}):")
+    print(format_table(result.summaries, "md"), end="")
+    for shape, score in result.scores.items():
+        print(f"robustness score shape={shape}: {score:.4f} (sum over sigma "
+              f"{', '.join(f'{s:g}' for s in sigmas)} of the area = ACR)")
+    print(f"best shape: {result.best_shape:g}")
+
+
+def cmd_iopt(args: argparse.Namespace) -> None:
+    """``ucan iopt``: per-input hill climbing of the gennorm noise (``noise_opt.iopt``)."""
+    from ucan_core.images import read_image, to_tensor
+    from ucan_core.models import load_model
+    from ucan_core.noise_opt import iopt
+
+    device = _device(args.device)
+    model, card = load_model(args.model, device)
+    if card.npg != "isotropic":
+        raise UcanError(f"model {args.model} has a learned {card.npg} NPG; I-OPT starts from an "
+                        "isotropic training noise")
+    arch = card.architecture
+    x = to_tensor(read_image(args.image), arch.input_shape)
+    noise = make_noise(card.noise["name"], card.noise["sigma"], math.prod(arch.input_shape),
+                       device=device, **card.noise.get("params", {}))
+    low_s, high_s = _floats("--shape-range", args.shape_range, 2)
+    low_m, high_m = _floats("--scale-range", args.scale_range, 2)
+    result = iopt(model, x, arch.num_classes, noise, args.norm, max_evals=args.max_evals,
+                  n0=args.n0, n=args.n, alpha=args.alpha, batch=args.batch, seed=args.seed,
+                  shape_step=args.shape_step, scale_step=args.scale_step,
+                  shape_range=(low_s, high_s), scale_range=(low_m, high_m),
+                  log=lambda line: print(line, file=sys.stderr))
+    if args.json:
+        _print_json({"model": args.model, "image": str(args.image), **result.to_dict()})
+        return
+    best, first, ref = result.selected, result.evaluations[0], result.reference
+    print(f"target class: {result.target} (first evaluation's selection samples)")
+    for label, e in (("selected", best), ("start", first)):
+        print(f"{label}: gennorm shape={e.shape:g} sigma={e.sigma:g} (scale {e.scale:g}): "
+              f"p_A lower bound {e.p_a_lower:.6f} (alpha/K = {result.alpha_each:g}), radius "
+              f"{e.radius:.6g} in l{result.norm} ({e.kind})")
+    print(f"reference (deployed classifier, training noise, alpha={ref['alpha']:g}): prediction "
+          f"{ref['prediction']}, p_A lower bound {ref['p_a_lower']:.6f}, radius "
+          f"{ref['radius']:.6g} ({ref['kind']}, {ref['soundness']})")
+    print(f"soundness: {result.soundness}: {result.note}")
+    print(f"statistics: {result.statement}")
 
 
 def cmd_models(args: argparse.Namespace) -> None:
@@ -477,20 +907,61 @@ def _add_noise_options(p: argparse.ArgumentParser, required: bool) -> None:
                    help="extra noise parameter, e.g. shape=1.5 for gennorm")
 
 
+def _add_training_options(p: argparse.ArgumentParser, epochs: int, out: str) -> None:
+    p.add_argument("--epochs", type=int, default=epochs)
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--lr", type=float, default=0.05)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--id", required=True, help="model id (file name)")
+    p.add_argument("--data-root", default="data", help="folder with the dataset files")
+    p.add_argument("--download", action="store_true", help="download the dataset with torchvision")
+    p.add_argument("--out", default=out, help="output folder")
+    p.add_argument("--device", default="auto")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ucan", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("radius", help="closed-form certified radius for a noise, norm and p_A")
+    p = sub.add_parser("radius", help="certified radius for a noise, norm and p_A "
+                                      "(closed form or universal numerical search)")
     _add_noise_options(p, required=True)
-    p.add_argument("--norm", default="2", help="1, 2 or inf (any p > 0 by conversion)")
+    p.add_argument("--norm", default="2",
+                   help="any p > 0 or inf (closed forms: 1, 2, inf direct, others by conversion)")
     p.add_argument("--pa", type=float, required=True, help="lower bound on p_A, in (0.5, 1]")
+    p.add_argument("--pb", type=float, default=None,
+                   help="upper bound on p_B (universal only; default binary p_B = 1 - p_A)")
     p.add_argument("--dim", type=int, required=True, help="input dimension d")
+    p.add_argument("--method", choices=("auto", "closed", "universal"), default="auto",
+                   help="closed form, universal Neyman–Pearson search (UniCR), or auto: the "
+                        "closed form where the noise has one (exact or sound), else universal")
+    p.add_argument("--mode", choices=universal.MODES, default="approximate",
+                   help="universal only: approximate (plug-in) or conservative (Monte Carlo "
+                        "with a DKW bound, holds with probability >= 1 - alpha_np)")
+    p.add_argument("--samples", type=int, default=universal.Settings.conservative_samples,
+                   help="conservative mode: Monte Carlo draws of the likelihood ratio")
+    p.add_argument("--alpha-np", type=float, default=universal.Settings.alpha_np,
+                   help="conservative mode: failure probability of the DKW bound")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_radius)
 
+    p = sub.add_parser("tightness", help="universal radius vs every closed form (UniCR Fig. 4)")
+    p.add_argument("--dims", default="784,3072", help="comma-separated dimensions")
+    p.add_argument("--pa", default=",".join(map(str, tightness.P_VALUES)),
+                   help="comma-separated p_A values")
+    p.add_argument("--sigma", type=float, default=0.5, help="noise standard deviation")
+    p.add_argument("--all", action="store_true",
+                   help="also the lower-bound closed forms (Pareto, Exp-ℓ2, Exp-ℓ∞ in ℓ∞)")
+    p.add_argument("--format", choices=("md", "csv", "json"), default="md")
+    p.add_argument("--plot", help="write the Fig. 4 reproduction (HTML) here")
+    p.set_defaults(func=cmd_tightness)
+
     p = sub.add_parser("certify", help="certify one image, or a dataset into a Cohen-format log")
-    p.add_argument("--model", required=True, help="bundled model id (see `ucan models`)")
+    p.add_argument("--model", help="bundled model id (see `ucan models`)")
+    p.add_argument("--dual", metavar="ESTIMATOR",
+                   help="Dual RS instead of --model: bundled sigma-estimator id")
+    p.add_argument("--experts", metavar="ID[,ID...]",
+                   help="Dual RS: bundled model per level of the estimator (or one for all)")
     p.add_argument("--image", help="PNG or JPEG file (certify one image)")
     p.add_argument("--dataset", choices=("mnist", "cifar10"),
                    help="certify dataset images into the TSV log --out (resumed if it exists)")
@@ -533,15 +1004,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default="mnist")
     p.add_argument("--arch", default="mnist_cnn")
     _add_noise_options(p, required=True)
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch", type=int, default=128)
-    p.add_argument("--lr", type=float, default=0.05)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--id", required=True, help="model id (file name)")
-    p.add_argument("--data-root", default="data", help="folder with the dataset files")
-    p.add_argument("--download", action="store_true", help="download the dataset with torchvision")
-    p.add_argument("--out", default="assets/models", help="output folder")
-    p.add_argument("--device", default="auto")
+    _add_training_options(p, epochs=10, out="assets/models")
     p.add_argument("--npg", default="isotropic", choices=("isotropic", "universal", "input-dependent"),
                    help="learned noise parameter generator trained jointly (UCAN); the noise "
                         "options give the base noise")
@@ -563,6 +1026,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="NPG: use only the first N training images (quick runs; 0 = all)")
     p.set_defaults(func=cmd_train)
 
+    p = sub.add_parser("train-estimator", help="train a Dual RS sigma-estimator")
+    p.add_argument("--dataset", default="mnist")
+    p.add_argument("--experts", required=True, metavar="ID[,ID...]",
+                   help="bundled models whose votes build the labels: one per level, or one")
+    p.add_argument("--levels", required=True, help="noise levels, increasing, e.g. 0.25,0.5,1")
+    p.add_argument("--sigma-e", type=float, required=True,
+                   help="Gaussian sigma_e smoothing the estimator (>= the largest level)")
+    p.add_argument("--init-from", default=None, metavar="MODEL",
+                   help="start from a bundled model's weights (all but the last layer)")
+    p.add_argument("--train-images", type=int, default=10_000,
+                   help="the first N training images build labels and train")
+    p.add_argument("--val-images", type=int, default=2000,
+                   help="the next N training images: held-out metrics")
+    p.add_argument("--samples", type=int, default=16, help="noisy copies per image and level")
+    p.add_argument("--temperature", type=float, default=0.1, help="labels softmax(R / T)")
+    _add_training_options(p, epochs=5, out="assets/models/estimators")
+    p.set_defaults(func=cmd_train_estimator)
+
     p = sub.add_parser("analyze", help="certified accuracy tables (and a plot) from certify logs")
     p.add_argument("logs", nargs="+", metavar="LOG", help="certify logs (Cohen's or ucan's)")
     p.add_argument("--radii", nargs="+", type=float, default=None, metavar="R",
@@ -572,8 +1053,90 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also tabulate against the ALM column (automatic where it differs)")
     p.add_argument("--high-prob", nargs=2, type=float, metavar=("ALPHA", "RHO"),
                    help="Cohen's high-probability lower bounds instead of plain fractions")
+    p.add_argument("--envelope", nargs="+", metavar="LOG",
+                   help="add a row: the best certified accuracy of these logs at each radius")
     p.add_argument("--plot", metavar="FILE.html", help="write a Plotly HTML plot (offline)")
     p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("audit", help="attack certificates on the deployed smoothed classifier "
+                                     "(PGD, random and boundary directions, high-n verification)")
+    p.add_argument("log", nargs="?", help="a `ucan certify --dataset` log (LOG.run.json beside it)")
+    p.add_argument("--model", help="bundled model id (with --image)")
+    p.add_argument("--image", help="PNG or JPEG: certify it, then audit that certificate")
+    p.add_argument("--data-root", default="data", help="folder with the log's dataset files")
+    p.add_argument("--download", action="store_true", help="download the dataset with torchvision")
+    p.add_argument("--max", type=int, default=None, help="audit the first MAX rows of the log")
+    p.add_argument("--norms", nargs="+", default=None, metavar="P",
+                   help="attacked norms among 1 2 inf (default: the noise's native norm)")
+    p.add_argument("--region", default="ball", choices=("ball", "region"),
+                   help="attack the certified lp ball, or the whole anisotropic region |delta/s|_p <= R")
+    p.add_argument("--frozen", action="store_true",
+                   help="input-dependent NPG: attack the classifier frozen at the certified input")
+    _add_noise_options(p, required=False)
+    p.set_defaults(npg="isotropic", pattern_norm="2", kappa=1.0, iota=1.0)
+    for name, kind, text in (
+            ("steps", int, "PGD steps"), ("restarts", int, "PGD random starts"),
+            ("draws", int, "noise draws per PGD step"), ("step-size", float, "PGD step / radius"),
+            ("directions", int, "random boundary directions"),
+            ("screen", int, "votes per candidate to pick the one verified"),
+            ("n-verify", int, "fresh samples verifying it"),
+            ("audit-alpha", float, "level of the verification bound"),
+            ("batch", int, "samples per forward pass")):
+        p.add_argument(f"--{name}", type=kind, default=None, help=f"{text} (default: AttackBudget's)")
+    for name, kind, default, text in (
+            ("n0", int, 100, "selection samples (--image)"), ("n", int, 10_000, "estimation samples (--image)"),
+            ("alpha", float, 0.001, "certification failure probability (--image)"),
+            ("seed", int, 0, "random seed")):
+        p.add_argument(f"--{name}", type=kind, default=default, help=text)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    p.add_argument("--json", action="store_true", help="print JSON (summary and every certificate)")
+    p.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("copt", help="C-OPT: grid search of the gennorm shape (train, certify, "
+                                    "robustness score per shape)")
+    p.add_argument("--dataset", default="mnist", choices=("mnist", "cifar10"))
+    p.add_argument("--arch", default="mnist_cnn", help="architecture trained per grid point")
+    p.add_argument("--shapes", required=True, help="gennorm shapes s, e.g. 1,2,4 (s >= 1 or 0.5)")
+    p.add_argument("--sigmas", required=True, help="per-coordinate std sigmas, e.g. 0.25,0.5")
+    p.add_argument("--norm", default="1", help="norm of the radii: 1, 2, inf or any p > 0")
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--train-size", type=int, default=10_000, help="first N training images")
+    p.add_argument("--train-batch", type=int, default=128, help="training batch size")
+    p.add_argument("--lr", type=float, default=0.05)
+    p.add_argument("--test-every", type=int, default=100, help="certify every K-th test image")
+    p.add_argument("--test-start", type=int, default=0, help="first test image certified")
+    p.add_argument("--n0", type=int, default=100, help="selection samples")
+    p.add_argument("--n", type=int, default=1000, help="estimation samples")
+    p.add_argument("--alpha", type=float, default=0.001, help="failure probability per certificate")
+    p.add_argument("--batch", type=int, default=1000, help="samples per forward pass")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-root", default="data", help="folder with the dataset files")
+    p.add_argument("--download", action="store_true", help="download the dataset with torchvision")
+    p.add_argument("--out", required=True, help="output folder (logs, copt.csv, copt.json)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_copt)
+
+    p = sub.add_parser("iopt", help="I-OPT: per-input hill climbing of the gennorm noise "
+                                    "(input-dependent, Bonferroni-corrected)")
+    p.add_argument("--model", required=True, help="bundled isotropic model (Gaussian or gennorm)")
+    p.add_argument("--image", required=True, help="PNG or JPEG file")
+    p.add_argument("--norm", default="2", help="norm of the radius: 1, 2, inf or any p > 0")
+    p.add_argument("--max-evals", type=int, default=10,
+                   help="K: most noise configurations evaluated; each bound at alpha/K")
+    p.add_argument("--shape-step", type=float, default=0.25, help="hill-climbing step in shape")
+    p.add_argument("--scale-step", type=float, default=0.1,
+                   help="hill-climbing step in the sigma multiplier")
+    p.add_argument("--shape-range", default="1,8", help="LOW,HIGH shapes searched (LOW >= 1)")
+    p.add_argument("--scale-range", default="0.25,4", help="LOW,HIGH sigma multipliers searched")
+    p.add_argument("--n0", type=int, default=100, help="selection samples per evaluation")
+    p.add_argument("--n", type=int, default=10_000, help="estimation samples per evaluation")
+    p.add_argument("--alpha", type=float, default=0.001, help="family-wise failure probability")
+    p.add_argument("--batch", type=int, default=1000, help="samples per forward pass")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_iopt)
 
     p = sub.add_parser("models", help="list the bundled models")
     p.set_defaults(func=cmd_models)

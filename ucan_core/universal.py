@@ -575,12 +575,14 @@ def universal_radius_curve(noise: Noise, p_a: np.ndarray | float, norm: float | 
         first = np.where(fails.any(0), np.argmax(fails, axis=0), scales.size)
         lo, hi = np.maximum(first - 1, 0), np.minimum(first, scales.size - 1)
         bracket = (scales[lo], scales[hi], margin[lo, cols], margin[hi, cols])
+        unbounded = first == scales.size
         if mode == "conservative":
-            results[profile] = (scales[lo], bracket)
+            results[profile] = (np.where(unbounded, np.inf, scales[lo]), bracket)
             return
         t = np.clip(-bracket[2] / np.where(bracket[3] > bracket[2], bracket[3] - bracket[2], 1.0),
                     0.0, 1.0)
-        results[profile] = (bracket[0] + t * (bracket[1] - bracket[0]), bracket)
+        radius = bracket[0] + t * (bracket[1] - bracket[0])
+        results[profile] = (np.where(unbounded, np.inf, radius), bracket)
 
     coarse = searched if profiles else searched[::2] + ([searched[-1]] if len(searched) % 2 == 0 else [])
     for profile in coarse:
