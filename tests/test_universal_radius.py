@@ -167,3 +167,23 @@ def test_cli_radius_methods() -> None:
     assert bad.returncode == 2 and "--pa must lie in (0.5, 1]" in bad.stderr
     bad = _ucan(*base, "--norm", "1", "--method", "closed", "--pb", "0.05")
     assert bad.returncode == 2 and "--pb needs --method universal" in bad.stderr
+
+
+def test_certifying_a_density_without_closed_form_is_labelled_approximate() -> None:
+    import torch
+
+    from ucan_core.smoothing import SmoothedClassifier
+    from ucan_core.universal import interpolated_radius
+
+    model = torch.nn.Linear(16, 2)
+    with torch.no_grad():
+        model.weight.zero_()
+        model.bias.copy_(torch.tensor([1.0, 0.0]))          # always class 0: p_A = 1
+    noise = make_noise("cauchy", 0.5, 16)
+    cert = SmoothedClassifier(model, noise, num_classes=2).certify(
+        torch.zeros(16), n0=10, n=200, alpha=0.001, seed=0)
+    assert (cert.prediction, cert.kind, cert.soundness, cert.radii) == (0, "approximate",
+                                                                          "approximate", {})
+    direct = universal_radius_curve(noise, [cert.p_a_lower], "1").radius[0]
+    assert cert.radius == pytest.approx(direct, rel=0.01)
+    assert cert.radius == interpolated_radius(noise, cert.p_a_lower, "1") > 0

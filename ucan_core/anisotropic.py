@@ -158,10 +158,15 @@ class AnisotropicNoise:
             kind = "sound"
         return values * float(self.scale.min()), kind
 
+    @property
+    def alm_factor(self) -> float:
+        """(∏ s_i)^{1/d}, computed in log space: ALM = alm_factor · R_base."""
+        return math.exp(log_geometric_mean(self.scale))
+
     def alm_curve(self, p_a: np.ndarray | float, norm: float | str) -> np.ndarray:
         """ALM (∏ s_i)^{1/d} · R_base(p_A), the volume-equivalent radius of the region."""
         values, _ = self.base.radius_curve(p_a, norm)
-        return values * math.exp(log_geometric_mean(self.scale))
+        return values * self.alm_factor
 
     def radius(self, p_a: float, norm: float | str | None = None) -> Radius:
         q = self.native_norm if norm is None else parse_norm(norm)
@@ -182,7 +187,7 @@ class AnisotropicNoise:
         s = self.scale.double()
         return {**self.base.describe(), "npg": self.npg, "input_dependent": self.input_dependent,
                 "scale_min": float(s.min()), "scale_max": float(s.max()),
-                "scale_geomean": math.exp(log_geometric_mean(self.scale)),
+                "scale_geomean": self.alm_factor,
                 "shift_abs_max": float(self.shift.abs().max())}
 
     def __repr__(self) -> str:

@@ -1096,7 +1096,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "robustness score per shape)")
     p.add_argument("--dataset", default="mnist", choices=("mnist", "cifar10"))
     p.add_argument("--arch", default="mnist_cnn", help="architecture trained per grid point")
-    p.add_argument("--shapes", required=True, help="gennorm shapes s, e.g. 1,2,4 (s >= 1 or 0.5)")
+    p.add_argument("--shapes", required=True, help="gennorm shapes s > 0, e.g. 0.5,1,2,4")
     p.add_argument("--sigmas", required=True, help="per-coordinate std sigmas, e.g. 0.25,0.5")
     p.add_argument("--norm", default="1", help="norm of the radii: 1, 2, inf or any p > 0")
     p.add_argument("--epochs", type=int, default=1)
@@ -1127,7 +1127,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shape-step", type=float, default=0.25, help="hill-climbing step in shape")
     p.add_argument("--scale-step", type=float, default=0.1,
                    help="hill-climbing step in the sigma multiplier")
-    p.add_argument("--shape-range", default="1,8", help="LOW,HIGH shapes searched (LOW >= 1)")
+    p.add_argument("--shape-range", default="1,8", help="LOW,HIGH shapes searched (LOW > 0)")
     p.add_argument("--scale-range", default="0.25,4", help="LOW,HIGH sigma multipliers searched")
     p.add_argument("--n0", type=int, default=100, help="selection samples per evaluation")
     p.add_argument("--n", type=int, default=10_000, help="estimation samples per evaluation")

@@ -61,13 +61,9 @@ Printer = Callable[[str], None]
 
 
 def check_shape(shape: float) -> float:
-    """A gennorm shape s that can be certified: s > 0 with a closed-form radius in some norm
-    (s ≥ 1 or s = ½), which ``SmoothedClassifier`` computes for every certificate."""
-    s = check_positive("gennorm shape", shape)
-    if not make_noise("gennorm", 1.0, 1, shape=s).direct:
-        raise UcanError(f"gennorm shape {s:g} has no closed-form radius, which certification "
-                        "(SmoothedClassifier) needs: use shapes >= 1 or 0.5")
-    return s
+    """A gennorm shape s > 0. Shapes without a closed-form radius (s < 1, s ≠ ½) are certified
+    with the universal engine's approximate radius (``SmoothedClassifier``), tagged so."""
+    return check_positive("gennorm shape", shape)
 
 
 def config_radii(noise: Noise, p_a_lower: Sequence[float] | np.ndarray, norm: float | str,
@@ -292,7 +288,7 @@ def iopt(model: nn.Module, x: torch.Tensor, num_classes: int, train_noise: Noise
     """I-OPT hill climbing for input ``x`` (shaped as one example) of ``model`` trained with
     ``train_noise`` (Gaussian or gennorm: the start (s₀, m = 1)). At most ``max_evals`` = K
     evaluations, each CERTIFY-style on fresh samples (n0 + n) with the bound at α/K; moves of
-    ±``shape_step`` in s within ``shape_range`` (low ≥ 1) and ±``scale_step`` in m within
+    ±``shape_step`` in s within ``shape_range`` (low > 0) and ±``scale_step`` in m within
     ``scale_range``, first improvement kept, stop when no neighbour improves or K is spent."""
     if isinstance(train_noise, GeneralizedNormal):
         start = train_noise.shape
@@ -304,7 +300,7 @@ def iopt(model: nn.Module, x: torch.Tensor, num_classes: int, train_noise: Noise
     max_evals = check_count("max evaluations K", max_evals)
     check_positive("shape step", shape_step)
     check_positive("scale step", scale_step)
-    _check_range("shape", shape_range, start, 1.0)
+    _check_range("shape", shape_range, start, 0.0)
     _check_range("scale multiplier", scale_range, 1.0, 0.0)
     q = parse_norm(norm)
     alpha_each = alpha / max_evals

@@ -20,8 +20,27 @@ from ucan_core.anisotropic import AnisotropicNoise
 from ucan_core.errors import UcanError, check_count, check_open_unit, norm_label
 from ucan_core.noises import Kind, Noise, Radius
 from ucan_core.stats import clopper_pearson_lower, top_two_test_pvalue
+from ucan_core.universal import interpolated_radius
 
 NoiseLike = Noise | AnisotropicNoise
+
+
+def _radii(noise: NoiseLike, p_a: float, norm: float) -> tuple[Radius, dict[str, Radius], float]:
+    """Native-norm radius, ℓ1/ℓ2/ℓ∞ radii and ALM at lower bound ``p_a``: closed forms where
+    the base noise has them, else the universal engine's approximate radius (UniCR, no ℓ1/ℓ2/ℓ∞
+    table)."""
+    base = noise.base if isinstance(noise, AnisotropicNoise) else noise
+    if base.direct:
+        radius = noise.radius(p_a, norm)
+        alm = noise.alm(p_a, norm) if isinstance(noise, AnisotropicNoise) else radius.value
+        return radius, noise.radii(p_a), alm
+    value = interpolated_radius(base, p_a, norm)
+    low, size = 1.0, 1.0
+    if isinstance(noise, AnisotropicNoise):
+        low, size = float(noise.scale.min()), noise.alm_factor
+    formula = ("min_i s_i · " if isinstance(noise, AnisotropicNoise) else "") + \
+        "universal Neyman–Pearson radius (UniCR, approximate)"
+    return Radius(value * low, norm_label(norm), "approximate", formula), {}, value * size
 Progress = Callable[[int, int], None]
 Soundness = Literal["sound", "input-dependent", "approximate"]
 
@@ -217,9 +236,7 @@ class SmoothedClassifier:
         noise = self.noise
         norm = noise.native_norm
         abstain = p_lower <= 0.5
-        radius = noise.radius(p_lower, norm)
-        radii = noise.radii(p_lower)
-        alm = noise.alm(p_lower, norm) if isinstance(noise, AnisotropicNoise) else radius.value
+        radius, radii, alm = _radii(noise, p_lower, norm)
         return Certificate(
             prediction=self.ABSTAIN if abstain else top,
             p_a_lower=p_lower,
@@ -232,7 +249,8 @@ class SmoothedClassifier:
             selection_counts=[int(c) for c in selection],
             n0=n0, n=n, alpha=alpha,
             noise=noise.describe(),
-            soundness=self._soundness(),
+            soundness="approximate" if (radius.kind == "approximate"
+                                        and self._soundness() == "sound") else self._soundness(),
             seconds=seconds,
         )
 
