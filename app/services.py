@@ -12,23 +12,36 @@ import itertools
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import streamlit as st
 import torch
 from PIL import Image
+from streamlit import runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from ucan_core.anisotropic import AnisotropicNoise
+from ucan_core.audit import (
+    AttackBudget,
+    AuditResult,
+    DeployedSmoothing,
+    RegionShape,
+    audit_certificate,
+    claimed_region,
+)
 from ucan_core.devices import resolve_device
+from ucan_core.dual import DualCertificate, DualSmoothedClassifier, load_dual
 from ucan_core.errors import Cancelled, UcanError, norm_label, parse_norm
-from ucan_core.images import decode_image, list_images, to_tensor
+from ucan_core.estimator import EstimatorCard, list_estimators
 from ucan_core.generators import smoothing_noise
+from ucan_core.images import decode_image, list_images, to_tensor
 from ucan_core.models import ModelCard, list_models, load_model, load_npg, model_card
 from ucan_core.noises import NOISES, Noise, make_noise
 from ucan_core.npg import build_noise
-from ucan_core.smoothing import Certificate, SmoothedClassifier
+from ucan_core.smoothing import Certificate, Progress, SmoothedClassifier
 from ucan_core.smoothing import noisy_samples as engine_noisy_samples
 from ucan_core.stats import clopper_pearson_interval
 
@@ -192,12 +205,14 @@ def native_norm_label(density: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Certify page: models, model inputs, the background certification job and its cache
+# Certify page: models, model inputs, the background jobs (standard and Dual RS certification,
+# attack audit) and their caches
 #
-# The job runs the engine in a worker thread. The worker never calls Streamlit: it writes
-# plain attributes of its CertifyJob (done/total, result, error, cancelled), and the page reads
+# A job runs the engine in a worker thread. The worker never calls Streamlit: it writes plain
+# attributes of its BackgroundJob (done/total, result, error, cancelled), and the page reads
 # them from a polling fragment. Cancel is a threading.Event checked in the engine's progress
-# callback, which raises ucan_core.errors.Cancelled to stop the run.
+# callback, which raises ucan_core.errors.Cancelled to stop the run; the same callback cancels
+# a job whose browser session has gone (session_probe).
 
 
 def model_cards() -> dict[str, ModelCard]:
@@ -222,6 +237,7 @@ class ModelInput:
     original_size: tuple[int, int]   # (width, height) as decoded
     original_mode: str               # "L" or "RGB"
     label: str | None = None         # the true label of a bundled image
+    dataset: str | None = None       # the dataset of a bundled image ("mnist", …)
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -231,7 +247,7 @@ class ModelInput:
     def inverted(self) -> ModelInput:
         """The same image with dark and light swapped (1 − x)."""
         return ModelInput(1.0 - self.pixels, self.key + ":inverted", self.name + " (inverted)",
-                          self.original_size, self.original_mode, self.label)
+                          self.original_size, self.original_mode, self.label, self.dataset)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -241,7 +257,7 @@ def bundled_model_input(image_id: str, shape: tuple[int, int, int]) -> ModelInpu
     image = entry.load()
     return ModelInput(to_tensor(image, shape).numpy(), f"bundled:{image_id}",
                       f"{DATASET_TITLES.get(entry.dataset, entry.dataset)} {entry.label_name} "
-                      f"({image_id})", image.size, image.mode, entry.label_name)
+                      f"({image_id})", image.size, image.mode, entry.label_name, entry.dataset)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -254,12 +270,16 @@ def uploaded_model_input(data: bytes, name: str, shape: tuple[int, int, int]) ->
 
 
 @dataclass(frozen=True)
-class CertifySettings:
-    """Everything that determines a certificate; its :meth:`key` keys the result cache."""
+class _Settings:
+    """The image and the sampling, shared by both modes; :meth:`key` keys the result cache
+    and :meth:`differences` names what changed (for the stale badge)."""
 
-    model_id: str
+    mode: ClassVar[str]
+    NAMES: ClassVar[dict[str, str]] = {
+        "image_key": "image", "model_id": "model", "noise.sigma": "σ", "noise.npg": "NPG",
+        "noise.kappa": "κ", "noise.iota": "ι", "batch_size": "batch size", "alpha": "α",
+        "estimator_id": "σ-estimator", "expert_ids": "experts"}
     image_key: str
-    noise: NoiseChoice
     n0: int
     n: int
     alpha: float
@@ -271,16 +291,53 @@ class CertifySettings:
         return asdict(self)
 
     def key(self) -> str:
-        text = json.dumps(self.as_dict(), sort_keys=True, default=str)
+        text = json.dumps({"mode": self.mode, **self.as_dict()}, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:20]
 
-    def differences(self, other: CertifySettings) -> list[str]:
+    def differences(self, other: _Settings) -> list[str]:
         """Names of the settings that differ from ``other`` (for the stale badge)."""
+        if type(other) is not type(self):
+            return ["mode"]
         mine, theirs = _flatten(self.as_dict()), _flatten(other.as_dict())
-        names = {"image_key": "image", "model_id": "model", "noise.sigma": "σ",
-                 "noise.npg": "NPG", "noise.kappa": "κ", "noise.iota": "ι",
-                 "batch_size": "batch size", "alpha": "α"}
-        return [names.get(k, k.removeprefix("noise.")) for k in mine if mine[k] != theirs.get(k)]
+        return [self.NAMES.get(k, k.removeprefix("noise.")) for k in mine
+                if mine[k] != theirs.get(k)]
+
+
+@dataclass(frozen=True)
+class CertifySettings(_Settings):
+    """Everything that determines a standard certificate; :meth:`key` keys the result cache."""
+
+    mode: ClassVar[str] = "standard"
+    model_id: str
+    noise: NoiseChoice
+
+    @property
+    def title(self) -> str:
+        return self.model_id
+
+    @property
+    def samples(self) -> int:
+        """Samples one run draws (selection and estimation)."""
+        return self.n0 + self.n
+
+
+@dataclass(frozen=True)
+class DualSettings(_Settings):
+    """Everything that determines a Dual RS certificate: the σ-estimator, one expert per
+    level of its Σ, the image and the sampling."""
+
+    mode: ClassVar[str] = "dual"
+    estimator_id: str
+    expert_ids: tuple[str, ...]
+
+    @property
+    def title(self) -> str:
+        return f"Dual RS: {self.estimator_id} → {', '.join(self.expert_ids)}"
+
+    @property
+    def samples(self) -> int:
+        """Samples one run draws: n0 + n for each of its two stages."""
+        return 2 * (self.n0 + self.n)
 
 
 def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -302,54 +359,84 @@ def build_on_device(choice: NoiseChoice, device: str) -> Noise | AnisotropicNois
 
 
 _JOB_IDS = itertools.count(1)
+#: A job whose browser session has been disconnected for this long cancels itself (s).
+SESSION_TIMEOUT_S = 30.0
 
 
-class CertifyJob:
-    """One certification running in a worker thread; plain state that the page polls.
+def session_probe() -> Callable[[], bool]:
+    """A check, safe to call from any thread, that the calling script's browser session is
+    still connected (Streamlit's runtime); always True where there is no server session
+    (AppTest, plain Python)."""
+    ctx = get_script_run_ctx()
+    if ctx is None:
+        return lambda: True
+    session_id = ctx.session_id
 
-    The worker calls only the engine. Its progress callback records ``done``/``total`` and
-    raises :class:`Cancelled` once :meth:`cancel` was called.
+    def alive() -> bool:
+        return not runtime.exists() or bool(runtime.get_instance().is_active_session(session_id))
+
+    return alive
+
+
+class BackgroundJob:
+    """One engine call (``task``) running in a worker thread; plain state that the page polls.
+
+    The worker calls only the engine. The progress callback it hands to ``task`` records
+    ``done``/``total`` and raises :class:`Cancelled` once :meth:`cancel` was called, or once
+    ``alive`` (see :func:`session_probe`) has said no for ``timeout`` seconds (default
+    :data:`SESSION_TIMEOUT_S`): the heartbeat is the last time the browser session was seen
+    connected, so a closed tab's job stops (``abandoned``). A task without progress calls
+    runs to its end.
     """
 
-    def __init__(self, settings: CertifySettings, classifier: SmoothedClassifier,
-                 x: torch.Tensor, noise: Noise | AnisotropicNoise) -> None:
+    def __init__(self, key: str, total: int, task: Callable[[Progress], Any],
+                 alive: Callable[[], bool] | None = None, timeout: float | None = None) -> None:
         self.id = next(_JOB_IDS)
-        self.settings = settings
-        self.key = settings.key()
-        self.noise = noise
-        self._classifier = classifier
-        self._x = x
+        self.key = key
         self.cancel_event = threading.Event()
         self.done = 0
-        self.total = settings.n0 + settings.n
+        self.total = total
         self.started = time.perf_counter()
         self.started_at = time.time()
         self.finished: float | None = None
-        self.result: Certificate | None = None
+        self.result: Any = None
         self.error: str | None = None
         self.cancelled = False
+        self.abandoned = False       # cancelled by the heartbeat: the session was gone
         self.integrated = False      # the page has moved the outcome into its cache
-        self.thread = threading.Thread(target=self._work, name=f"certify-job-{self.id}",
+        self.timeout = SESSION_TIMEOUT_S if timeout is None else timeout
+        self.heartbeat = time.monotonic()
+        self._alive = alive or (lambda: True)
+        self._task: Callable[[Progress], Any] | None = task
+        self.thread = threading.Thread(target=self._work, name=f"ucan-job-{self.id}",
                                        daemon=True)
 
-    def start(self) -> CertifyJob:
+    def start(self) -> BackgroundJob:
         self.started = time.perf_counter()
         self.started_at = time.time()
         self.thread.start()
         return self
 
-    def _progress(self, done: int, total: int) -> None:
-        self.done, self.total = done, total
+    def _check(self) -> None:
+        """Refresh the heartbeat, cancel after ``timeout`` s without one, honour a cancel."""
+        now = time.monotonic()
+        if self._alive():
+            self.heartbeat = now
+        elif now - self.heartbeat > self.timeout:
+            self.abandoned = True
+            self.cancel_event.set()
         if self.cancel_event.is_set():
             raise Cancelled()
 
+    def _progress(self, done: int, total: int) -> None:
+        self.done, self.total = done, total
+        self._check()
+
     def _work(self) -> None:
-        s = self.settings
         try:
-            if self.cancel_event.is_set():
-                raise Cancelled()
-            self.result = self._classifier.certify(self._x, s.n0, s.n, s.alpha, s.batch_size,
-                                                   s.seed, self._progress)
+            self._check()
+            assert self._task is not None
+            self.result = self._task(self._progress)
             self.done = self.total
         except Cancelled:
             self.cancelled = True
@@ -358,8 +445,7 @@ class CertifyJob:
         except Exception as error:  # noqa: BLE001 — shown to the user, not raised in a thread
             self.error = f"unexpected {type(error).__name__}: {error}"
         finally:
-            self._classifier = None  # drop the model/input references
-            self._x = None
+            self._task = None  # drop the model/input references
             self.finished = time.perf_counter()
 
     def cancel(self) -> None:
@@ -391,12 +477,54 @@ class CertifyJob:
         return not self.running
 
 
-def start_certify_job(settings: CertifySettings, pixels: np.ndarray) -> CertifyJob:
+class CertifyJob(BackgroundJob):
+    """One certification: ``classifier.certify`` (standard or Dual RS) of one input ``x``."""
+
+    def __init__(self, settings: CertifySettings | DualSettings,
+                 classifier: SmoothedClassifier | DualSmoothedClassifier, x: torch.Tensor,
+                 noise: Noise | AnisotropicNoise | None,
+                 alive: Callable[[], bool] | None = None, timeout: float | None = None) -> None:
+        s = settings
+        super().__init__(settings.key(), settings.samples,
+                         lambda progress: classifier.certify(x, s.n0, s.n, s.alpha, s.batch_size,
+                                                             s.seed, progress),
+                         alive, timeout)
+        self.settings = settings
+        self.noise = noise
+        self.pixels = x.numpy().copy()
+
+
+def estimator_cards() -> dict[str, EstimatorCard]:
+    """The bundled Dual RS σ-estimators by id (``assets/models/estimators/``; the routing
+    selectors stored beside them, whose cards have a ``menu``, are left out)."""
+    return {k: card for k, card in list_estimators().items() if not card.menu}
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def dual_on(estimator_id: str, expert_ids: tuple[str, ...], device: str
+            ) -> DualSmoothedClassifier:
+    """Dual RS from a bundled σ-estimator and one bundled expert per level, on ``device``;
+    the engine refuses mismatched models with a UcanError (nothing is cached then)."""
+    dual, _ = load_dual(estimator_id, list(expert_ids), device)
+    return dual
+
+
+def check_dual(settings: DualSettings) -> None:
+    """Load (and cache) the Dual RS models of ``settings``; UcanError if the engine refuses
+    the combination (an expert of another dataset, or with a learned NPG)."""
+    dual_on(settings.estimator_id, settings.expert_ids, str(resolve_device(settings.device)))
+
+
+def start_certify_job(settings: CertifySettings | DualSettings, pixels: np.ndarray,
+                      alive: Callable[[], bool] | None = None) -> CertifyJob:
     """Build the engine objects (errors raise UcanError here) and start the worker."""
-    card = model_card(settings.model_id)
     device = str(resolve_device(settings.device))
-    model = model_on(settings.model_id, device)
     x = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32))
+    if isinstance(settings, DualSettings):
+        dual = dual_on(settings.estimator_id, settings.expert_ids, device)
+        return CertifyJob(settings, dual, x, None, alive).start()
+    card = model_card(settings.model_id)
+    model = model_on(settings.model_id, device)
     if settings.noise.npg == LEARNED:  # the model's own NPG, evaluated on this input
         choice = settings.noise
         base = make_noise(choice.density, choice.sigma, int(np.prod(choice.shape)),
@@ -405,18 +533,19 @@ def start_certify_job(settings: CertifySettings, pixels: np.ndarray) -> CertifyJ
     else:
         noise = build_on_device(settings.noise, device)
     classifier = SmoothedClassifier(model, noise, card.architecture.num_classes, device=device)
-    return CertifyJob(settings, classifier, x, noise).start()
+    return CertifyJob(settings, classifier, x, noise, alive).start()
 
 
 @dataclass
 class CertifyResult:
-    """A finished certification as the page caches it."""
+    """A finished certification (standard or Dual RS) as the page caches it."""
 
     key: str
-    settings: CertifySettings
-    certificate: Certificate
-    noise: Noise | AnisotropicNoise
-    elapsed: float          # wall time of the job, selection + estimation
+    settings: CertifySettings | DualSettings
+    certificate: Certificate | DualCertificate
+    noise: Noise | AnisotropicNoise | None  # None for Dual RS (one Gaussian per level)
+    pixels: np.ndarray      # the certified input, for the audit
+    elapsed: float          # wall time of the job, all stages
     samples_per_s: float
     finished_at: float      # time.time()
     job_id: int
@@ -424,9 +553,79 @@ class CertifyResult:
 
 def result_of(job: CertifyJob) -> CertifyResult:
     assert job.result is not None
-    return CertifyResult(job.key, job.settings, job.result, job.noise, job.elapsed,
+    return CertifyResult(job.key, job.settings, job.result, job.noise, job.pixels, job.elapsed,
                          job.total / job.elapsed if job.elapsed > 0 else float("nan"),
                          time.time(), job.id)
+
+
+# --------------------------------------------------------------------------------------------
+# Attack audit of a standard certificate, on demand (``ucan_core.audit``)
+
+#: A small budget (seconds on a CPU for MNIST): PGD 2 × 10 steps on 16 draws, 4 random
+#: boundary directions, 200 screening votes per candidate, 2,000 verification samples.
+AUDIT_BUDGET = AttackBudget(steps=10, restarts=2, draws=16, directions=4, screen=200,
+                            n_verify=2000)
+
+
+class AuditJob(BackgroundJob):
+    """The audit of one cached certificate (``target``: its result key) over ``shape``."""
+
+    def __init__(self, key: str, target: str, shape: RegionShape, budget: AttackBudget,
+                 task: Callable[[Progress], AuditResult],
+                 alive: Callable[[], bool] | None = None) -> None:
+        super().__init__(key, 1, task, alive)
+        self.target = target
+        self.shape = shape
+        self.budget = budget
+
+
+def audit_key(result_key: str, shape: RegionShape, budget: AttackBudget = AUDIT_BUDGET) -> str:
+    """Cache key of an audit: the certificate's result key, the region and the budget."""
+    text = json.dumps([result_key, shape, asdict(budget)], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def start_audit_job(result: CertifyResult, shape: RegionShape,
+                    budget: AttackBudget = AUDIT_BUDGET,
+                    alive: Callable[[], bool] | None = None) -> AuditJob:
+    """Attack ``result``'s certificate on the deployed smoothed classifier (an input-dependent
+    NPG recomputes its maps at every attacked point) inside the claimed region (``"ball"``:
+    the ℓp ball of the certified radius; ``"region"``: the whole anisotropic region) and
+    verify the worst candidate; the seed is the certificate's. Dual RS is not supported."""
+    s, cert = result.settings, result.certificate
+    if not isinstance(s, CertifySettings) or not isinstance(cert, Certificate):
+        raise UcanError("the attack audit covers standard and UCAN certificates, not Dual RS")
+    assert result.noise is not None
+    device = str(resolve_device(s.device))
+    card = model_card(s.model_id)
+    generator = (load_npg(s.model_id, device)
+                 if s.noise.npg == LEARNED and card.npg == "input-dependent" else None)
+    deployed = DeployedSmoothing(model_on(s.model_id, device), card.architecture.num_classes,
+                                 result.noise, generator)
+    region = claimed_region(result.noise, cert.radius, cert.norm, shape)
+    x = torch.from_numpy(result.pixels)
+    return AuditJob(audit_key(result.key, shape, budget), result.key, shape, budget,
+                    lambda _: audit_certificate(deployed, x, cert.prediction, region, budget,
+                                                seed=s.seed, soundness=cert.soundness,
+                                                shape=shape),
+                    alive).start()
+
+
+@dataclass
+class AuditOutcome:
+    """A finished audit as the page caches it."""
+
+    key: str
+    target: str
+    result: AuditResult
+    budget: AttackBudget
+    elapsed: float
+    finished_at: float
+
+
+def audit_outcome(job: AuditJob) -> AuditOutcome:
+    assert job.result is not None
+    return AuditOutcome(job.key, job.target, job.result, job.budget, job.elapsed, time.time())
 
 
 @dataclass(frozen=True)
@@ -493,6 +692,43 @@ def certificate_row(result: CertifyResult, classes: tuple[str, ...]) -> dict[str
         "selection_counts": " ".join(str(c) for c in cert.selection_counts),
         "elapsed_s": round(result.elapsed, 4), "samples_per_s": round(result.samples_per_s, 1)})
     return row
+
+
+def dual_row(result: CertifyResult, classes: tuple[str, ...]) -> dict[str, Any]:
+    """One flat CSV row for a Dual RS certificate: both stages and the settings."""
+    cert, s = result.certificate, result.settings
+    assert isinstance(cert, DualCertificate) and isinstance(s, DualSettings)
+    sel, cls = cert.selection, cert.classification
+    row: dict[str, Any] = {
+        "estimator": s.estimator_id, "experts": " ".join(s.expert_ids), "image": s.image_key,
+        "device": s.device, "prediction": cert.prediction,
+        "prediction_name": "abstain" if cert.abstained else classes[cert.prediction],
+        "level": cert.level, "radius": cert.radius, "r_sigma": cert.r_sigma, "r_c": cert.r_c,
+        "p_a_lower_sigma": cert.p_a_lower_sigma, "p_a_lower_c": cert.p_a_lower_c,
+        "alpha": cert.alpha, "alpha_sigma": sel.alpha,
+        "alpha_c": cls.alpha if cls is not None else None,
+        "norm": cert.norm, "kind": cert.kind}
+    for norm, radius in cert.radii.items():
+        row[f"radius_l{norm}"] = radius.value
+        row[f"kind_l{norm}"] = radius.kind
+    row.update({
+        "soundness": cert.soundness, "note": cert.note,
+        "levels": " ".join(f"{v:g}" for v in cert.levels), "sigma_e": cert.sigma_e,
+        "n0": s.n0, "n": s.n, "batch_size": s.batch_size, "seed": s.seed,
+        "counts_sigma": " ".join(str(c) for c in sel.counts),
+        "counts_c": " ".join(str(c) for c in cls.counts) if cls is not None else "",
+        "elapsed_s": round(result.elapsed, 4), "samples_per_s": round(result.samples_per_s, 1)})
+    return row
+
+
+def dual_json(result: CertifyResult) -> str:
+    """The Dual RS certificate (both stages included) and its settings, as JSON."""
+    cert, s = result.certificate, result.settings
+    assert isinstance(cert, DualCertificate) and isinstance(s, DualSettings)
+    return json.dumps({**cert.to_dict(), "estimator": s.estimator_id,
+                       "experts": list(s.expert_ids), "image": s.image_key, "n0": s.n0,
+                       "n": s.n, "batch_size": s.batch_size, "seed": s.seed,
+                       "device": s.device}, indent=2, allow_nan=True)
 
 
 def device_description(device: str) -> str:

@@ -11,6 +11,7 @@ import base64
 import csv
 import io
 import json
+import re
 import time
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from streamlit.testing.v1 import AppTest
 
 from app import figures, services
 from ucan_core.devices import available_devices
+from ucan_core.dual import load_dual
 from ucan_core.images import list_images
 from ucan_core.models import load_model
 from ucan_core.npg import build_noise
@@ -417,3 +419,207 @@ def test_learned_npg_models_certify_with_their_own_noise(model_id: str, soundnes
     assert soundness in text
     if soundness == "input-dependent":
         assert "Not a certificate for the deployed classifier" in text
+
+
+# ---------------------------------------------------------------------------------- Dual RS
+
+EXPERTS = ("mnist-gaussian-0.25", "mnist-gaussian-0.50", "mnist-gaussian-1.00")
+
+
+def open_dual() -> AppTest:
+    at = open_certify()
+    at.radio(key="cert_mode").set_value("dual").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def stage_rows(at: AppTest) -> list[dict]:
+    """The Dual RS stage table (σ-estimator, classifier) as records."""
+    (table,) = [d.value for d in at.dataframe if "stage" in d.value.columns]
+    return table.to_dict("records")
+
+
+def test_dual_rs_result_equals_engine_and_downloads():
+    at = open_dual()
+    assert at.selectbox(key="cert_estimator").value == "mnist-sigma-estimator"
+    assert tuple(at.selectbox(key=f"cert_expert_{level}").value
+                 for level in ("0.25", "0.5", "1")) == EXPERTS
+    assert not at.button(key="cert_run").disabled and not at.warning
+    certify(at, n0=20, n=200)
+    assert not at.error
+    job = job_of(at)
+    assert isinstance(job.settings, services.DualSettings) and job.done == job.total == 440
+    dual, card = load_dual("mnist-sigma-estimator", list(EXPERTS))
+    x = torch.from_numpy(services.bundled_model_input("mnist-0000", (1, 28, 28)).pixels)
+    direct = dual.certify(x, 20, 200, 0.001, 1000, seed=0)
+    cert = job.result
+    for name in ("prediction", "level", "radius", "r_sigma", "r_c", "p_a_lower_sigma",
+                 "p_a_lower_c"):
+        assert getattr(cert, name) == getattr(direct, name), name
+    assert cert.selection.counts == direct.selection.counts
+    assert cert.classification.counts == direct.classification.counts
+
+    shown = metrics(at)
+    assert shown["Prediction"] == "7" and shown["Selected level σ"] == f"{direct.level:g}"
+    for label, value in (("Certified radius (ℓ2)", direct.radius),
+                         ("R_σ (σ-estimator)", direct.r_sigma), ("R_c (classifier)", direct.r_c),
+                         ("p̲_A (σ-estimator)", direct.p_a_lower_sigma),
+                         ("p̲_A (classifier)", direct.p_a_lower_c)):
+        assert float(shown[label]) == pytest.approx(value, rel=1e-5), label
+    assert float(shown["Certified radius (ℓ2)"]) == pytest.approx(
+        min(float(shown["R_σ (σ-estimator)"]), float(shown["R_c (classifier)"])), rel=1e-9)
+    # the α/2 + α/2 split, recomputed from the displayed votes: R = σ Φ⁻¹(p̲_A at α/2)
+    selection, classification = stage_rows(at)
+    for row, sigma, radius in ((selection, card.sigma_e, direct.r_sigma),
+                               (classification, direct.level, direct.r_c)):
+        assert row["α"] == pytest.approx(0.0005)
+        k, n = (int(v.replace(",", "")) for v in row["votes"].split(" / "))
+        assert n == 200
+        p_lower = beta.ppf(0.0005, k, n - k + 1)
+        assert row["p̲_A"] == pytest.approx(p_lower, abs=1e-9)
+        assert radius == pytest.approx(sigma * norm.ppf(p_lower), rel=1e-9)
+    assert selection["model"] == "mnist-sigma-estimator"
+    assert classification["model"] == EXPERTS[list(card.levels).index(direct.level)]
+    text = markdown(at)
+    assert f"min(R_σ, R_c) = min({direct.r_sigma:.6g}, {direct.r_c:.6g})" in text
+    assert "α/2 = 0.0005" in text and ":green-badge[sound]" in text and direct.note in text
+    assert "Not available for Dual RS" in text
+    assert [b.key for b in at.button] == ["cert_run"]           # no audit button for Dual RS
+    assert set(chart_keys(at)) == {"cert_votes_sigma", "cert_votes"}
+
+    # downloads carry both radii, the level, both p̲_A and the α split
+    result = services.result_of(job)
+    data = json.loads(services.dual_json(result))
+    assert data["r_sigma"] == direct.r_sigma and data["r_c"] == direct.r_c
+    assert data["level"] == direct.level and data["soundness"] == "sound"
+    assert data["selection"]["alpha"] == data["classification"]["alpha"] == 0.0005
+    assert data["experts"] == list(EXPERTS) and data["seed"] == 0
+    row = services.dual_row(result, tuple("0123456789"))
+    (parsed,) = csv.DictReader(io.StringIO(figures.csv_text([row])))
+    for name in ("radius", "r_sigma", "r_c", "level", "p_a_lower_sigma", "p_a_lower_c"):
+        assert float(parsed[name]) == pytest.approx(getattr(direct, name), rel=1e-12), name
+    assert float(parsed["alpha_sigma"]) == float(parsed["alpha_c"]) == 0.0005
+    assert parsed["soundness"] == "sound" and parsed["prediction_name"] == "7"
+
+    # back to standard RS: the Dual RS result is stale (mode); a cached rerun of Dual RS
+    at.radio(key="cert_mode").set_value("standard").run()
+    assert ":orange-badge[stale]" in markdown(at) and "(mode)" in markdown(at)
+    at.radio(key="cert_mode").set_value("dual").run()
+    assert ":violet-badge[cached]" in markdown(at) and job_of(at) is job
+
+
+def chart_keys(at: AppTest) -> list[str]:
+    return [element.proto.id.split("-", 2)[2] for element in at.get("plotly_chart")]
+
+
+def test_dual_rs_bad_combinations_are_explained():
+    at = open_dual()
+    # a non-MNIST image: said so, and Certify is disabled
+    at.selectbox(key="cert_dataset").select("cifar10").run()
+    assert at.button(key="cert_run").disabled
+    assert any(w.value.startswith("Dual RS is MNIST only") and "CIFAR-10 image" in w.value
+               for w in at.warning)
+    at.selectbox(key="cert_dataset").select("mnist").run()
+    assert not at.button(key="cert_run").disabled and not at.warning
+    # an expert with a learned NPG: the engine's refusal, and Certify is disabled
+    at.selectbox(key="cert_expert_0.5").select("mnist-universal-0.50").run()
+    assert at.button(key="cert_run").disabled
+    assert any("cannot be used for Dual RS" in w.value and "learned universal NPG" in w.value
+               for w in at.warning)
+    # an isotropic expert trained at another σ: allowed, with a note
+    at.selectbox(key="cert_expert_0.5").select("mnist-gaussian-1.00").run()
+    assert not at.button(key="cert_run").disabled
+    assert "mnist-gaussian-1.00 was trained at σ = 1: at σ = 0.5" in markdown(at)
+    # engine validation errors of the run itself are shown as in standard RS
+    certify(at, n0=300, n=200)
+    assert any("n0 (selection samples, 300) must not exceed n" in e.value for e in at.error)
+
+
+# ---------------------------------------------------------------------------------- audit
+
+
+def test_audit_button_shows_a_verdict():
+    at = certify(open_certify(), n0=20, n=200)
+    text = markdown(at)
+    budget = services.AUDIT_BUDGET
+    assert f"n_verify = {budget.n_verify:,} fresh samples" in text
+    assert f"PGD {budget.restarts} random starts × {budget.steps} steps" in text
+    assert "cert_audit_region" not in [r.key for r in at.radio]  # isotropic: the ℓ2 ball
+    certificate_job = job_of(at)
+    at.button(key="cert_audit").click().run()
+    wait_job(at, timeout=120)
+    audit = job_of(at)
+    assert isinstance(audit, services.AuditJob) and audit.target == certificate_job.key
+    result = audit.result
+    assert result.attacked and result.region == "ball" and result.target == "deployed"
+    assert result.radius == pytest.approx(certificate_job.result.radius)
+    assert result.n_verify == budget.n_verify and result.region_norm <= 1 + 1e-6
+    shown = metrics(at)
+    # the verdict's bound, recomputed from the displayed votes (one-sided Clopper–Pearson)
+    votes = re.search(r"Votes for 7 at the worst point x′: ([\d,]+) of ([\d,]+)", markdown(at))
+    k, n = (int(v.replace(",", "")) for v in votes.groups())
+    assert n == budget.n_verify
+    upper = 1.0 if k == n else beta.ppf(1 - budget.alpha, k + 1, n - k)
+    assert float(shown["Verified p̄_c"]) == pytest.approx(upper, abs=1e-6)
+    assert (upper < 0.5) == result.violation
+    assert shown["PREDICT changed"] == ("no" if not result.changed else
+                                        f"yes → {result.top_class}")
+    verdict = [s.value for s in at.success] + [e.value for e in at.error]
+    assert len(verdict) == 1 and verdict[0].startswith(
+        "**Violation**" if result.violation else "**No violation found**")
+    assert "No violation found is evidence, not proof" in markdown(at)
+    assert not [b for b in at.button if b.key == "cert_audit"]      # cached: no second run
+    assert metrics(at)["Prediction"] == "7"                          # the certificate stays
+
+
+# ---------------------------------------------------------------------------------- closed tab
+
+
+def test_job_without_heartbeat_cancels_itself():
+    model, _ = load_model("mnist-gaussian-0.25")
+    x = torch.from_numpy(services.bundled_model_input("mnist-0000", (1, 28, 28)).pixels)
+    noise = build_noise("gaussian", 0.25, (1, 28, 28))
+    gone = services.CertifyJob(_settings(n=100_000, n0=100), SmoothedClassifier(model, noise, 10),
+                               x, noise, alive=lambda: False, timeout=0.3).start()
+    assert gone.wait(30)
+    assert gone.cancelled and gone.abandoned and gone.result is None
+    assert 0 < gone.done < gone.total and gone.elapsed >= 0.3
+    # a connected session refreshes the heartbeat: the same timeout never stops the job
+    alive = services.CertifyJob(_settings(n=2000, n0=100), SmoothedClassifier(model, noise, 10),
+                                x, noise, alive=lambda: True, timeout=0.01).start()
+    assert alive.wait(60) and alive.result is not None and not alive.abandoned
+    assert alive.elapsed > 0.01
+
+
+def test_session_probe_asks_the_runtime(monkeypatch):
+    assert services.session_probe()()                    # no script context: always alive
+    active = {"tab-1"}
+
+    class FakeRuntime:
+        @staticmethod
+        def is_active_session(session_id: str) -> bool:
+            return session_id in active
+
+    monkeypatch.setattr(services, "get_script_run_ctx",
+                        lambda: type("Ctx", (), {"session_id": "tab-1"})())
+    monkeypatch.setattr(services.runtime, "exists", lambda: True)
+    monkeypatch.setattr(services.runtime, "get_instance", lambda: FakeRuntime)
+    probe = services.session_probe()
+    assert probe()
+    active.clear()                                       # the tab was closed
+    assert not probe()
+
+
+def test_mode_switch_keeps_the_standard_settings():
+    at = open_certify()
+    at.selectbox(key="cert_model").select("mnist-gaussian-0.50").run()
+    at.checkbox(key="cert_override").check().run()
+    at.number_input(key="cert_sigma_mnist-gaussian-0.50").set_value(0.7).run()
+    at.selectbox(key="cert_npg_mnist-gaussian-0.50").select("pattern-1").run()
+    at.radio(key="cert_mode").set_value("dual").run()
+    assert "cert_model" not in [s.key for s in at.selectbox] and not at.checkbox
+    at.radio(key="cert_mode").set_value("standard").run()
+    assert at.selectbox(key="cert_model").value == "mnist-gaussian-0.50"
+    assert at.checkbox(key="cert_override").value
+    assert at.number_input(key="cert_sigma_mnist-gaussian-0.50").value == pytest.approx(0.7)
+    assert at.selectbox(key="cert_npg_mnist-gaussian-0.50").value == "pattern-1"

@@ -124,3 +124,52 @@ def test_certify_progress_result_cancel(certify_page, tmp_path):
     assert (tmp_path / "certify.png").stat().st_size > 50_000
     print(f"\nfirst run (n = 20,000) took {elapsed:.1f} s in the browser; "
           f"screenshot {tmp_path / 'certify.png'}")
+
+
+def pick_below(page, label: str, option: str) -> None:
+    """``pick`` for a selectbox below the fold: scrolled into view first, so the click that
+    opens its list does not scroll the page."""
+    page.get_by_role("combobox", name=label).scroll_into_view_if_needed()
+    pick(page, label, option)
+
+
+def test_dual_rs_shows_both_radii(certify_page, tmp_path):
+    expect = _expect()
+    page = certify_page
+    page.locator("[data-testid='stRadio']").filter(has_text="Smoothing").get_by_text(
+        "Dual RS", exact=True).click()
+    expect(page.get_by_role("combobox", name="σ-estimator")).to_be_visible(timeout=15_000)
+    expect(page.get_by_role("combobox", name="Expert for σ = 0.25")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^Dual RS: mnist-sigma-estimator → mnist-gaussian-0\.25, "
+                                       r"mnist-gaussian-0\.50, mnist-gaussian-1\.00 on MNIST 7"))
+           ).to_be_visible(timeout=15_000)
+    wait_idle(page)
+    pick_below(page, "Image", "#0001 · 2")
+    expect(page.get_by_text(re.compile(r"As the model sees it: 1×28×28 .*MNIST 2 \(mnist-0001\)"))
+           ).to_be_visible(timeout=15_000)
+    set_number(page, "n (estimation samples)", 1000)
+    wait_idle(page)
+    page.get_by_role("button", name="Certify", exact=True).click()
+
+    result = page.get_by_text(re.compile(r"Prediction: 2, certified in ℓ2 up to radius "
+                                         r"min\(R_σ, R_c\) = min\([\d.e-]+, [\d.e-]+\) = "))
+    expect(result).to_be_visible(timeout=60_000)
+    expect(result).to_contain_text("sound")
+    metrics = page.locator("[data-testid='stMetric']")
+    for label in ("R_σ (σ-estimator)", "R_c (classifier)", "Certified radius (ℓ2)",
+                  "p̲_A (σ-estimator)", "p̲_A (classifier)"):
+        expect(metrics.filter(has_text=label)).to_contain_text(re.compile(r"\d\.\d+"))
+    expect(metrics.filter(has_text="Selected level σ")).to_contain_text(re.compile(r"0\.25|0\.5|1"))
+    expect(page.get_by_text(re.compile(r"α split: each stage runs CERTIFY at α/2 = 0\.0005"))
+           ).to_be_visible()
+    expect(page.get_by_text(re.compile(r"n0 = 100 · n = 1,000 per stage"))).to_be_visible()
+    expect(page.get_by_text("Not available for Dual RS", exact=False)).to_be_visible()
+    # a CIFAR-10 image: refused with a reason, Certify disabled
+    pick_below(page, "Dataset", "CIFAR-10")
+    expect(page.get_by_text(re.compile(r"^Dual RS is MNIST only"))).to_be_visible(timeout=15_000)
+    expect(page.get_by_role("button", name="Certify", exact=True)).to_be_disabled()
+    pick_below(page, "Dataset", "MNIST")
+    expect(page.get_by_role("button", name="Certify", exact=True)).to_be_enabled(timeout=15_000)
+    wait_idle(page)
+    full_screenshot(page, tmp_path / "certify_dual.png")
+    print(f"\nscreenshot {tmp_path / 'certify_dual.png'}")

@@ -1,28 +1,37 @@
-"""Certify: run Cohen et al.'s CERTIFY with a bundled model on one image, in the background.
+"""Certify: certify one image in the background, with standard randomized smoothing (a bundled
+model and its noise, Cohen et al. / UCAN) or Dual RS (a σ-estimator picks the noise level,
+that level's expert classifies), and attack a standard certificate on demand (attack audit).
 
 Run tier of the app. The "Certify" button starts one job per session in a worker thread
 (``services.CertifyJob``: engine calls only, never ``st.*``); a polling fragment shows its
-progress with a Cancel button while the rest of the page stays interactive. Finished results
-are cached per session under a hash of everything that determines them, so going back to a
-configuration shows its result at once. All numbers come from ``ucan_core``; the figures
-are built by the pure functions of ``app.figures``.
+progress with a Cancel button while the rest of the page stays interactive. The audit runs in
+the same job slot (``services.AuditJob``). A job whose browser session has ended cancels itself
+(``services.session_probe``). Finished results are cached per session under a hash of
+everything that determines them, so going back to a configuration shows its result at once.
+All numbers come from ``ucan_core``; the figures are built by the pure functions of
+``app.figures``.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections import OrderedDict
 
 import streamlit as st
 
-from app import figures, services
+from app import figures, services, widgets
 from ucan_core.devices import available_devices
+from ucan_core.dual import DualCertificate
 from ucan_core.errors import UcanError
+from ucan_core.estimator import EstimatorCard
+from ucan_core.models import ModelCard
+from ucan_core.smoothing import Certificate
 
 _t0 = time.perf_counter()
 
-JOB, CACHE, LAST, FRESH, HIT = ("certify_job", "certify_cache", "certify_last_key",
-                                "certify_fresh_key", "certify_hit")
+JOB, CACHE, LAST, FRESH, AUDITS = ("certify_job", "certify_cache", "certify_last_key",
+                                   "certify_fresh_key", "certify_audits")
 CACHE_SIZE = 32
 POLL_S = 0.5
 #: After a click the script waits this long for the worker, so short runs and argument
@@ -30,18 +39,24 @@ POLL_S = 0.5
 FIRST_WAIT_S = 0.4
 DEFAULTS = {"n0": 100, "n": 10_000, "alpha": 0.001, "batch": 1000, "seed": 0,
             "kappa": 1.0, "iota": 1.0}
-SOUNDNESS_COLOURS = {"sound": "green", "input-dependent": "orange", "approximate": "orange"}
+MODES = {"standard": "Standard RS", "dual": "Dual RS"}
+REGIONS = {"ball": "ℓp ball of the certified radius",
+           "region": "whole anisotropic region ‖δ/s‖_p ≤ R"}
 
 ss = st.session_state
 ss.setdefault(CACHE, OrderedDict())
+ss.setdefault(AUDITS, {})
 cache: OrderedDict[str, services.CertifyResult] = ss[CACHE]
+audits: dict[str, services.AuditOutcome] = ss[AUDITS]
 
 st.title("Certify")
 st.markdown(
     "Certify one image with a bundled smoothed classifier: the page draws n0 noisy copies to "
     "select the top class ĉ_A, then n fresh copies to bound its probability p_A from below "
-    "(Clopper–Pearson, level α), and turns that bound into a certified radius. Runs happen in "
-    "the background; you can keep changing settings, and every result is cached.")
+    "(Clopper–Pearson, level α), and turns that bound into a certified radius. **Dual RS** "
+    "first lets a smoothed σ-estimator choose the noise level for this input, then certifies "
+    "with that level's expert. Runs happen in the background; you can keep changing settings, "
+    "and every result is cached.")
 
 cards = services.model_cards()
 if not cards:
@@ -50,15 +65,18 @@ if not cards:
 
 controls, results = st.columns([1, 2.6], gap="large")
 
+
 # --------------------------------------------------------------------------------------------
 # Controls
-with controls:
+
+
+def model_section() -> ModelCard:
+    """The bundled model of standard RS and its card."""
     st.subheader("Model")
     model_id = st.selectbox("Model", list(cards), key="cert_model", bind="query-params",
                             help="A bundled base classifier, trained with the noise it is "
                                  "smoothed with (Gaussian data augmentation).")
     card = cards[model_id]
-    arch = card.architecture
     sigma_card = float(card.noise["sigma"])
     metrics = card.metrics or {}
     accuracy = " · ".join(f"{label} {metrics[key]:.2%}" for key, label in
@@ -70,38 +88,86 @@ with controls:
         f"{card.npg} NPG  \n"
         f"Test accuracy: {accuracy or 'not recorded'}")
     st.caption(card.description)
+    return card
 
+
+def dual_section() -> tuple[EstimatorCard, list[str]]:
+    """The σ-estimator of Dual RS and one expert per level of its Σ."""
+    st.subheader("Dual RS")
+    estimators = services.estimator_cards()
+    if not estimators:
+        st.error("No bundled σ-estimator found in assets/models/estimators.")
+        st.stop()
+    estimator_id = st.selectbox(
+        "σ-estimator", list(estimators), key="cert_estimator", bind="query-params",
+        help="A classifier over the noise levels Σ, trained to pick the level whose smoothed "
+             "expert certifies this input best; it is itself smoothed with Gaussian noise "
+             "σ_e ≥ max Σ, so its choice is certified too.")
+    estimator = estimators[estimator_id]
+    st.markdown(
+        f"**{services.DATASET_TITLES.get(estimator.dataset, estimator.dataset)}** · levels "
+        f"Σ = {{{', '.join(f'{v:g}' for v in estimator.levels)}}} · smoothed with "
+        f"σ_e = {estimator.sigma_e:g}")
+    st.caption(estimator.description)
+    options = [m for m, c in cards.items() if c.dataset == estimator.dataset]
+    experts = []
+    for index, level in enumerate(estimator.levels):
+        default = estimator.experts[index] if index < len(estimator.experts) else options[0]
+        expert = st.selectbox(
+            f"Expert for σ = {level:g}", options,
+            index=options.index(default) if default in options else 0,
+            key=f"cert_expert_{level:g}", bind="query-params",
+            format_func=lambda m: m if cards[m].npg == "isotropic" else f"{m} ({cards[m].npg} NPG)",
+            help="The base classifier smoothed with Gaussian noise at this level when the "
+                 "σ-estimator selects it. Dual RS routes to isotropic Gaussian models; the "
+                 "default is the model trained at this σ.")
+        trained = float(cards[expert].noise["sigma"])
+        if cards[expert].npg == "isotropic" and trained != level:
+            st.caption(f"{expert} was trained at σ = {trained:g}: at σ = {level:g} it errs "
+                       "more under noise, so p̲_c and R_c usually drop.")
+        experts.append(expert)
+    return estimator, experts
+
+
+def image_section(shape: tuple[int, int, int], dataset: str,
+                  any_dataset: bool) -> services.ModelInput:
+    """A bundled image (of ``dataset``, or of any dataset) or an upload, at ``shape``."""
     st.subheader("Image")
     source = st.radio("Image source", ["Bundled", "Upload"], key="cert_source",
                       bind="query-params", horizontal=True,
                       help="A bundled test image of the model's dataset, or your own PNG/JPEG.")
     catalog = services.bundled_catalog()
-    entries = dict(catalog.get(card.dataset) or [e for group in catalog.values() for e in group])
+    if any_dataset:
+        datasets = list(catalog)
+        dataset = st.selectbox("Dataset", datasets, key="cert_dataset", bind="query-params",
+                               index=datasets.index(dataset) if dataset in datasets else 0,
+                               format_func=lambda d: services.DATASET_TITLES.get(d, d),
+                               help="The dataset of the bundled image. Dual RS certifies only "
+                                    "images of its σ-estimator's dataset.")
+    entries = dict(catalog.get(dataset) or [e for group in catalog.values() for e in group])
     first_id = next(iter(entries))
     image = None
     if source == "Bundled":
-        image_id = st.selectbox("Image", list(entries), key=f"cert_image_{card.dataset}",
+        image_id = st.selectbox("Image", list(entries), key=f"cert_image_{dataset}",
                                 bind="query-params", format_func=entries.__getitem__,
                                 help="Test-set index and label of the bundled image.")
-        image = services.bundled_model_input(image_id, arch.input_shape)
+        image = services.bundled_model_input(image_id, shape)
     else:
         upload = st.file_uploader("Upload an image", type=["png", "jpg", "jpeg"],
                                   key="cert_upload",
                                   help="PNG or JPEG, at most 10 MB and 16.7 Mpixel, checked "
                                        "before decoding, then converted to the model's input "
-                                       f"shape {arch.input_shape[0]}×{arch.input_shape[1]}×"
-                                       f"{arch.input_shape[2]}.")
+                                       f"shape {shape[0]}×{shape[1]}×{shape[2]}.")
         invert = st.checkbox("Invert (dark ↔ light)", key="cert_invert",
                              help="MNIST digits are light on a dark background; invert a "
                                   "dark-on-light drawing to match.")
         if upload is not None:
             try:
-                image = services.uploaded_model_input(upload.getvalue(), upload.name,
-                                                      arch.input_shape)
+                image = services.uploaded_model_input(upload.getvalue(), upload.name, shape)
             except UcanError as error:
                 st.error(f"Upload refused: {error}")
         if image is None:
-            image = services.bundled_model_input(first_id, arch.input_shape)
+            image = services.bundled_model_input(first_id, shape)
             st.info(f"No usable upload: using the bundled image {image.name}.")
         elif invert:
             image = image.inverted()
@@ -113,16 +179,21 @@ with controls:
     st.image(figures.image_png(image.pixels, min_tile=168),
              caption=f"As the model sees it: {c}×{h}×{w} ({converted}). {image.name}",
              width=200)
+    return image
 
+
+def noise_section(card: ModelCard) -> services.NoiseChoice:
+    """Standard RS noise: the model's own (σ may be overridden), its learned NPG or a pattern."""
     st.subheader("Noise")
-    override = st.checkbox("Override σ", key="cert_override",
+    sigma_card = float(card.noise["sigma"])
+    override = st.checkbox("Override σ", key="cert_override", persist_state="page",
                            help=f"Certify with another noise level than the model's training "
                                 f"noise (σ = {sigma_card:g}).")
     sigma = sigma_card
     if override:
         sigma = float(st.number_input("σ (noise level)", min_value=0.01, max_value=4.0,
                                       value=sigma_card, step=0.05, format="%.3f",
-                                      key=f"cert_sigma_{model_id}",
+                                      key=f"cert_sigma_{card.id}", persist_state="page",
                                       help="Per-coordinate standard deviation, pixel units."))
         if sigma != sigma_card:
             st.warning(f"This model was trained at σ = {sigma_card:g}. A smoothed classifier "
@@ -130,7 +201,8 @@ with controls:
                        "errs more under noise, so p̲_A and the radius usually drop.")
     npg_options = [k for k in services.CERTIFY_NPG_OPTIONS
                    if k != services.LEARNED or card.npg != "isotropic"]
-    npg = st.selectbox("Noise generator (NPG)", npg_options, key=f"cert_npg_{model_id}",
+    npg = st.selectbox("Noise generator (NPG)", npg_options, key=f"cert_npg_{card.id}",
+                       persist_state="page",
                        format_func=services.CERTIFY_NPG_OPTIONS.__getitem__,
                        help="learned: the model's own NPG (universal maps are fixed and sound; "
                             "input-dependent maps are computed from this image and are NOT a "
@@ -140,26 +212,53 @@ with controls:
     kappa, iota = DEFAULTS["kappa"], DEFAULTS["iota"]
     if npg.startswith("pattern"):
         kappa = st.slider("κ (pattern strength)", 0.0, 4.0, DEFAULTS["kappa"], 0.1,
-                          key="cert_kappa", help="How much the noise grows towards the corners.")
+                          key="cert_kappa", persist_state="page",
+                          help="How much the noise grows towards the corners.")
         iota = st.slider("ι (pattern offset)", 0.05, 2.0, DEFAULTS["iota"], 0.05,
-                         key="cert_iota", help="Base level of the scale map.")
+                         key="cert_iota", persist_state="page",
+                         help="Base level of the scale map.")
         if npg != card.npg:
             st.caption(f"The model was trained with {card.npg} noise; the certificate stays "
                        "valid, but p_A may be lower under this noise.")
+    return services.NoiseChoice(
+        density=card.noise["name"], sigma=sigma, shape=card.architecture.input_shape, npg=npg,
+        kappa=float(kappa), iota=float(iota),
+        params=tuple(sorted((k, float(v)) for k, v in (card.noise.get("params") or {}).items())))
+
+
+with controls:
+    mode = st.radio("Smoothing", list(MODES), key="cert_mode", bind="query-params",
+                    horizontal=True, format_func=MODES.__getitem__,
+                    help="Standard RS: one model smoothed with one noise. Dual RS (Sun, Mao & "
+                         "Vechev): a smoothed σ-estimator picks the noise level for this input, "
+                         "then that level's expert is certified; each stage at α/2, radius "
+                         "min(R_σ, R_c), sound for the deployed classifier.")
+    if mode == "dual":
+        estimator, expert_ids = dual_section()
+        shape, dataset = estimator.architecture.input_shape, estimator.dataset
+    else:
+        card = model_section()
+        shape, dataset = card.architecture.input_shape, card.dataset
+    image = image_section(shape, dataset, any_dataset=mode == "dual")
+    if mode == "standard":
+        choice = noise_section(card)
 
     st.subheader("Sampling")
     n0 = int(st.number_input("n0 (selection samples)", min_value=1, max_value=100_000,
                              value=DEFAULTS["n0"], step=10, key="cert_n0", bind="query-params",
-                             help="Noisy copies used to pick the top class ĉ_A."))
+                             help="Noisy copies used to pick the top class ĉ_A (per stage in "
+                                  "Dual RS)."))
     n = int(st.number_input("n (estimation samples)", min_value=1, max_value=100_000,
                             value=DEFAULTS["n"], step=1000, key="cert_n", bind="query-params",
-                            help="Fresh noisy copies used to bound p_A; more samples, a "
-                                 "tighter bound and a larger radius (up to 100,000)."))
+                            help="Fresh noisy copies used to bound p_A (per stage in Dual RS); "
+                                 "more samples, a tighter bound and a larger radius (up to "
+                                 "100,000)."))
     alpha = float(st.number_input("α (failure probability)", min_value=0.0, max_value=1.0,
                                   value=DEFAULTS["alpha"], step=0.001, format="%.5f",
                                   key="cert_alpha", bind="query-params",
                                   help="The certificate holds with probability ≥ 1 − α over "
-                                       "the sampling. Must lie in (0, 1)."))
+                                       "the sampling (Dual RS: α/2 per stage). Must lie in "
+                                       "(0, 1)."))
     batch = int(st.number_input("Batch size", min_value=1, max_value=10_000,
                                 value=DEFAULTS["batch"], step=100, key="cert_batch",
                                 help="Noisy copies per forward pass (memory vs speed)."))
@@ -171,13 +270,28 @@ with controls:
                           help="Where the model and the noise run (best available first).")
     st.caption(f"In use: **{services.device_description(device)}**")
 
-choice = services.NoiseChoice(
-    density=card.noise["name"], sigma=sigma, shape=arch.input_shape, npg=npg,
-    kappa=float(kappa), iota=float(iota),
-    params=tuple(sorted((k, float(v)) for k, v in (card.noise.get("params") or {}).items())))
-settings = services.CertifySettings(
-    model_id=model_id, image_key=image.key, noise=choice, n0=n0, n=n, alpha=alpha,
-    batch_size=batch, seed=seed, device=device)
+settings: services.CertifySettings | services.DualSettings
+#: Why Certify is disabled for the current settings (None: it is not).
+blocked: str | None = None
+if mode == "dual":
+    settings = services.DualSettings(
+        estimator_id=estimator.id, expert_ids=tuple(expert_ids), image_key=image.key, n0=n0,
+        n=n, alpha=alpha, batch_size=batch, seed=seed, device=device)
+    title = services.DATASET_TITLES.get(estimator.dataset, estimator.dataset)
+    if image.dataset is not None and image.dataset != estimator.dataset:
+        blocked = (f"Dual RS is {title} only: the bundled σ-estimator {estimator.id} and its "
+                   f"experts are {title} models, and {image.name} is a "
+                   f"{services.DATASET_TITLES.get(image.dataset, image.dataset)} image. Pick "
+                   f"one of the {title} images, or upload your own.")
+    else:
+        try:
+            services.check_dual(settings)
+        except UcanError as error:
+            blocked = f"These experts cannot be used for Dual RS: {error}."
+else:
+    settings = services.CertifySettings(
+        model_id=card.id, image_key=image.key, noise=choice, n0=n0, n=n, alpha=alpha,
+        batch_size=batch, seed=seed, device=device)
 key = settings.key()
 
 
@@ -185,31 +299,46 @@ key = settings.key()
 # Job handling
 
 
-def integrate(job: services.CertifyJob) -> None:
-    """Move a finished job's certificate into the session cache (once)."""
+def integrate(job: services.BackgroundJob) -> None:
+    """Move a finished job's outcome into the session caches (once)."""
     if job.running or job.integrated:
         return
     job.integrated = True
-    if job.result is not None:
-        cache[job.key] = services.result_of(job)
-        cache.move_to_end(job.key)
-        while len(cache) > CACHE_SIZE:
-            cache.popitem(last=False)
-        ss[LAST] = ss[FRESH] = job.key
+    if job.result is None:
+        return
+    if isinstance(job, services.AuditJob):
+        audits[job.key] = services.audit_outcome(job)
+        return
+    assert isinstance(job, services.CertifyJob)
+    cache[job.key] = services.result_of(job)
+    cache.move_to_end(job.key)
+    while len(cache) > CACHE_SIZE:
+        cache.popitem(last=False)
+    ss[LAST] = ss[FRESH] = job.key
 
 
 def job_panel() -> None:
     """Progress, ETA and Cancel of the running job; its outcome once it stopped."""
-    job: services.CertifyJob | None = ss.get(JOB)
+    job: services.BackgroundJob | None = ss.get(JOB)
     if job is None:
         return
+    audit = isinstance(job, services.AuditJob)
     if job.running:
+        if audit:
+            # Not a ``with`` block: leaving one would mark the status complete.
+            st.status(f"Auditing the certificate: {job.elapsed:.0f} s elapsed…",
+                      state="running").caption(
+                "A small fixed budget: seconds to tens of seconds. The attack has no progress "
+                "steps and cannot be interrupted.")
+            return
+        assert isinstance(job, services.CertifyJob)
         eta = job.eta
+        verb = "Certifying with Dual RS" if job.settings.mode == "dual" else "Certifying"
         st.progress(min(1.0, job.done / max(job.total, 1)),
-                    text=f"Certifying: {job.done:,} / {job.total:,} samples · "
+                    text=f"{verb}: {job.done:,} / {job.total:,} samples · "
                          + (f"ETA {eta:.0f} s" if eta is not None else "ETA …"))
         s = job.settings
-        st.caption(f"{s.model_id} · {s.image_key.split(':')[1][:16]} · n0 = {s.n0:,}, "
+        st.caption(f"{s.title} · {s.image_key.split(':')[1][:16]} · n0 = {s.n0:,}, "
                    f"n = {s.n:,} · {s.device} · {job.elapsed:.1f} s elapsed · "
                    f"{job.rate:,.0f} samples/s")
         if job.cancel_event.is_set():
@@ -220,12 +349,16 @@ def job_panel() -> None:
         return
     if not job.integrated:
         st.rerun()  # the job just stopped: redraw the whole page with its outcome
-    if job.cancelled:
+    what = "Audit" if audit else "Certification"
+    if job.abandoned:
+        st.warning(f"{what} stopped: this browser session was disconnected for more than "
+                   f"{job.timeout:.0f} s.")
+    elif job.cancelled:
         st.warning(f"Certification cancelled after {job.done:,} / {job.total:,} samples "
                    f"({job.elapsed:.1f} s): no result for this run.")
     elif job.error is not None:
-        if job.key == key:
-            st.error(f"Certification failed: {job.error}")
+        if audit or job.key == key:
+            st.error(f"{what} failed: {job.error}")
         else:  # the settings have changed since: no alarm, but say what happened
             st.caption(f"The last run, with other settings, failed: {job.error}")
 
@@ -243,10 +376,36 @@ def status_line(result: services.CertifyResult, status: str) -> None:
                     "Press **Certify** to update; shown below: the last result.")
 
 
+def classes_of(model_id: str, count: int) -> tuple[str, ...]:
+    """Class names of a bundled model (plain indices if it is gone)."""
+    return (cards[model_id].architecture.classes if model_id in cards
+            else tuple(str(i) for i in range(count)))
+
+
+def radii_table(cert: Certificate | DualCertificate) -> None:
+    """The ℓ1/ℓ2/ℓ∞ radii of a certificate with their kinds and formulas."""
+    if cert.radii:
+        rows = [{"norm": figures.norm_symbol(q), "radius": r.value, "kind": r.kind,
+                 "formula": r.formula} for q, r in cert.radii.items()]
+        st.dataframe(rows, hide_index=True, width="stretch",
+                     column_config={"radius": st.column_config.NumberColumn(format="%.6g")})
+
+
+def downloads(stem: str, json_text: str, row: dict) -> None:
+    """JSON and CSV download buttons for the shown certificate."""
+    d1, d2, _ = st.columns([1, 1, 2])
+    d1.download_button("Download JSON", json_text, file_name=f"{stem}.json",
+                       mime="application/json", key="cert_dl_json", on_click="ignore",
+                       width="stretch")
+    d2.download_button("Download CSV", figures.csv_text([row]), file_name=f"{stem}.csv",
+                       mime="text/csv", key="cert_dl_csv", on_click="ignore", width="stretch")
+
+
 def show_result(result: services.CertifyResult, status: str) -> None:
+    """A standard certificate: votes, p_A, radii, soundness, downloads and the audit."""
     cert, s = result.certificate, result.settings
-    classes = (cards[s.model_id].architecture.classes if s.model_id in cards
-               else tuple(str(i) for i in range(len(cert.counts))))
+    assert isinstance(s, services.CertifySettings) and isinstance(cert, Certificate)
+    classes = classes_of(s.model_id, len(cert.counts))
     summary = services.p_a_summary(cert)
     norm = figures.norm_symbol(cert.norm)
     status_line(result, status)
@@ -294,11 +453,7 @@ def show_result(result: services.CertifyResult, status: str) -> None:
     else:
         st.markdown(f"**Certified radius** — native norm {norm}: `{cert.radius:.6g}` "
                     f"{figures.kind_badge(cert.kind)}")
-        if cert.radii:
-            rows = [{"norm": figures.norm_symbol(q), "radius": r.value, "kind": r.kind,
-                     "formula": r.formula} for q, r in cert.radii.items()]
-            st.dataframe(rows, hide_index=True, width="stretch",
-                         column_config={"radius": st.column_config.NumberColumn(format="%.6g")})
+        radii_table(cert)
     if "scale_min" in cert.noise and not cert.abstained:
         gmean = cert.noise["scale_geomean"]
         base = services.base_radius(result.noise, cert.p_a_lower, cert.norm)
@@ -309,8 +464,7 @@ def show_result(result: services.CertifyResult, status: str) -> None:
         st.caption("The anisotropic noise certifies {δ : ‖δ/s‖_p ≤ R}. Its ℓp radius "
                    "min sᵢ·R is the largest ball inside that region; the ALM is the radius of "
                    "the isotropic region of equal volume, a size measure only.")
-    colour = SOUNDNESS_COLOURS.get(cert.soundness, "gray")
-    st.markdown(f"Soundness: :{colour}-badge[{cert.soundness}] {cert.note}")
+    st.markdown(f"Soundness: {widgets.soundness_badge(cert.soundness)} {cert.note}")
     if not cert.abstained:
         formula = cert.radii[cert.norm].formula if cert.norm in cert.radii else None
         if formula:
@@ -320,15 +474,8 @@ def show_result(result: services.CertifyResult, status: str) -> None:
             st.caption("p_A in the formula is the lower bound p̲_A; Φ⁻¹ is the standard "
                        "normal quantile.")
 
-    stem = f"certificate-{s.model_id}-{result.key[:8]}"
-    d1, d2, _ = st.columns([1, 1, 2])
-    d1.download_button("Download JSON", cert.to_json(), file_name=f"{stem}.json",
-                       mime="application/json", key="cert_dl_json", on_click="ignore",
-                       width="stretch")
-    d2.download_button("Download CSV", figures.csv_text([services.certificate_row(result,
-                                                                                  classes)]),
-                       file_name=f"{stem}.csv", mime="text/csv", key="cert_dl_csv",
-                       on_click="ignore", width="stretch")
+    downloads(f"certificate-{s.model_id}-{result.key[:8]}", cert.to_json(),
+              services.certificate_row(result, classes))
     st.caption(
         f"{s.model_id} · {s.image_key.split(':', 1)[0]} image "
         f"{s.image_key.split(':')[1][:16]} · {cert.noise.get('title')} σ = "
@@ -336,16 +483,188 @@ def show_result(result: services.CertifyResult, status: str) -> None:
         f"n0 = {cert.n0:,} · n = {cert.n:,} · α = {cert.alpha:g} · batch {s.batch_size:,} · "
         f"seed {s.seed} · {s.device} · {result.elapsed:.2f} s, "
         f"{result.samples_per_s:,.0f} samples/s")
+    audit_section(result, classes)
+
+
+def show_dual_result(result: services.CertifyResult, status: str) -> None:
+    """A Dual RS certificate: the selected level, both stages (R_σ, R_c, p̲_A, α/2 each), the
+    certified radius min(R_σ, R_c), soundness and downloads."""
+    cert, s = result.certificate, result.settings
+    assert isinstance(s, services.DualSettings) and isinstance(cert, DualCertificate)
+    sel, cls = cert.selection, cert.classification
+    classes = classes_of(s.expert_ids[0], len(cls.counts) if cls is not None else 10)
+    status_line(result, status)
+    name = "abstain" if cert.abstained else classes[cert.prediction]
+    level = "abstain" if sel.abstained else f"{cert.level:g}"
+    m1, m2, m3, m4 = st.columns([1.1, 1.2, 1.4, 0.9])
+    m1.metric("Prediction", name)
+    m2.metric("Selected level σ", level,
+              help="The level of Σ chosen by the smoothed σ-estimator for this input.")
+    m3.metric("Certified radius (ℓ2)", f"{cert.radius:.6g}",
+              help="min(R_σ, R_c): within it the σ-estimator keeps this level and the "
+                   "classifier smoothed at it keeps the class.")
+    m4.metric("Elapsed", f"{result.elapsed:.1f} s", help="Wall time of both stages.")
+    m4.caption(f"{result.samples_per_s:,.0f} samples/s on {s.device}")
+    r1, r2, r3, r4 = st.columns([1.1, 1.2, 1.4, 0.9])
+    r1.metric("R_σ (σ-estimator)", f"{cert.r_sigma:.6g}")
+    r2.metric("R_c (classifier)", f"{cert.r_c:.6g}" if cls is not None else "not reached")
+    r3.metric("p̲_A (σ-estimator)", f"{cert.p_a_lower_sigma:.6f}")
+    r4.metric("p̲_A (classifier)",
+              "not reached" if math.isnan(cert.p_a_lower_c) else f"{cert.p_a_lower_c:.6f}")
+    if sel.abstained:
+        st.warning(f"Abstain: the smoothed σ-estimator selects no level (p̲_A = "
+                   f"{sel.p_a_lower:.4f} ≤ ½), so Dual RS makes no certified prediction; the "
+                   "classification stage is not run.")
+    elif cert.abstained:
+        st.warning(f"Abstain: at the selected level σ = {level} the smoothed classifier has "
+                   f"p̲_A = {cert.p_a_lower_c:.4f} ≤ ½.")
+    else:
+        st.markdown(f"**Prediction: {name}**, certified in ℓ2 up to radius "
+                    f"**min(R_σ, R_c) = min({cert.r_sigma:.6g}, {cert.r_c:.6g}) = "
+                    f"{cert.radius:.6g}** {figures.kind_badge(cert.kind)} (pixel units, "
+                    "images in [0, 1]).")
+
+    expert = s.expert_ids[sel.prediction] if not sel.abstained else "—"
+    stage_sel = services.p_a_summary(sel)
+    stage_cls = services.p_a_summary(cls) if cls is not None else None
+    rows = [{"stage": "1 · σ-estimator", "model": s.estimator_id,
+             "Gaussian noise": f"σ_e = {cert.sigma_e:g}", "α": sel.alpha,
+             "outcome": f"σ = {level}", "votes": f"{stage_sel.k:,} / {sel.n:,}",
+             "p̲_A": sel.p_a_lower}]
+    if cls is not None and stage_cls is not None:
+        rows.append({"stage": "2 · classifier", "model": expert,
+                     "Gaussian noise": f"σ = {level}", "α": cls.alpha,
+                     "outcome": "abstain" if cls.abstained else classes[cls.prediction],
+                     "votes": f"{stage_cls.k:,} / {cls.n:,}", "p̲_A": cls.p_a_lower})
+    st.dataframe(rows, hide_index=True, width="stretch",
+                 column_config={"α": st.column_config.NumberColumn(format="%g"),
+                                "p̲_A": st.column_config.NumberColumn(format="%.6f")})
+    st.caption(f"α split: each stage runs CERTIFY at α/2 = {sel.alpha:g} (one-sided "
+               "Clopper–Pearson), so by the union bound both stage certificates hold together "
+               f"with probability ≥ 1 − α, α = {cert.alpha:g}.")
+
+    col_sel, col_cls = st.columns(2, gap="medium")
+    levels = [f"σ = {v:g}" for v in cert.levels]
+    col_sel.plotly_chart(figures.votes_figure(levels, sel.counts, sel.selection_counts,
+                                              stage_sel.selected, sel.n, sel.n0),
+                         key="cert_votes_sigma", config={"displayModeBar": False})
+    col_sel.caption("Stage 1: the σ-estimator's votes per level (its classes are the levels).")
+    if cls is not None and stage_cls is not None:
+        col_cls.plotly_chart(figures.votes_figure(classes, cls.counts, cls.selection_counts,
+                                                  stage_cls.selected, cls.n, cls.n0),
+                             key="cert_votes", config={"displayModeBar": False})
+        col_cls.caption(f"Stage 2: votes of {expert} smoothed at σ = {level}.")
+
+    if not cert.abstained:
+        st.markdown(f"**Certified radius** — ℓ2: `{cert.radius:.6g}` "
+                    f"{figures.kind_badge(cert.kind)}")
+        radii_table(cert)
+    st.markdown(f"Soundness: {widgets.soundness_badge(cert.soundness)} {cert.note}")
+    downloads(f"certificate-dual-rs-{s.estimator_id}-{result.key[:8]}",
+              services.dual_json(result), services.dual_row(result, classes))
+    st.caption(
+        f"{s.title} · {s.image_key.split(':', 1)[0]} image {s.image_key.split(':')[1][:16]} · "
+        f"n0 = {s.n0:,} · n = {s.n:,} per stage · α = {cert.alpha:g} · batch "
+        f"{s.batch_size:,} · seed {s.seed} · {s.device} · {result.elapsed:.2f} s, "
+        f"{result.samples_per_s:,.0f} samples/s")
+    st.markdown("#### Attack audit")
+    st.caption("Not available for Dual RS: `ucan_core.audit` attacks a smoothed classifier with "
+               "one noise (fixed, or recomputed by an NPG), not the routing through a smoothed "
+               "σ-estimator. The audit covers standard and UCAN certificates.")
+
+
+def audit_section(result: services.CertifyResult, classes: tuple[str, ...]) -> None:
+    """Attack the shown standard certificate on the deployed classifier, on demand."""
+    cert, s = result.certificate, result.settings
+    assert isinstance(s, services.CertifySettings) and isinstance(cert, Certificate)
+    st.markdown("#### Attack audit")
+    if cert.abstained:
+        st.caption("Nothing to audit: the smoothed classifier abstains.")
+        return
+    shape = "ball"
+    if "scale_min" in cert.noise:
+        shape = st.radio("Attacked region", list(REGIONS), key="cert_audit_region",
+                         horizontal=True, format_func=REGIONS.__getitem__,
+                         help="The ℓp ball of the certified radius min sᵢ·R, or UCAN's whole "
+                              "anisotropic region (s at the certified input), which the ALM "
+                              "measures.")
+    budget = services.AUDIT_BUDGET
+    st.caption(
+        f"Budget: PGD {budget.restarts} random starts × {budget.steps} steps of "
+        f"{budget.step_size:g}·R, each on {budget.draws} noise draws · {budget.directions} "
+        f"random boundary directions · {budget.screen} screening votes per candidate · "
+        f"n_verify = {budget.n_verify:,} fresh samples at α_audit = {budget.alpha:g} · "
+        f"seed {s.seed}. Attacked: the deployed classifier"
+        + (" (its NPG recomputes μ(x′), s(x′) at every attacked point)"
+           if cert.noise.get("input_dependent") else "") + ".")
+    audit_key = services.audit_key(result.key, shape, budget)
+    outcome = audits.get(audit_key)
+    job: services.BackgroundJob | None = ss.get(JOB)
+    busy = job is not None and job.running
+    if outcome is None and st.button("Audit this certificate", key="cert_audit", disabled=busy,
+                                     help="Attack the certificate inside the region it claims "
+                                          "and verify the worst point found (seconds). One job "
+                                          "at a time per session."):
+        try:
+            job = services.start_audit_job(result, shape, budget, services.session_probe())
+        except UcanError as error:
+            st.error(f"Cannot audit: {error}")
+        else:
+            ss[JOB] = job
+            job.wait(FIRST_WAIT_S)
+            st.rerun()
+    if outcome is not None:
+        show_audit(outcome, classes)
+
+
+def show_audit(outcome: services.AuditOutcome, classes: tuple[str, ...]) -> None:
+    """The verdict of an audit and what it means."""
+    r = outcome.result
+    certified = classes[r.certified]
+    if not r.attacked:
+        st.info("Nothing was attacked: the certificate claims no region (radius 0).")
+        return
+    if r.violation:
+        st.error(f"**Violation**: at the worst point found, inside the claimed region, the "
+                 f"verified upper bound p̄_c = {r.p_upper:.6f} < ½ for the certified class "
+                 f"{certified}: the deployed smoothed classifier does not keep {certified} "
+                 "there, so this certificate does not hold for it.")
+    else:
+        st.success(f"**No violation found**: at the worst point found, the verified upper bound "
+                   f"p̄_c = {r.p_upper:.6f} ≥ ½ for the certified class {certified}.")
+    a1, a2 = st.columns(2)
+    a1.metric("Verified p̄_c", f"{r.p_upper:.6f}",
+              help=f"One-sided Clopper–Pearson upper bound at α_audit = {outcome.budget.alpha:g} "
+                   f"on P(f(x′ + ε) = {certified}) from n_verify fresh samples at x′.")
+    a2.metric("PREDICT changed", f"yes → {classes[r.top_class]}" if r.changed else "no",
+              help="Cohen's PREDICT at x′ (binomial test at α_audit) returns another class.")
+    st.caption(
+        f"Votes for {certified} at the worst point x′: {r.count:,} of {r.n_verify:,} (top class "
+        f"{classes[r.top_class]}) · candidate: {r.source} · ‖δ‖ = {r.delta_norm:.4g} "
+        f"({r.region_norm:.3f} of the region's size) · share of votes for {certified} in "
+        f"screening {r.screen_p:.3f} · {r.target} classifier · {REGIONS[r.region]} "
+        f"(R = {r.radius:.4g}) · {outcome.elapsed:.1f} s")
+    st.caption(
+        "What it means: a heuristic attack (PGD on a Monte-Carlo estimate of the smoothed "
+        "classifier, boundary and random directions) searched the claimed region, and only its "
+        "worst point was verified with fresh samples. A violation means the certified class has "
+        "probability below ½ somewhere the certificate covers (a sound certificate is flagged "
+        "with probability ≤ α + α_audit). No violation found is evidence, not proof: a stronger "
+        "attack might still find one.")
 
 
 # --------------------------------------------------------------------------------------------
 # Results
 with results:
     col_button, col_about = st.columns([1, 3], vertical_alignment="center")
-    run_clicked = col_button.button("Certify", key="cert_run", type="primary", width="stretch")
-    col_about.caption(f"{model_id} on {image.name} · {n0:,} + {n:,} samples at α = {alpha:g} "
+    run_clicked = col_button.button("Certify", key="cert_run", type="primary", width="stretch",
+                                    disabled=blocked is not None)
+    col_about.caption(f"{settings.title} on {image.name} · {n0:,} + {n:,} samples at "
+                      f"α = {alpha:g}{' per stage (α/2 each)' if mode == 'dual' else ''} "
                       f"· seed {seed} · {device}")
-    job: services.CertifyJob | None = ss.get(JOB)
+    if blocked is not None:
+        st.warning(blocked)
+    job: services.BackgroundJob | None = ss.get(JOB)
     if ss.get(FRESH) != key:
         ss[FRESH] = None
     if run_clicked:
@@ -357,7 +676,8 @@ with results:
             st.info("Already certified with these exact settings: showing the cached result.")
         else:
             try:
-                job = services.start_certify_job(settings, image.pixels)
+                job = services.start_certify_job(settings, image.pixels,
+                                                 services.session_probe())
             except UcanError as error:
                 st.error(f"Cannot certify: {error}")
             except Exception as error:  # noqa: BLE001 — e.g. out of memory loading the model
@@ -370,14 +690,15 @@ with results:
     running = job is not None and job.running
     st.fragment(job_panel, run_every=POLL_S if running else None)()
 
-    if key in cache:
-        ss[LAST] = key
-        show_result(cache[key], "fresh" if ss.get(FRESH) == key else "cached")
-    elif ss.get(LAST) in cache:
-        show_result(cache[ss[LAST]], "stale")
+    shown = cache.get(key) or cache.get(ss.get(LAST, ""))
+    if shown is not None:
+        ss[LAST] = shown.key
+        status = ("stale" if shown.key != key
+                  else "fresh" if ss.get(FRESH) == key else "cached")
+        (show_dual_result if shown.settings.mode == "dual" else show_result)(shown, status)
     elif not running:
-        st.info("Choose a model, an image and the sampling settings, then press **Certify**. "
-                "Small runs (n ≈ 1,000) take well under a second; n = 100,000 takes tens of "
-                "seconds on a CPU.")
+        st.info("Choose a model (or Dual RS), an image and the sampling settings, then press "
+                "**Certify**. Small runs (n ≈ 1,000) take well under a second; n = 100,000 "
+                "takes tens of seconds on a CPU.")
 
 st.caption(f"Server time for this view: {(time.perf_counter() - _t0) * 1000:.0f} ms")
