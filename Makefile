@@ -48,6 +48,7 @@ test: install-test
 bench: install
 	$(PY) benchmarks/certify_throughput.py
 	$(PY) benchmarks/universal_radius.py
+	$(PY) benchmarks/app_speed.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

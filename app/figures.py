@@ -4,6 +4,11 @@ Every function takes numpy arrays (or plain numbers) that the engine (``ucan_cor
 computed and returns a Plotly figure, PNG bytes or text. The only array work done here is for
 display: picking a channel, striding large maps down to at most :data:`MAX_HEATMAP_SIDE`
 pixels a side, clipping noisy images to [0, 1] and upscaling small tiles.
+
+Theme: the pages draw with ``st.plotly_chart``'s default ``theme="streamlit"``, whose template
+follows the app's light or dark theme (backgrounds, text, grid). The builders therefore set
+no opaque background or text colour of their own, and every trace colour reads on both
+backgrounds: sequential Viridis for σ maps, diverging RdBu centred at 0 for μ maps.
 """
 
 from __future__ import annotations
@@ -14,10 +19,14 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
+
+if TYPE_CHECKING:
+    from app.services import Curves
 
 MAX_HEATMAP_SIDE = 256
 #: p_A grid of the radius curves: 200 points on (0.5, 0.9999].
@@ -25,6 +34,10 @@ P_GRID = np.linspace(0.5, 0.9999, 201)[1:]
 
 KIND_COLOURS = {"exact": "green", "sound": "blue", "approximate": "orange"}
 NORM_SYMBOLS = {"1": "ℓ1", "2": "ℓ2", "inf": "ℓ∞"}
+#: Legend background that reads on light and dark themes (translucent grey, not white).
+LEGEND_BG = "rgba(128,128,128,0.12)"
+#: Point estimates (p̂_A): a mid-tone that shows on white and on near-black.
+ESTIMATE_COLOUR = "#9467bd"
 
 
 def norm_symbol(norm: str) -> str:
@@ -166,6 +179,25 @@ class Curve:
         return f"{self.label} ({self.kind})"
 
 
+def radius_traces(curves: Curves, norm: str, label: str = "", colour: str | None = None,
+                  with_base: bool = True) -> list[Curve]:
+    """Traces of the engine's radius curves: the isotropic radius R (for anisotropic noise only
+    ``with_base``), and for anisotropic noise min sᵢ·R and the dashed ALM (a size measure).
+    ``label`` prefixes the names (e.g. ``"A: "``); ``colour`` gives all traces one colour."""
+    sym = norm_symbol(norm)
+    traces = []
+    if with_base or curves.aniso_values is None:
+        traces.append(Curve(f"{label}isotropic {sym} radius R", curves.iso_values,
+                            curves.iso_kind, curves.iso_marker, colour=colour))
+    if curves.aniso_values is not None:
+        traces.append(Curve(f"{label}anisotropic {sym} radius min sᵢ·R", curves.aniso_values,
+                            str(curves.aniso_kind), float(curves.aniso_marker), colour=colour))
+        traces.append(Curve(f"{label}ALM (∏sᵢ)^(1/d)·R", curves.alm_values,
+                            "size measure, not a radius", float(curves.alm_marker),
+                            dash="dash", colour=colour))
+    return traces
+
+
 def radius_curve_figure(p: np.ndarray, curves: Sequence[Curve], p_marker: float, norm: str,
                         height: int = 360) -> go.Figure:
     """Certified radius against p_A, one line per curve, with a marker at ``p_marker``.
@@ -190,7 +222,7 @@ def radius_curve_figure(p: np.ndarray, curves: Sequence[Curve], p_marker: float,
         title=dict(text=f"Certified {norm_symbol(norm)} radius vs p_A", font=dict(size=14)),
         height=height, margin=dict(l=10, r=10, t=40, b=10),
         legend=dict(yanchor="top", y=0.99, xanchor="left", x=0.01,
-                    bgcolor="rgba(255,255,255,0.75)", font=dict(size=11)),
+                    bgcolor=LEGEND_BG, font=dict(size=11)),
         xaxis_title="p_A (lower bound on the top-class probability)",
         yaxis_title=f"radius ({norm_symbol(norm)}, pixel units)")
     fig.update_xaxes(range=[0.5, 1.0])
@@ -361,7 +393,7 @@ def p_a_interval_figure(p_hat: float, lower: float, ci_low: float, ci_high: floa
         hovertemplate="%{x:.6f}<extra>two-sided Clopper–Pearson</extra>"))
     fig.add_trace(go.Scatter(
         x=[p_hat], y=[1], mode="markers", name="p̂_A (empirical frequency)",
-        marker=dict(color="black", size=12, symbol="diamond"),
+        marker=dict(color=ESTIMATE_COLOUR, size=12, symbol="diamond"),
         hovertemplate="p̂_A = %{x:.6f}<extra></extra>"))
     fig.add_trace(go.Scatter(
         x=[lower, lower], y=[0.7, 1.3], mode="lines", name="p̲_A (one-sided lower bound, used)",
@@ -374,7 +406,7 @@ def p_a_interval_figure(p_hat: float, lower: float, ci_low: float, ci_high: floa
         title=dict(text=f"p_A: lower bound and {level} interval", font=dict(size=14)),
         height=height, margin=dict(l=10, r=10, t=40, b=10),
         legend=dict(yanchor="top", y=0.99, xanchor="left", x=0.01, font=dict(size=11),
-                    bgcolor="rgba(255,255,255,0.8)"),
+                    bgcolor=LEGEND_BG),
         xaxis_title="P(f(x + ε) = ĉ_A)")
     fig.update_xaxes(range=x_range, tickformat=".4f", nticks=6)
     fig.update_yaxes(visible=False, range=[0.5, 2.1])

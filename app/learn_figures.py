@@ -15,7 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from app.figures import OTHER_COLOUR, SELECTED_COLOUR
+from app.figures import ESTIMATE_COLOUR, OTHER_COLOUR, SELECTED_COLOUR
 
 LOWER_COLOUR = "#d62728"
 RADIUS_COLOUR = "#2ca02c"
@@ -58,7 +58,7 @@ def _traces(stages: Sequence[Stage], upto: int, classes: Sequence[str]) -> list[
                customdata=np.asarray(stage.counts), name=f"votes at n = {stage.n:,}",
                showlegend=False,
                hovertemplate="class %{x}: %{customdata:,} votes (%{y:.1%})<extra></extra>"),
-        go.Scatter(x=ns, y=p_hat, mode="markers", marker=dict(color="black", size=9),
+        go.Scatter(x=ns, y=p_hat, mode="markers", marker=dict(color=ESTIMATE_COLOUR, size=9),
                    error_y=dict(type="data", symmetric=False, color="#7f7f7f", thickness=2,
                                 array=np.array([s.ci_high for s in shown]) - p_hat,
                                 arrayminus=p_hat - np.array([s.ci_low for s in shown])),

@@ -11,12 +11,15 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st
 
+from app import widgets
+
 st.set_page_config(page_title="UCAN Explorer", page_icon="🎲", layout="wide")
 
 PAGES_DIR = Path(__file__).resolve().parent / "views"
 #: (file in views/, title, icon), in navigation order; the first page is the default.
 PAGES = [
     ("noise_lab.py", "Noise Lab", "🔬"),
+    ("compare.py", "Compare", "⚖️"),
     ("certify.py", "Certify", "✅"),
     ("region.py", "Region", "🔷"),
     ("radius.py", "Radius", "📏"),
@@ -29,6 +32,10 @@ page = st.navigation([st.Page(PAGES_DIR / name, title=title, icon=icon, default=
 
 with st.sidebar:
     st.markdown("### UCAN Explorer")
+    st.toggle("Teaching mode", key=widgets.TEACHING_KEY, bind="query-params",
+              help="A simpler view for classes and demos: hides the advanced controls (seeds, "
+                   "pattern κ and ι, density parameters, numerical settings) and uses their "
+                   "defaults. The Certify page keeps all its controls.")
     st.markdown(
         "An interactive look at **randomized smoothing**: a classifier is made certifiably "
         "robust by voting over noisy copies of its input. UCAN shapes that noise per pixel "

@@ -1,8 +1,9 @@
-"""Cached calls into the engine for the Region, Noise maps, Results and Learn pages.
+"""Cached calls into the engine for the Noise Lab, Compare, Region, Noise maps, Results and
+Learn pages.
 
 Like ``app.services`` (which it builds on), nothing here does certification maths: it asks
-``ucan_core`` for regions, noise maps, log summaries and certificates, and packs the answers
-for the pages and the pure figure builders.
+``ucan_core`` for learned noises, regions, noise maps, log summaries and certificates, and
+packs the answers for the pages and the pure figure builders.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ucan_core.logs import Log, read_log
 from ucan_core.models import assets_dir, load_npg, model_card
 from ucan_core.noises import Noise, make_noise
 from ucan_core.smoothing import SOUNDNESS_NOTES, Certificate, SmoothedClassifier
+from ucan_core.smoothing import noisy_samples as engine_noisy_samples
 from ucan_core.stats import clopper_pearson_lower
 
 # --------------------------------------------------------------------------------------------
@@ -41,6 +43,7 @@ DENSITY_CHUNK = 2_000_000
 GRID_SIZES = (41, 101)
 #: The level-set grid reaches this many noise standard deviations of the wider pixel.
 LEVEL_SET_REACH = 2.5
+REGION_P_MAX = 0.999
 
 
 def pixel_index(shape: tuple[int, int, int], channel: int, row: int, col: int) -> int:
@@ -73,6 +76,32 @@ def _slice_density(noise: AnisotropicNoise, i: int, j: int, axis: np.ndarray) ->
     return np.exp(log_density - peak)
 
 
+def _reach(aniso: AnisotropicNoise, noise: Noise | AnisotropicNoise, p_a: float, norm: str,
+           i: int, j: int) -> float:
+    """Half-width of the slice: the noise's spread, widened to hold the region at ``p_a``."""
+    std = aniso.std_map().double().cpu().numpy()
+    scale = aniso.scale.double().cpu().numpy()
+    reach = LEVEL_SET_REACH * max(std[i], std[j])
+    if services.has_closed_form(noise):
+        radius = aniso.region(p_a, norm).radius
+        reach = max(reach, 1.15 * max(scale[i], scale[j]) * radius)
+    return reach
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _density_field(choice: services.NoiseChoice, norm: str, i: int,
+                   j: int) -> tuple[np.ndarray, np.ndarray]:
+    """The level-set grid of the slice, on an extent that holds the region at the largest
+    p_A offered (``REGION_P_MAX``), so it is computed once per noise, norm and pixel pair."""
+    noise = services.build(choice)
+    aniso = _anisotropic(noise)
+    shift = aniso.shift.double().cpu().numpy()
+    half = _reach(aniso, noise, REGION_P_MAX, norm, i, j) + max(abs(shift[i]), abs(shift[j]))
+    size = int(min(GRID_SIZES[1], max(GRID_SIZES[0], math.sqrt(DENSITY_BUDGET / aniso.dim))))
+    axis = np.linspace(-half, half, size)
+    return axis, _slice_density(aniso, i, j, axis)
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def region_slice(choice: services.NoiseChoice, p_a: float, norm: str, i: int, j: int,
                  with_density: bool = True) -> RegionSlice:
@@ -85,7 +114,6 @@ def region_slice(choice: services.NoiseChoice, p_a: float, norm: str, i: int, j:
     shift = aniso.shift.double().cpu().numpy()
     scale = aniso.scale.double().cpu().numpy()
     fields: dict[str, Any] = {}
-    reach = LEVEL_SET_REACH * max(std[i], std[j])
     if services.has_closed_form(noise):
         region = aniso.region(p_a, norm)
         unit_x, unit_y = unit_sphere_2d(parse_norm(norm))
@@ -94,12 +122,9 @@ def region_slice(choice: services.NoiseChoice, p_a: float, norm: str, i: int, j:
                       lp_radius=region.lp_radius, alm=region.alm, region=region.slice_2d(i, j),
                       ball=(unit_x * region.lp_radius, unit_y * region.lp_radius),
                       alm_ball=(unit_x * region.alm, unit_y * region.alm))
-        reach = max(reach, 1.15 * max(scale[i], scale[j]) * region.radius)
     if with_density:
-        half = reach + max(abs(shift[i]), abs(shift[j]))
-        size = int(min(GRID_SIZES[1], max(GRID_SIZES[0], math.sqrt(DENSITY_BUDGET / aniso.dim))))
-        axis = np.linspace(-half, half, size)
-        fields.update(axis=axis, density=_slice_density(aniso, i, j, axis))
+        axis, density = _density_field(choice, norm, i, j)
+        fields.update(axis=axis, density=density)
     return RegionSlice(norm=norm, scale=(float(scale[i]), float(scale[j])),
                        shift=(float(shift[i]), float(shift[j])),
                        std=(float(std[i]), float(std[j])), **fields)
@@ -156,6 +181,77 @@ def learned_maps(model_id: str, pixels: np.ndarray, title: str) -> NoiseMaps:
                       **(card.noise.get("params") or {}))
     x = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32))
     return _maps_of(smoothing_noise(npg_on_cpu(model_id), base, x), title, shape)
+
+
+# --------------------------------------------------------------------------------------------
+# Noise Lab and Compare pages: the fixed NPGs of ``services`` and the bundled learned ones
+
+#: NPGs of the Noise Lab and Compare pages beyond ``services.NPG_OPTIONS``: the bundled
+#: models' learned generators, evaluated on the current image (MNIST-shaped inputs only).
+LEARNED_NPG_OPTIONS = {"universal": "learned universal (UCAN)",
+                       "input-dependent": "learned input-dependent (UCAN, not sound)"}
+NPG_TITLES = {**services.NPG_OPTIONS, **LEARNED_NPG_OPTIONS}
+
+
+def learned_model(npg: str, sigma: float) -> str:
+    """The bundled model whose ``npg`` generator was trained at the σ nearest to ``sigma``."""
+    cards = {model_id: card for model_id, card in services.model_cards().items()
+             if card.npg == npg}
+    if not cards:
+        raise UcanError(f"no bundled model with a learned {npg} noise generator")
+    return min(cards, key=lambda m: (abs(float(cards[m].noise["sigma"]) - sigma), m))
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def learned_noise(choice: services.NoiseChoice, pixels: np.ndarray) -> AnisotropicNoise:
+    """The chosen density and σ shaped by the maps (s, μ) that the learned generator of
+    :func:`learned_model` computes for ``pixels``; UcanError for inputs it was not made for."""
+    model_id = learned_model(choice.npg, choice.sigma)
+    expected = model_card(model_id).architecture.input_shape
+    if tuple(choice.shape) != tuple(expected):
+        raise UcanError(f"the learned noise generators were trained on "
+                        f"{'×'.join(map(str, expected))} MNIST digits, this image is "
+                        f"{'×'.join(map(str, choice.shape))}: pick an MNIST image")
+    base = make_noise(choice.density, choice.sigma, math.prod(choice.shape),
+                      **dict(choice.params))
+    x = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32))
+    return smoothing_noise(npg_on_cpu(model_id), base, x)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _learned_samples(choice: services.NoiseChoice, pixels: np.ndarray, num: int,
+                     seed: int) -> np.ndarray:
+    x = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32))
+    return engine_noisy_samples(learned_noise(choice, pixels), x, num, seed=int(seed)).cpu().numpy()
+
+
+@dataclass(frozen=True)
+class NoiseView:
+    """One noise on one image: the engine noise, its σ and μ maps ((C, H, W), pixel units),
+    ``num`` seeded noisy samples x + μ + s ⊙ ε and the soundness tag of its certificates."""
+
+    noise: Noise | AnisotropicNoise
+    std_map: np.ndarray
+    shift: np.ndarray
+    samples: np.ndarray
+
+    @property
+    def soundness(self) -> str:
+        return "input-dependent" if getattr(self.noise, "input_dependent", False) else "sound"
+
+
+def noise_view(choice: services.NoiseChoice, pixels: np.ndarray, num: int,
+               seed: int) -> NoiseView:
+    """The noise of ``choice`` (isotropic, pattern or learned NPG) on ``pixels``, with its
+    maps and samples, all cached. Raises UcanError on a bad noise."""
+    if choice.npg not in LEARNED_NPG_OPTIONS:
+        std_map, shift = services.noise_maps(choice)
+        return NoiseView(services.build(choice), std_map, shift,
+                         services.noisy_samples(choice, pixels, num, seed))
+    noise = learned_noise(choice, pixels)
+    return NoiseView(noise, noise.std_map().reshape(choice.shape).cpu().numpy(),
+                     noise.shift.reshape(choice.shape).cpu().numpy(),
+                     _learned_samples(choice, pixels, num, seed))
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Widgets shared by several pages: the image picker, the noise picker and download buttons.
+"""Widgets shared by several pages: the image picker, the noise picker, presets, the teaching
+mode switch and download buttons.
 
 Pages call these instead of repeating the widget code; ``prefix`` keeps the widget keys (and
 so the URL parameters they are bound to) apart between pages. The Noise Lab uses the empty
@@ -7,11 +8,13 @@ prefix.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import streamlit as st
 
-from app import figures, services
+from app import figures, page_services, services
 from ucan_core.errors import UcanError
 from ucan_core.noises import NOISES
 
@@ -29,6 +32,99 @@ PARAM_HELP = {
     "shape1": "Shape of the first exponential-power component.",
     "shape2": "Shape of the second exponential-power component.",
 }
+#: Session-state key of the sidebar's teaching-mode toggle (app/main.py), also its URL name.
+TEACHING_KEY = "teaching"
+
+
+def teaching_mode() -> bool:
+    """True when the sidebar's teaching mode is on: pages hide their advanced controls
+    (generator κ and ι, density parameters, seeds, numerical settings) and use the defaults."""
+    return bool(st.session_state.get(TEACHING_KEY, False))
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named noise configuration (density, σ, norm, NPG) for demos and teaching; pattern
+    presets use the default κ and ι."""
+
+    density: str
+    sigma: float
+    norm: str
+    npg: str = "isotropic"
+    note: str = ""
+
+    @property
+    def learned(self) -> bool:
+        """Uses a bundled model's learned NPG (MNIST-shaped images only)."""
+        return self.npg in page_services.LEARNED_NPG_OPTIONS
+
+
+PRESETS = {
+    "Cohen Gaussian ℓ2 σ = 0.5": Preset(
+        "gaussian", 0.5, "2", note="Cohen et al. (2019): isotropic Gaussian noise, exact ℓ2 "
+                                   "radius σΦ⁻¹(p_A)."),
+    "Laplace ℓ1": Preset("laplace", 0.5, "1",
+                         note="Laplace noise: exact ℓ1 radius (Teng et al. 2020)."),
+    "Uniform ℓ1": Preset("uniform", 0.5, "1",
+                         note="Uniform noise: exact ℓ1 radius (Yang et al. 2020)."),
+    "UCAN pattern ℓ2": Preset(
+        "gaussian", 0.5, "2", "pattern-2",
+        note="UCAN's pattern-fixed NPG: more noise towards the corners (sound)."),
+    "UCAN universal": Preset(
+        "gaussian", 0.5, "2", "universal",
+        note="UCAN's learned universal maps, one pair for the whole dataset (sound; MNIST)."),
+    "UCAN input-dependent (unsound)": Preset(
+        "gaussian", 0.5, "2", "input-dependent",
+        note="UCAN's maps computed from the image itself: NOT a certificate for the deployed "
+             "classifier (MNIST)."),
+}
+
+
+def preset_state(name: str, prefix: str = "", image_prefix: str | None = None,
+                 norm_key: str | None = None) -> dict[str, object]:
+    """The session-state values (widget key → value) that preset ``name`` sets: density, σ,
+    norm (under ``norm_key``, default the noise picker's own), NPG, κ and ι, and for learned
+    NPGs a bundled MNIST image (image widgets under ``image_prefix``, default ``prefix``)."""
+    preset = PRESETS[name]
+    state: dict[str, object] = {
+        f"{prefix}density": preset.density, f"{prefix}sigma": preset.sigma,
+        norm_key or f"{prefix}norm_{preset.density}": preset.norm, f"{prefix}npg": preset.npg,
+        f"{prefix}kappa": DEFAULT_KAPPA, f"{prefix}iota": DEFAULT_IOTA}
+    if preset.learned:
+        image_prefix = prefix if image_prefix is None else image_prefix
+        state.update({f"{image_prefix}source": "Bundled", f"{image_prefix}dataset": "mnist"})
+    return state
+
+
+def matching_preset(choice: services.NoiseChoice, norm: str) -> str | None:
+    """The name of the preset that ``choice`` in ``norm`` equals, if any."""
+    for name, preset in PRESETS.items():
+        if ((preset.density, preset.norm, preset.npg) == (choice.density, norm, choice.npg)
+                and math.isclose(preset.sigma, choice.sigma)
+                and (choice.pattern_norm is None
+                     or (choice.kappa, choice.iota) == (DEFAULT_KAPPA, DEFAULT_IOTA))):
+            return name
+    return None
+
+
+def preset_picker(prefix: str = "", image_prefix: str | None = None,
+                  norm_key: str | None = None) -> None:
+    """A "Preset" selectbox. Choosing one writes its values into the session state (see
+    :func:`preset_state`) before the noise widgets render, then returns to the placeholder;
+    the widgets, bound to the URL, carry the state from there."""
+    key = f"{prefix}preset"
+
+    def apply() -> None:
+        name = st.session_state[key]
+        if name is not None:
+            st.session_state.update(preset_state(name, prefix, image_prefix, norm_key))
+            st.session_state[key] = None
+
+    st.selectbox("Preset", list(PRESETS), index=None, key=key, on_change=apply,
+                 placeholder="Choose a preset…",
+                 help="Sets the density, σ, norm and noise generator at once (the learned "
+                      "generators also pick an MNIST image); every setting stays editable.\n\n"
+                      + "\n".join(f"- **{n}**: {p.note}" for n, p in PRESETS.items()))
 
 
 def image_picker(prefix: str = "") -> services.InputImage:
@@ -75,50 +171,70 @@ def image_picker(prefix: str = "") -> services.InputImage:
     return image
 
 
-def noise_picker(shape: tuple[int, int, int],
-                 prefix: str = "") -> tuple[services.NoiseChoice, str]:
-    """Density (and its parameters), σ, the certificate's norm and the pattern NPG (κ, ι).
+def noise_picker(shape: tuple[int, int, int], prefix: str = "", *,
+                 learned: bool = False) -> tuple[services.NoiseChoice, str]:
+    """:func:`noise_choice` followed by :func:`norm_picker`: the noise for inputs of ``shape``
+    and the certificate's norm (``"1"``, ``"2"``, ``"inf"``)."""
+    choice = noise_choice(shape, prefix, learned=learned)
+    return choice, norm_picker(choice.density, prefix)
 
-    Returns the noise for inputs of ``shape`` and the chosen norm (``"1"``, ``"2"``, ``"inf"``).
-    """
+
+def norm_picker(density: str, prefix: str = "") -> str:
+    """The certificate's norm. One widget per density, so each starts at (and its URL omits)
+    the density's native norm."""
+    return st.radio("Norm of the certificate", NORMS, key=f"{prefix}norm_{density}",
+                    index=NORMS.index(services.native_norm_label(density)),
+                    bind="query-params", horizontal=True, format_func=figures.norm_symbol,
+                    help="The ℓp norm in which the radius is measured. It starts at the "
+                         "density's native norm.")
+
+
+def noise_choice(shape: tuple[int, int, int], prefix: str = "", *, learned: bool = False,
+                 default_npg: str = "isotropic") -> services.NoiseChoice:
+    """Density (and its parameters), σ and the NPG: isotropic, pattern-fixed (κ, ι) and, with
+    ``learned``, the bundled models' learned generators. Teaching mode hides the density
+    parameters, κ and ι and uses their defaults."""
     density = st.selectbox("Density", list(NOISES), key=f"{prefix}density", bind="query-params",
                            index=list(NOISES).index("gaussian"),
                            format_func=lambda n: f"{NOISES[n].title} ({n})",
                            help="The isotropic noise ε. Its per-coordinate standard deviation "
                                 "is σ; each density derives its own scale λ from σ.")
-    params: dict[str, float] = {}
-    for pname, default in NOISES[density].defaults.items():
-        params[pname] = st.number_input(
-            f"{density} parameter: {pname}", value=float(default), step=0.1, format="%.3f",
-            key=f"{prefix}param_{density}_{pname}", bind="query-params",
-            help=PARAM_HELP.get(pname, f"Parameter {pname}."))
+    params = {pname: float(default) for pname, default in NOISES[density].defaults.items()}
+    if not teaching_mode():
+        for pname, default in list(params.items()):
+            params[pname] = st.number_input(
+                f"{density} parameter: {pname}", value=default, step=0.1, format="%.3f",
+                key=f"{prefix}param_{density}_{pname}", bind="query-params",
+                help=PARAM_HELP.get(pname, f"Parameter {pname}."))
     sigma = st.slider("σ (noise level)", min_value=0.05, max_value=2.0, value=DEFAULT_SIGMA,
                       step=0.05, key=f"{prefix}sigma", bind="query-params",
                       help="Per-coordinate standard deviation of the base noise, in pixel "
                            "units (images are in [0, 1]). The radius scales with σ. Cauchy "
                            "has no variance: there σ matches the quartiles of N(0, σ²).")
-    # One norm widget per density, so each starts at (and its URL omits) its native norm.
-    norm = st.radio("Norm of the certificate", NORMS, key=f"{prefix}norm_{density}",
-                    index=NORMS.index(services.native_norm_label(density)),
-                    bind="query-params", horizontal=True, format_func=figures.norm_symbol,
-                    help="The ℓp norm in which the radius is measured. It starts at the "
-                         "density's native norm.")
-    npg = st.selectbox("Noise generator (NPG)", list(services.NPG_OPTIONS), key=f"{prefix}npg",
-                       bind="query-params", format_func=services.NPG_OPTIONS.__getitem__,
+    options = list(services.NPG_OPTIONS)
+    options += list(page_services.LEARNED_NPG_OPTIONS) if learned else []
+    npg = st.selectbox("Noise generator (NPG)", options, key=f"{prefix}npg",
+                       index=options.index(default_npg), bind="query-params",
+                       format_func=page_services.NPG_TITLES.__getitem__,
                        help="isotropic: the same σ everywhere. pattern ℓp (UCAN): a fixed "
                             "scale map s = κ‖(a, b)‖_p² + ι over the pixel position, "
-                            "normalised to geometric mean 1.")
+                            "normalised to geometric mean 1."
+                            + (" learned (UCAN, MNIST images): the maps of the bundled model "
+                               "trained at the nearest σ; universal maps are fixed (sound), "
+                               "input-dependent maps are computed from the image (not a "
+                               "certificate for the deployed classifier)." if learned else ""))
     kappa, iota = DEFAULT_KAPPA, DEFAULT_IOTA
-    if npg != "isotropic":
+    if npg.startswith("pattern-"):
         kappa, iota = pattern_sliders(prefix)
-    choice = services.NoiseChoice(density=density, sigma=float(sigma), shape=shape, npg=npg,
-                                  kappa=float(kappa), iota=float(iota),
-                                  params=tuple(sorted(params.items())))
-    return choice, norm
+    return services.NoiseChoice(density=density, sigma=float(sigma), shape=shape, npg=npg,
+                                kappa=float(kappa), iota=float(iota),
+                                params=tuple(sorted(params.items())))
 
 
 def pattern_sliders(prefix: str = "") -> tuple[float, float]:
-    """κ and ι of the pattern-fixed NPG."""
+    """κ and ι of the pattern-fixed NPG (the defaults in teaching mode)."""
+    if teaching_mode():
+        return DEFAULT_KAPPA, DEFAULT_IOTA
     kappa = st.slider("κ (pattern strength)", 0.0, 4.0, DEFAULT_KAPPA, 0.1, key=f"{prefix}kappa",
                       bind="query-params",
                       help="How much the noise grows from the centre to the corners.")

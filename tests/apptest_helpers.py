@@ -21,6 +21,18 @@ def open_page(view: str, timeout: float = 120) -> AppTest:
     return at
 
 
+def open_with_params(view: str, params: dict[str, str] | None = None,
+                     timeout: float = 120) -> AppTest:
+    """``views/<view>.py`` opened directly with these URL parameters (the widgets bound to
+    them take their values)."""
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    at.switch_page(f"views/{view}.py")
+    at.query_params.update(params or {})
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
 def as_array(value) -> np.ndarray:
     """Plotly JSON array: a plain list or a typed array {"dtype", "bdata", "shape"}."""
     if isinstance(value, dict) and "bdata" in value:

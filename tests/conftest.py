@@ -73,22 +73,37 @@ def _serve(port: int, log):
 
 
 @pytest.fixture(scope="session")
-def browser_ctx():
-    """A persistent Debian-Chromium context (Playwright rejects --user-data-dir in args)."""
+def playwright_driver():
+    """Playwright's sync driver, started once per run (a second one in the same process
+    fails); skipped without Chromium, except on CI."""
     if not HAVE_CHROMIUM:
         if os.environ.get("CI"):
             pytest.fail(f"CI must run the browser tests, but there is no Chromium at {CHROMIUM}")
         pytest.skip(f"no Chromium at {CHROMIUM} (`make test` installs it)")
     from playwright.sync_api import sync_playwright
 
-    profile = tempfile.mkdtemp(prefix="chromium-profile-")
     with sync_playwright() as p:
-        ctx = p.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, args=CHROME_ARGS,
-            viewport={"width": 1280, "height": 1100})
-        yield ctx
-        ctx.close()
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser_ctx(playwright_driver):
+    """A persistent Debian-Chromium context (Playwright rejects --user-data-dir in args)."""
+    profile = tempfile.mkdtemp(prefix="chromium-profile-")
+    ctx = playwright_driver.chromium.launch_persistent_context(
+        profile, executable_path=CHROMIUM, args=CHROME_ARGS,
+        viewport={"width": 1280, "height": 1100})
+    yield ctx
+    ctx.close()
     shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver):
+    """A Debian-Chromium browser for tests that need several isolated contexts (users)."""
+    instance = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
+    yield instance
+    instance.close()
 
 
 @pytest.fixture()

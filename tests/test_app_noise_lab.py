@@ -5,28 +5,27 @@ from __future__ import annotations
 import io
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
-from apptest_helpers import as_array
+from apptest_helpers import as_array, open_page, open_with_params
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from app import figures
+from app import figures, learn_figures, map_figures, widgets
+from ucan_core.generators import smoothing_noise
+from ucan_core.images import list_images, to_tensor
+from ucan_core.models import load_npg
 from ucan_core.noises import make_noise
 from ucan_core.npg import build_noise
-
-APP = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
 
 
 # ---------------------------------------------------------------------------------- helpers
 
 
-def run_app() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    assert not at.exception, at.exception
-    return at
+def run_app(params: dict[str, str] | None = None) -> AppTest:
+    """The Noise Lab opened with these URL parameters."""
+    return open_with_params("noise_lab", params, timeout=60)
 
 
 def charts(at: AppTest) -> dict[str, dict]:
@@ -225,6 +224,192 @@ def test_cifar_image_pattern_linf():
     assert as_array(sigma["data"][0]["z"]).shape == (32, 32)
     assert "channel 1 of 3" in sigma["layout"]["title"]["text"]
     assert "d = 3,072 (3×32×32)" in all_text(at)
+
+
+# ---------------------------------------------------------------------------------- presets
+
+#: What each preset must set: density, σ, norm, NPG.
+EXPECTED_PRESETS = {
+    "Cohen Gaussian ℓ2 σ = 0.5": ("gaussian", 0.5, "2", "isotropic"),
+    "Laplace ℓ1": ("laplace", 0.5, "1", "isotropic"),
+    "Uniform ℓ1": ("uniform", 0.5, "1", "isotropic"),
+    "UCAN pattern ℓ2": ("gaussian", 0.5, "2", "pattern-2"),
+    "UCAN universal": ("gaussian", 0.5, "2", "universal"),
+    "UCAN input-dependent (unsound)": ("gaussian", 0.5, "2", "input-dependent"),
+}
+
+
+def noise_widgets(at: AppTest) -> tuple[str, float, str, str]:
+    density = at.selectbox(key="density").value
+    return (density, at.slider(key="sigma").value, at.radio(key=f"norm_{density}").value,
+            at.selectbox(key="npg").value)
+
+
+def test_presets_are_the_ones_expected():
+    assert list(widgets.PRESETS) == list(EXPECTED_PRESETS)
+
+
+@pytest.mark.parametrize("name", list(EXPECTED_PRESETS))
+def test_preset_sets_the_widgets_and_the_url_reproduces_the_view(name):
+    at = run_app({"seed": "3"})
+    at.slider(key="sigma").set_value(1.2).run()                 # start away from every preset
+    at.selectbox(key="npg").select("pattern-inf").run()
+    at.slider(key="kappa").set_value(2.5).run()
+    assert "Custom settings" in all_text(at)
+    at.selectbox(key="preset").select(name).run()
+    assert not at.exception and not at.error
+    assert noise_widgets(at) == EXPECTED_PRESETS[name]
+    assert at.selectbox(key="preset").value is None             # back to the placeholder
+    assert f"Preset: **{name}**" in all_text(at)
+    if EXPECTED_PRESETS[name][3] == "pattern-2":
+        assert (at.slider(key="kappa").value, at.slider(key="iota").value) == (
+            widgets.DEFAULT_KAPPA, widgets.DEFAULT_IOTA)
+    params = dict(at.query_params)
+    assert params.get("seed") == "3"
+    again = run_app(params)                                      # the link, in a new session
+    assert noise_widgets(again) == EXPECTED_PRESETS[name]
+    assert again.number_input(key="seed").value == 3
+    assert f"Preset: **{name}**" in all_text(again)
+    assert samples_url(again) == samples_url(at)
+    np.testing.assert_array_equal(as_array(charts(again)["σ map"]["data"][0]["z"]),
+                                  as_array(charts(at)["σ map"]["data"][0]["z"]))
+
+
+def test_learned_presets_switch_to_mnist_and_use_the_bundled_generators():
+    at = run_app()
+    at.selectbox(key="dataset").select("cifar10").run()
+    at.selectbox(key="preset").select("UCAN input-dependent (unsound)").run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="dataset").value == "mnist"
+    x = to_tensor(list_images()["mnist-0000"].load(), (1, 28, 28))
+    for npg, tag in (("input-dependent", "orange-badge[input-dependent]"),
+                     ("universal", "green-badge[sound]")):
+        if npg == "universal":
+            at.selectbox(key="preset").select("UCAN universal").run()
+        engine = smoothing_noise(load_npg(f"mnist-{npg}-0.50"), make_noise("gaussian", 0.5, 784),
+                                 x)
+        specs = charts(at)
+        np.testing.assert_allclose(as_array(specs["σ map"]["data"][0]["z"]),
+                                   engine.std_map().reshape(28, 28).numpy(), rtol=1e-5)
+        np.testing.assert_allclose(as_array(specs["μ map"]["data"][0]["z"]),
+                                   engine.shift.reshape(28, 28).numpy(), rtol=1e-5, atol=1e-7)
+        aniso = next(t for n, t in curve_traces(at).items() if n.startswith("anisotropic"))
+        np.testing.assert_allclose(aniso, engine.radius_curve(figures.P_GRID, 2)[0], rtol=1e-6)
+        text = all_text(at)
+        assert f"maps of `mnist-{npg}-0.50`" in text and tag in text
+        assert (len(at.warning) == 1) == (npg == "input-dependent")
+
+
+def test_learned_npg_on_a_colour_image_is_refused_with_a_reason():
+    at = run_app({"dataset": "CIFAR-10", "npg": "learned universal (UCAN)"})
+    assert len(at.error) == 1 and "pick an MNIST image" in at.error[0].value
+    assert not charts(at)
+
+
+# ---------------------------------------------------------------------------------- teaching
+
+
+def widget_keys(at: AppTest) -> set[str]:
+    return {w.key for kind in ("number_input", "slider", "radio", "select_slider", "selectbox")
+            for w in at.get(kind)}
+
+
+def test_teaching_mode_hides_advanced_controls_and_uses_defaults():
+    at = run_app({"npg": "pattern ℓ2", "density": "Generalized normal (gennorm)"})
+    assert {"seed", "kappa", "iota", "param_gennorm_shape"} <= widget_keys(at)
+    at.slider(key="kappa").set_value(3.0).run()
+    at.number_input(key="seed").set_value(4).run()
+    sigma_z = as_array(charts(at)["σ map"]["data"][0]["z"])
+    at.toggle(key="teaching").set_value(True).run()
+    assert not at.exception and not at.error
+    assert not {"seed", "kappa", "iota", "param_gennorm_shape"} & widget_keys(at)
+    assert {"density", "sigma", "npg", "p_a"} <= widget_keys(at)      # the essentials stay
+    text = all_text(at)
+    assert "(seed 0)" in text and "κ = 1, ι = 1" in text
+    engine = build_noise("gennorm", 0.5, (1, 28, 28), npg="pattern", pattern_norm=2)
+    teaching_z = as_array(charts(at)["σ map"]["data"][0]["z"])
+    np.testing.assert_allclose(teaching_z, engine.std_map().reshape(28, 28).numpy(), rtol=1e-6)
+    assert not np.allclose(teaching_z, sigma_z)                   # κ = 3 is no longer used
+    at.toggle(key="teaching").set_value(False).run()
+    assert {"seed", "kappa", "iota"} <= widget_keys(at)
+
+
+@pytest.mark.parametrize("view, hidden, visible", [
+    ("compare", {"cmp_seed", "cmp_b_kappa", "cmp_b_iota"}, {"cmp_a_sigma", "cmp_norm"}),
+    ("region", {"rg_kappa", "rg_iota"}, {"rg_sigma", "rg_A_row_28"}),
+    ("npg_maps", {"maps_kappa", "maps_iota"}, {"maps_sigma", "maps_pattern"}),
+    ("radius", {"rd_mode", "rd_points", "rd_scales"}, {"rd_sigma", "rd_norm"}),
+    ("learn", {"learn_seed"}, {"learn_model", "learn_alpha"}),
+])
+def test_teaching_mode_hides_advanced_controls_on_every_page(view, hidden, visible):
+    params = {"rg_npg": "pattern ℓ2"} if view == "region" else {}
+    for teaching in (False, True):
+        at = open_with_params(view, {"teaching": str(teaching).lower(), **params}, timeout=300)
+        assert not at.error
+        assert at.toggle(key="teaching").value is teaching
+        keys = widget_keys(at)
+        assert visible <= keys
+        assert not hidden & keys if teaching else hidden <= keys
+
+
+# ---------------------------------------------------------------------------------- themes
+
+#: Colours that vanish on one of the two themes' backgrounds.
+THEME_BOUND = {"white", "black", "#fff", "#ffffff", "#000", "#000000", "rgb(255,255,255)",
+               "rgb(0,0,0)"}
+
+
+def fixed_colours(node, path: str = "") -> list[tuple[str, str]]:
+    """(path, colour) of every colour set in a Plotly JSON spec (colour scales left out)."""
+    out = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "colorscale":
+                continue
+            if isinstance(value, str) and key.endswith("color"):
+                out.append((f"{path}.{key}", value.replace(" ", "").lower()))
+            else:
+                out += fixed_colours(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for item in node:
+            out += fixed_colours(item, path)
+    return out
+
+
+def test_charts_follow_the_streamlit_theme():
+    at = run_app({"npg": "pattern ℓ2"})
+    assert {e.proto.theme for e in at.get("plotly_chart")} == {"streamlit"}
+    compare = open_page("compare")
+    assert {e.proto.theme for e in compare.get("plotly_chart")} == {"streamlit"}
+
+
+def test_figures_set_no_theme_bound_colours_or_backgrounds():
+    rng = np.random.default_rng(0)
+    curve = figures.Curve("R", np.linspace(0, 1, 200), "exact", 0.5)
+    built = [
+        figures.sigma_map_figure(rng.random((28, 28))),
+        figures.mu_map_figure(rng.normal(size=(28, 28))),
+        figures.radius_curve_figure(figures.P_GRID, [curve], 0.9, "2"),
+        figures.p_a_interval_figure(0.9, 0.88, 0.87, 0.93, 0.001),
+        figures.votes_figure(["0", "1"], [90, 10], [9, 1], 0, 100, 10),
+        map_figures.maps_figure([rng.random((28, 28))] * 2, ["A", "B"], "sigma"),
+        learn_figures.monte_carlo_figure([learn_figures.Stage(
+            10, 10, (9, 1), 0, 9, 0.9, 0.6, 0.55, 0.99, 0.1, False)], ["0", "1"], 0),
+    ]
+    for fig in built:
+        spec = json.loads(fig.to_json())
+        layout = spec["layout"]
+        assert "paper_bgcolor" not in layout and "plot_bgcolor" not in layout
+        colours = fixed_colours({"data": spec["data"], "layout": {
+            k: v for k, v in layout.items() if k != "template"}})
+        bad = [(path, c) for path, c in colours
+               if c in THEME_BOUND and not path.endswith("marker.line.color")]
+        assert not bad, bad
+        legend = layout.get("legend", {}).get("bgcolor")
+        assert legend in (None, figures.LEGEND_BG)
+    assert figures.sigma_map_figure(np.ones((2, 2))).data[0].colorscale[0][1] == "#440154"
+    mu = figures.mu_map_figure(np.ones((2, 2))).data[0]
+    assert mu.zmid == 0 and mu.colorscale[0][1] == "rgb(103,0,31)"
 
 
 # ---------------------------------------------------------------------------------- figures

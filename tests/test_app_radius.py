@@ -8,7 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from apptest_helpers import APP, as_array, chart_specs, download_labels, metrics, text, traces
+from apptest_helpers import (
+    as_array,
+    chart_specs,
+    download_labels,
+    metrics,
+    open_with_params,
+    text,
+    traces,
+)
 from streamlit.testing.v1 import AppTest
 
 from app import radius_figures
@@ -29,12 +37,7 @@ SMALL = {"rd_dim_source": "Typed", "rd_dim": "64", "rd_points": "6", "rd_scales"
 
 def radius_page(params: dict[str, str | list[str]] | None = None) -> AppTest:
     """The Radius page opened with these URL parameters (its widgets are bound to them)."""
-    at = AppTest.from_file(APP, default_timeout=300)
-    at.switch_page("views/radius.py")
-    at.query_params.update(params or {})
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return open_with_params("radius", params, timeout=300)
 
 
 def curves(at: AppTest) -> dict[str, dict]:

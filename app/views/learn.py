@@ -50,9 +50,11 @@ final_n = col_n.select_slider("Final n", FINAL_N, value=10_000, key=f"{PREFIX}n"
 alpha = col_alpha.selectbox("α", ALPHAS, index=1, key=f"{PREFIX}alpha", bind="query-params",
                             help="Failure probability: the bound on p_A holds with "
                                  "probability ≥ 1 − α.")
-seed = int(col_seed.number_input("Seed", 0, 2**31 - 1, 0, 1, key=f"{PREFIX}seed",
-                                 bind="query-params",
-                                 help="Seed of the noise: same seed, same walk-through."))
+seed = 0
+if not widgets.teaching_mode():
+    seed = int(col_seed.number_input("Seed", 0, 2**31 - 1, seed, 1, key=f"{PREFIX}seed",
+                                     bind="query-params",
+                                     help="Seed of the noise: same seed, same walk-through."))
 
 sigma = float(card.noise["sigma"])
 choice = services.NoiseChoice(card.noise["name"], sigma, arch.input_shape)
@@ -88,7 +90,7 @@ current = sizes.index(shown_n)
 stage = stages[current]
 st.plotly_chart(learn_figures.monte_carlo_figure(stages, classes, current),
                 key="learn_monte_carlo", config={"displayModeBar": False})
-st.caption("Left: the votes at this stage (ĉ_A in blue). Middle: p̂_A (black) with its "
+st.caption("Left: the votes at this stage (ĉ_A in blue). Middle: p̂_A (purple) with its "
            "two-sided interval (grey bar) and the one-sided lower bound p̲_A (red) that "
            "CERTIFY uses; at or below ½ (orange) it abstains. Right: the certified radius.")
 top = classes[stage.selected]

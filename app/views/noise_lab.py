@@ -1,7 +1,8 @@
 """Noise Lab: pick an image and a noise, see σ/μ maps, noisy samples and radius curves.
 
-Instant tier only (no Monte-Carlo certification): every number comes from ``ucan_core``;
-figures are built by the pure functions of ``app.figures``.
+Instant tier only (no Monte-Carlo certification): every number comes from ``ucan_core``
+(through ``app.services`` and ``app.page_services``); figures are built by the pure functions
+of ``app.figures``. Presets set the noise widgets; teaching mode hides the seed, κ and ι.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import time
 
 import streamlit as st
 
-from app import figures, services, widgets
+from app import figures, page_services, services, widgets
 from ucan_core.errors import UcanError
 
 _t0 = time.perf_counter()
@@ -29,20 +30,26 @@ controls, results = st.columns([1, 3], gap="large")
 # --------------------------------------------------------------------------------------------
 # Controls
 with controls:
+    widgets.preset_picker()
     st.subheader("Image")
     image = widgets.image_picker()
 
     st.subheader("Noise")
-    choice, norm = widgets.noise_picker(image.shape)
+    choice, norm = widgets.noise_picker(image.shape, learned=True)
+    preset = widgets.matching_preset(choice, norm)
+    st.caption(f"Preset: **{preset}**. {widgets.PRESETS[preset].note}" if preset
+               else "Custom settings (no preset).")
 
     st.subheader("View")
     p_a = st.slider("p_A (marker and formula)", 0.501, 0.999, DEFAULTS["p_a"], 0.001,
                     format="%.3f", key="p_a", bind="query-params",
                     help="Lower bound on the top-class probability at which the radius is "
                          "marked on the curve and filled into the formula.")
-    seed = int(st.number_input("Seed", min_value=0, max_value=2**31 - 1, value=DEFAULTS["seed"],
-                               step=1, key="seed", bind="query-params",
-                               help="Seed of the noise sampler: same seed, same samples."))
+    seed = DEFAULTS["seed"]
+    if not widgets.teaching_mode():
+        seed = int(st.number_input("Seed", min_value=0, max_value=2**31 - 1, value=seed, step=1,
+                                   key="seed", bind="query-params",
+                                   help="Seed of the noise sampler: same seed, same samples."))
     n_samples = st.slider("Number of samples", 1, 16, DEFAULTS["n_samples"], 1, key="n_samples",
                           bind="query-params",
                           help="How many noisy samples x + ε to draw.")
@@ -54,21 +61,28 @@ sigma, npg = choice.sigma, choice.npg
 # Results
 with results:
     try:
-        noise = services.build(choice)
-        std_map, shift = services.noise_maps(choice)
-        samples = services.noisy_samples(choice, image.pixels, n_samples, seed)
+        view = page_services.noise_view(choice, image.pixels, n_samples, seed)
     except UcanError as error:
         st.error(f"Cannot build this noise: {error}")
         st.stop()
+    noise, std_map, shift, samples = view.noise, view.std_map, view.shift, view.samples
     base = services.base_of(noise)
     c, h, w = shape
     reduced = (f" Worked on at a reduced resolution: {w}×{h} (from "
                f"{image.original_size[0]}×{image.original_size[1]}; longer side ≤ "
                f"{services.MAX_SIDE} px)." if image.reduced else "")
-    st.caption(f"**{base.title}** noise, {services.NPG_OPTIONS[npg]} generator · "
+    st.caption(f"**{base.title}** noise, {page_services.NPG_TITLES[npg]} generator · "
                f"d = {base.dim:,} ({c}×{h}×{w}) · σ = {sigma:.2f} · λ = {base.lambd:.4g}"
-               + (f" · κ = {choice.kappa:g}, ι = {choice.iota:g}"
-                  if npg != "isotropic" else ""))
+               + (f" · κ = {choice.kappa:g}, ι = {choice.iota:g}" if choice.pattern_norm
+                  else "")
+               + (f" · maps of `{page_services.learned_model(npg, sigma)}`"
+                  if npg in page_services.LEARNED_NPG_OPTIONS else "")
+               + f" · certificates {widgets.soundness_badge(view.soundness)}")
+    if view.soundness != "sound":
+        st.warning("Input-dependent maps are computed from the image being certified: a "
+                   "certificate with them covers the classifier with the maps frozen at this "
+                   "image, **not the deployed classifier**, which recomputes them on the "
+                   "attacked input.")
 
     col_img, col_sigma, col_mu = st.columns([1, 1.4, 1.4])
     with col_img:
@@ -102,15 +116,7 @@ with results:
         except UcanError as error:
             st.error(f"Cannot compute the radius: {error}")
             st.stop()
-        traces = [figures.Curve(f"isotropic {figures.norm_symbol(norm)} radius R",
-                                curves.iso_values, curves.iso_kind, curves.iso_marker)]
-        if curves.aniso_values is not None:
-            traces.append(figures.Curve(f"anisotropic {figures.norm_symbol(norm)} radius min sᵢ·R",
-                                        curves.aniso_values, curves.aniso_kind,
-                                        curves.aniso_marker))
-            traces.append(figures.Curve("ALM (∏sᵢ)^(1/d)·R", curves.alm_values,
-                                        "size measure, not a radius", curves.alm_marker,
-                                        dash="dash"))
+        traces = figures.radius_traces(curves, norm)
         col_curve, col_formula = st.columns([3, 2], gap="medium")
         with col_curve:
             st.plotly_chart(figures.radius_curve_figure(figures.P_GRID, traces, p_a, norm),
@@ -134,8 +140,10 @@ with results:
                 st.caption("The anisotropic noise certifies the region {δ : ‖δ/s‖_p ≤ R}. "
                            "min sᵢ·R is the largest ℓp ball inside it (sound); the ALM is the "
                            "radius of the isotropic region of equal volume — a size of the "
-                           "region, not a radius guarantee. The pattern map has geometric mean "
-                           "1, so the ALM coincides with the isotropic curve at the same σ.")
+                           "region, not a radius guarantee."
+                           + (" The pattern map has geometric mean 1, so the ALM coincides "
+                              "with the isotropic curve at the same σ." if choice.pattern_norm
+                              else ""))
             st.caption(f"d = {base.dim:,}, λ = {base.lambd:.4g}, σ = {sigma:.2f}, "
                        f"p_A = {p_a:.3f}. Exact = tight; sound = valid but possibly loose.")
 

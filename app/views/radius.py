@@ -81,11 +81,16 @@ with controls:
                             bind="query-params", format_func=figures.norm_symbol,
                             help="The norm in which the radius is measured; fractional p "
                                  "(0.5, 1.5) too.")
-    mode = st.radio("Mode", MODES, key=f"{PREFIX}mode", bind="query-params", horizontal=True,
-                    help="approximate: plug-in estimate of the boundary (fast). "
-                         "conservative: fresh Monte Carlo draws with a DKW confidence bound; "
-                         "sound where the worst direction is provably searched (e.g. "
-                         "Gaussian), and several times slower (tens of seconds a curve).")
+    teaching = widgets.teaching_mode()
+    mode = MODES[0]
+    if not teaching:
+        mode = st.radio("Mode", MODES, key=f"{PREFIX}mode", bind="query-params",
+                        horizontal=True,
+                        help="approximate: plug-in estimate of the boundary (fast). "
+                             "conservative: fresh Monte Carlo draws with a DKW confidence "
+                             "bound; sound where the worst direction is provably searched "
+                             "(e.g. Gaussian), and several times slower (tens of seconds a "
+                             "curve).")
     p_a = st.slider("p_A (markers, table row, worst direction)", radius_services.P_LOW,
                     radius_services.P_HIGH, 0.9, 0.001, format="%.3f", key=f"{PREFIX}p_a",
                     bind="query-params",
@@ -96,15 +101,17 @@ with controls:
                              help="Overlay PixelDP's ℓ2 radius of Gaussian noise at this σ "
                                   "(Lecuyer et al. 2019): sound, but far below the "
                                   "Neyman–Pearson radius. ℓ2 only.")
-    with st.expander("Numerical settings"):
-        points = int(st.number_input("p_A values", 5, 60, radius_services.DEFAULT_POINTS, 1,
-                                     key=f"{PREFIX}points", bind="query-params",
-                                     help="Grid points on (½, 1); the cost grows with them."))
-        scales = int(st.select_slider("Scales per search grid", [12, 16, 24],
-                                      radius_services.DEFAULT_SCALES, key=f"{PREFIX}scales",
-                                      bind="query-params",
-                                      help="Radii tried per direction before refining; more "
-                                           "is slower and a little more precise."))
+    points, scales = radius_services.DEFAULT_POINTS, radius_services.DEFAULT_SCALES
+    if not teaching:
+        with st.expander("Numerical settings"):
+            points = int(st.number_input("p_A values", 5, 60, points, 1, key=f"{PREFIX}points",
+                                         bind="query-params",
+                                         help="Grid points on (½, 1); the cost grows with "
+                                              "them."))
+            scales = int(st.select_slider("Scales per search grid", [12, 16, 24], scales,
+                                          key=f"{PREFIX}scales", bind="query-params",
+                                          help="Radii tried per direction before refining; "
+                                               "more is slower and a little more precise."))
     error_slot = st.container()
     st.markdown(EXPLANATION)
 

@@ -64,7 +64,7 @@ with controls:
 
     st.subheader("Noise")
     choice, norm = widgets.noise_picker(image.shape, PREFIX)
-    p_a = st.slider("p_A (sets R)", 0.501, 0.999, 0.9, 0.001, format="%.3f",
+    p_a = st.slider("p_A (sets R)", 0.501, page_services.REGION_P_MAX, 0.9, 0.001, format="%.3f",
                     key=f"{PREFIX}p_a", bind="query-params",
                     help="Lower bound on the top-class probability; the base noise's radius "
                          "R at this p_A scales the region.")
