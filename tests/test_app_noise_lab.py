@@ -340,6 +340,7 @@ def test_teaching_mode_hides_advanced_controls_and_uses_defaults():
     ("npg_maps", {"maps_kappa", "maps_iota"}, {"maps_sigma", "maps_pattern"}),
     ("radius", {"rd_mode", "rd_points", "rd_scales"}, {"rd_sigma", "rd_norm"}),
     ("learn", {"learn_seed"}, {"learn_model", "learn_alpha"}),
+    ("certify", {"cert_seed", "cert_batch", "cert_device"}, {"cert_n0", "cert_n", "cert_alpha"}),
 ])
 def test_teaching_mode_hides_advanced_controls_on_every_page(view, hidden, visible):
     params = {"rg_npg": "pattern ℓ2"} if view == "region" else {}

@@ -259,15 +259,19 @@ with controls:
                                   help="The certificate holds with probability ≥ 1 − α over "
                                        "the sampling (Dual RS: α/2 per stage). Must lie in "
                                        "(0, 1)."))
-    batch = int(st.number_input("Batch size", min_value=1, max_value=10_000,
-                                value=DEFAULTS["batch"], step=100, key="cert_batch",
-                                help="Noisy copies per forward pass (memory vs speed)."))
-    seed = int(st.number_input("Seed", min_value=0, max_value=2**31 - 1, value=DEFAULTS["seed"],
-                               step=1, key="cert_seed", bind="query-params",
-                               help="Seed of the noise sampler: same seed, same certificate."))
     devices = available_devices()
-    device = st.selectbox("Device", devices, key="cert_device",
-                          help="Where the model and the noise run (best available first).")
+    if widgets.teaching_mode():
+        batch, seed, device = DEFAULTS["batch"], DEFAULTS["seed"], devices[0]
+    else:
+        batch = int(st.number_input("Batch size", min_value=1, max_value=10_000,
+                                    value=DEFAULTS["batch"], step=100, key="cert_batch",
+                                    help="Noisy copies per forward pass (memory vs speed)."))
+        seed = int(st.number_input("Seed", min_value=0, max_value=2**31 - 1,
+                                   value=DEFAULTS["seed"], step=1, key="cert_seed",
+                                   bind="query-params",
+                                   help="Seed of the noise sampler: same seed, same certificate."))
+        device = st.selectbox("Device", devices, key="cert_device",
+                              help="Where the model and the noise run (best available first).")
     st.caption(f"In use: **{services.device_description(device)}**")
 
 settings: services.CertifySettings | services.DualSettings
