@@ -328,11 +328,15 @@ def cmd_certify(args: argparse.Namespace) -> None:
     if (args.image is None) == (args.dataset is None):
         raise UcanError("give exactly one of --image PATH (one image) or --dataset NAME "
                         "(a certification log)")
+    if args.route is not None:
+        _certify_route(args)
+        return
     if args.dual is not None:
         _certify_dual(args)
         return
     if args.model is None:
-        raise UcanError("give --model MODEL, or --dual ESTIMATOR --experts IDS (Dual RS)")
+        raise UcanError("give --model MODEL, or --dual ESTIMATOR --experts IDS (Dual RS), or "
+                        "--route SELECTOR (sound anisotropic routing)")
     if args.dataset is not None:
         _certify_dataset(args)
         return
@@ -370,7 +374,6 @@ def _csv(option: str, text: str | None) -> list[str]:
 def _certify_dual(args: argparse.Namespace) -> None:
     """``certify --dual ESTIMATOR --experts IDS``: Dual RS of one image or a dataset."""
     from ucan_core.dual import DUAL_COLUMNS, DualLogRow, load_dual
-    from ucan_core.images import read_image, to_tensor
 
     if (args.model is not None or args.noise is not None or args.sigma is not None
             or args.param or args.npg != "isotropic"):
@@ -381,23 +384,12 @@ def _certify_dual(args: argparse.Namespace) -> None:
     if args.dataset is not None:
         _check_dataset_args(args)
     dual, card = load_dual(args.dual, experts, _device(args.device))
-    if args.dataset is not None:
-        if card.dataset != args.dataset:
-            raise UcanError(f"σ-estimator {args.dual} is for {card.dataset}, not {args.dataset}")
-        xs, ys = _load_split(args.dataset, args.data_root, args.split, args.download)
-        settings = {"dual": args.dual, "experts": experts, "levels": list(dual.levels),
-                    "sigma_e": dual.sigma_e}
-        _write_certify_log(
-            args, len(xs), settings,
-            lambda chunk, seed, progress: dual.certify_batch(
-                xs[chunk], args.n0, args.n, args.alpha, args.batch, seed=seed, progress=progress),
-            lambda i, cert: DualLogRow.from_dual(i, int(ys[i]), cert), "l2", DUAL_COLUMNS)
-        return
-    x = to_tensor(read_image(args.image), card.architecture.input_shape)
-    cert = dual.certify(x, args.n0, args.n, args.alpha, args.batch, seed=args.seed)
-    if args.json:
-        _print_json({**cert.to_dict(), "estimator": args.dual, "experts": experts,
-                     "image": str(args.image)})
+    settings = {"dual": args.dual, "experts": experts, "levels": list(dual.levels),
+                "sigma_e": dual.sigma_e}
+    cert = _certify_two_stage(args, dual, card, f"σ-estimator {args.dual}", settings,
+                              DualLogRow.from_dual, DUAL_COLUMNS,
+                              {"estimator": args.dual, "experts": experts})
+    if cert is None:
         return
     sel, cls = cert.selection, cert.classification
     print(f"prediction: {'abstain' if cert.abstained else cert.prediction}")
@@ -412,6 +404,54 @@ def _certify_dual(args: argparse.Namespace) -> None:
     for label, radius in cert.radii.items():
         print(f"  l{label}: {radius.value:.6g} ({radius.kind})")
     print(f"soundness: {cert.soundness}: {cert.note}")
+
+
+def _certify_two_stage(args: argparse.Namespace, router: Any, card: Any, what: str,
+                       settings: dict[str, Any], row: Callable[[int, int, Any], Any],
+                       columns: tuple[str, ...], labels: dict[str, Any]) -> Any:
+    """``certify --dual/--route``: the two-stage ``router`` (``card``: its dataset and input
+    shape) certifies the dataset images into the log (``row(idx, label, cert)`` makes its
+    rows, ``settings`` go to LOG.run.json), or the one image, printed as JSON with
+    ``labels`` when ``--json``. Returns that image's certificate to print as text, else
+    None."""
+    from ucan_core.images import read_image, to_tensor
+
+    if args.dataset is not None:
+        if card.dataset != args.dataset:
+            raise UcanError(f"{what} is for {card.dataset}, not {args.dataset}")
+        xs, ys = _load_split(args.dataset, args.data_root, args.split, args.download)
+        _write_certify_log(
+            args, len(xs), settings,
+            lambda chunk, seed, progress: router.certify_batch(
+                xs[chunk], args.n0, args.n, args.alpha, args.batch, seed=seed, progress=progress),
+            lambda i, cert: row(i, int(ys[i]), cert), "l2", columns)
+        return None
+    x = to_tensor(read_image(args.image), card.architecture.input_shape)
+    cert = router.certify(x, args.n0, args.n, args.alpha, args.batch, seed=args.seed)
+    if args.json:
+        _print_json({**cert.to_dict(), **labels, "image": str(args.image)})
+        return None
+    return cert
+
+
+def _certify_route(args: argparse.Namespace) -> None:
+    """``certify --route SELECTOR``: sound anisotropic routing of one image or a dataset."""
+    from ucan_core.routing import ROUTE_COLUMNS, RouteLogRow, load_router
+
+    if (args.model is not None or args.dual is not None or args.experts is not None
+            or args.noise is not None or args.sigma is not None or args.param
+            or args.npg != "isotropic"):
+        raise UcanError("--route takes its configurations and models from the selector's menu: "
+                        "--model, --dual, --experts, --noise, --sigma, --param and --npg do "
+                        "not apply")
+    if args.dataset is not None:
+        _check_dataset_args(args)
+    router, card = load_router(args.route, _device(args.device))
+    settings = {"route": args.route, "menu": list(router.names), "sigma_s": router.sigma_s}
+    cert = _certify_two_stage(args, router, card, f"selector {args.route}", settings,
+                              RouteLogRow.from_route, ROUTE_COLUMNS, {"selector": args.route})
+    if cert is not None:
+        print("\n".join(router.describe(cert)))
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
@@ -640,6 +680,30 @@ def cmd_train_estimator(args: argparse.Namespace) -> None:
     _save_model(args, estimator, card)
 
 
+def cmd_train_selector(args: argparse.Namespace) -> None:
+    """``ucan train-selector``: a routing selector over ``--menu`` (``routing.train_selector``),
+    labels and clusters from the first ``--train-images`` training images, metrics on the
+    next ``--val-images`` (held out; the test set is not used)."""
+    from ucan_core.datasets import load_dataset
+    from ucan_core.errors import check_count
+    from ucan_core.models import load_model
+    from ucan_core.routing import build_menu, train_selector
+    from ucan_core.training import TrainConfig
+
+    train_n = check_count("--train-images", args.train_images)
+    val_n = check_count("--val-images", args.val_images)
+    device = _device(args.device)
+    torch.manual_seed(args.seed)
+    x, y = load_dataset(args.dataset, args.data_root, "train", download=args.download)
+    entries = build_menu(args.menu, x[:train_n], args.kappa, args.iota, args.seed, device)
+    init = (args.init_from, load_model(args.init_from, device)[0]) if args.init_from else None
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch, lr=args.lr, seed=args.seed)
+    bundle, card = train_selector(entries, args.measure, args.sigma_s, x, y, train_n, val_n,
+                                  args.samples, args.temperature, config, args.id, init, device,
+                                  log=lambda line: print(line, file=sys.stderr))
+    _save_model(args, bundle, card)
+
+
 def cmd_analyze(args: argparse.Namespace) -> None:
     from ucan_core.analysis import (
         DEFAULT_RADII,
@@ -661,6 +725,7 @@ def cmd_analyze(args: argparse.Namespace) -> None:
         lines.append((path, log, "radius"))
         if args.alm or has_distinct_alm(log):
             lines.append((path, log, "alm"))
+        lines += [(path, log, column) for column in args.column if column in log.extra]
     summaries = [summarize(log, radii, measure, high_prob, name) for name, log, measure in lines]
     if args.envelope:
         summaries.append(envelope([summarize(read_log(path), radii, "radius", high_prob, path)
@@ -919,6 +984,22 @@ def _add_training_options(p: argparse.ArgumentParser, epochs: int, out: str) -> 
     p.add_argument("--device", default="auto")
 
 
+def _add_selector_training_options(p: argparse.ArgumentParser, train_images: int,
+                                   val_images: int, samples: int) -> None:
+    """Options of ``train-estimator`` and ``train-selector``: labels from votes on the first
+    training images, held-out metrics on the next ones, then the training options."""
+    p.add_argument("--init-from", default=None, metavar="MODEL",
+                   help="start from a bundled model's weights (all but the last layer)")
+    p.add_argument("--train-images", type=int, default=train_images,
+                   help="the first N training images build labels (and clusters) and train")
+    p.add_argument("--val-images", type=int, default=val_images,
+                   help="the next N training images: held-out metrics")
+    p.add_argument("--samples", type=int, default=samples,
+                   help="noisy copies per image and level (menu entry)")
+    p.add_argument("--temperature", type=float, default=0.1, help="labels softmax(R / T)")
+    _add_training_options(p, epochs=5, out="assets/models/estimators")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ucan", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -962,6 +1043,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Dual RS instead of --model: bundled sigma-estimator id")
     p.add_argument("--experts", metavar="ID[,ID...]",
                    help="Dual RS: bundled model per level of the estimator (or one for all)")
+    p.add_argument("--route", metavar="SELECTOR",
+                   help="sound anisotropic routing instead of --model: bundled selector id "
+                        "(its menu names the configurations and models)")
     p.add_argument("--image", help="PNG or JPEG file (certify one image)")
     p.add_argument("--dataset", choices=("mnist", "cifar10"),
                    help="certify dataset images into the TSV log --out (resumed if it exists)")
@@ -1033,16 +1117,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--levels", required=True, help="noise levels, increasing, e.g. 0.25,0.5,1")
     p.add_argument("--sigma-e", type=float, required=True,
                    help="Gaussian sigma_e smoothing the estimator (>= the largest level)")
-    p.add_argument("--init-from", default=None, metavar="MODEL",
-                   help="start from a bundled model's weights (all but the last layer)")
-    p.add_argument("--train-images", type=int, default=10_000,
-                   help="the first N training images build labels and train")
-    p.add_argument("--val-images", type=int, default=2000,
-                   help="the next N training images: held-out metrics")
-    p.add_argument("--samples", type=int, default=16, help="noisy copies per image and level")
-    p.add_argument("--temperature", type=float, default=0.1, help="labels softmax(R / T)")
-    _add_training_options(p, epochs=5, out="assets/models/estimators")
+    _add_selector_training_options(p, train_images=10_000, val_images=2000, samples=16)
     p.set_defaults(func=cmd_train_estimator)
+
+    p = sub.add_parser("train-selector", help="train a routing selector over a menu of fixed "
+                                              "noise configurations (sound anisotropic routing)")
+    p.add_argument("--dataset", default="mnist")
+    p.add_argument("--menu", required=True, nargs="+", metavar="KIND=MODEL",
+                   help="configurations: isotropic, pattern-l1, pattern-l2, pattern-linf "
+                        "(isotropic models), universal (its NPG's maps), clusters:K (K frozen "
+                        "clusters of an input-dependent NPG's maps), each =MODEL id")
+    p.add_argument("--sigma-s", type=float, required=True,
+                   help="Gaussian sigma_s smoothing the selector (>= the menu's largest "
+                        "sigma * geometric mean of s)")
+    p.add_argument("--measure", default="radius", choices=("radius", "alm"),
+                   help="labels from each configuration's estimated l2 radius or ALM")
+    p.add_argument("--kappa", type=float, default=1.0, help="pattern maps: kappa")
+    p.add_argument("--iota", type=float, default=1.0, help="pattern maps: iota")
+    _add_selector_training_options(p, train_images=4000, val_images=1000, samples=8)
+    p.set_defaults(func=cmd_train_selector)
 
     p = sub.add_parser("analyze", help="certified accuracy tables (and a plot) from certify logs")
     p.add_argument("logs", nargs="+", metavar="LOG", help="certify logs (Cohen's or ucan's)")
@@ -1053,6 +1146,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also tabulate against the ALM column (automatic where it differs)")
     p.add_argument("--high-prob", nargs=2, type=float, metavar=("ALPHA", "RHO"),
                    help="Cohen's high-probability lower bounds instead of plain fractions")
+    p.add_argument("--column", action="append", default=[], metavar="NAME",
+                   help="also tabulate against this numeric log column where a log has it "
+                        "(e.g. alm_upper of routing logs)")
     p.add_argument("--envelope", nargs="+", metavar="LOG",
                    help="add a row: the best certified accuracy of these logs at each radius")
     p.add_argument("--plot", metavar="FILE.html", help="write a Plotly HTML plot (offline)")

@@ -1,13 +1,22 @@
-"""Dual randomized smoothing (Sun, Mao & Vechev, ICLR 2026): a noise level chosen per
-input, with a sound certificate.
+"""Dual randomized smoothing (Sun, Mao & Vechev, ICLR 2026): a noise configuration chosen
+per input from a finite menu, with a sound certificate.
 
-A σ-estimator h_e picks one level of a finite set Σ; it is smoothed with its own Gaussian
-noise σ_e ≥ max Σ, so CERTIFY bounds the radius R_σ within which the smoothed selection
-g_e stays constant. The input is then certified at the selected level σ with that level's
-expert (or one model shared by all levels), radius R_c. Each stage runs at α/2, so by the
-union bound, with probability ≥ 1 − α the deployed classifier x′ ↦ g_{g_e(x′)}(x′) returns
-the certified class for every ‖x′ − x‖ ≤ min(R_σ, R_c): on that ball g_e(x′) = σ, and the
-classifier smoothed at σ is constant (the paper's Thm 4.1–4.2).
+General form (:class:`SelectAndCertify`): a selector h (one output per menu entry) is
+smoothed with its own isotropic Gaussian N(0, σ_s²I), so CERTIFY bounds the ℓ2 radius R_sel
+within which the smoothed selection g_sel stays constant. Each menu entry k is a FIXED
+smoothed classifier g_k (a base classifier with noise that does not depend on the input,
+isotropic or anisotropic μ_k + s_k ⊙ ε), certified on its region C_k. Each stage runs at
+α/2, so by the union bound, with probability ≥ 1 − α the deployed classifier
+x′ ↦ g_{g_sel(x′)}(x′) returns the certified class on B₂(x, R_sel) ∩ (x + C_k): on the ball
+g_sel(x′) = k, and g_k is constant on x + C_k (the paper's Thm 4.1–4.2, which uses nothing
+else). This holds for every σ_s; the rule σ_s ≥ max_k σ_k·(∏_i s_k,i)^{1/d} (for Dual RS
+levels: σ_e ≥ max Σ) only makes sure that, at equal n and α/2, the selector's largest
+certifiable radius reaches every entry's largest ℓ2 radius and ALM, so R_sel is never the
+bottleneck by construction.
+
+Dual RS (:class:`DualSmoothedClassifier`): the menu is Gaussian levels Σ, one expert per
+level (or one model for all), radius min(R_σ, R_c). Routing over anisotropic UCAN
+configurations is in ``ucan_core.routing``.
 """
 
 from __future__ import annotations
@@ -16,17 +25,18 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 import torch
 from torch import nn
 
-from ucan_core.errors import UcanError, check_open_unit
+from ucan_core.anisotropic import AnisotropicNoise, log_geometric_mean
+from ucan_core.errors import UcanError, check_open_unit, check_positive
 from ucan_core.estimator import EstimatorCard, check_levels, check_sigma_e, load_estimator
 from ucan_core.logs import UCAN_COLUMNS, LogRow
 from ucan_core.noises import Kind, Radius, make_noise
-from ucan_core.smoothing import Certificate, Progress, SmoothedClassifier, Soundness
+from ucan_core.smoothing import Certificate, NoiseLike, Progress, SmoothedClassifier, Soundness
 
 DUAL_NOTE = ("Certificate: with probability ≥ 1 − α (α/2 per stage, union bound), the smoothed "
              "σ-estimator keeps the selected level within R_σ and the classifier smoothed at "
@@ -34,24 +44,19 @@ DUAL_NOTE = ("Certificate: with probability ≥ 1 − α (α/2 per stage, union 
              "this class everywhere within min(R_σ, R_c).")
 
 
-@dataclass
-class DualCertificate:
-    """Dual RS certificate of one input. ``prediction`` is −1 when either stage abstains.
-    ``radius`` = min(``r_sigma``, ``r_c``) in ℓ2 (``radii``: ℓ1/ℓ2/ℓ∞, each the min of the
-    stages'); ``level`` is the selected σ (NaN when the estimator abstains); the stage
-    certificates ``selection`` (classes = levels of Σ) and ``classification`` (None when not
-    reached) each hold at level α/2."""
+@dataclass(kw_only=True)
+class TwoStageCertificate:
+    """What every two-stage certificate holds. ``prediction`` is −1 when either stage
+    abstains; ``radius`` is the ℓ2 radius (``radii``: ℓ1/ℓ2/ℓ∞, each the smaller stage
+    radius); ``r_c`` and ``p_a_lower_c`` are the classification stage's ℓ2 radius and p̲_A
+    (0 and NaN when not reached); the stage certificates ``selection`` (classes = menu
+    entries) and ``classification`` (None when not reached) each hold at level α/2."""
 
     prediction: int
     radius: float
-    r_sigma: float
     r_c: float
-    level: float
-    p_a_lower_sigma: float
     p_a_lower_c: float
     radii: dict[str, Radius]
-    levels: tuple[float, ...]
-    sigma_e: float
     alpha: float
     selection: Certificate
     classification: Certificate | None
@@ -59,7 +64,6 @@ class DualCertificate:
     norm: str = "2"
     kind: Kind = "sound"
     soundness: Soundness = "sound"
-    note: str = DUAL_NOTE
 
     @property
     def abstained(self) -> bool:
@@ -67,6 +71,19 @@ class DualCertificate:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(kw_only=True)
+class DualCertificate(TwoStageCertificate):
+    """Dual RS certificate of one input: ``radius`` = min(``r_sigma``, ``r_c``); ``level``
+    is the selected σ (NaN when the estimator abstains)."""
+
+    r_sigma: float
+    level: float
+    p_a_lower_sigma: float
+    levels: tuple[float, ...]
+    sigma_e: float
+    note: str = DUAL_NOTE
 
 
 def _stage_seed(seed: int | None, stage: int) -> int | None:
@@ -82,45 +99,96 @@ def _shifted(progress: Progress | None, offset: int, total: int) -> Progress | N
     return lambda done, _: progress(offset + done, total)
 
 
-class DualSmoothedClassifier:
-    """Dual RS over the levels Σ = ``levels``: ``estimator`` (|Σ| outputs, output i ↔
-    levels[i]) smoothed with N(0, σ_e²I); ``experts`` one base classifier per level, or one
-    module for all levels; inputs in [0, 1] with ``dim`` values."""
+def check_menu(names: Sequence[str]) -> tuple[str, ...]:
+    """The menu's entry names: at least two, all distinct."""
+    values = tuple(names)
+    if len(values) < 2:
+        raise UcanError(f"a routing menu needs at least two configurations, got {len(values)} "
+                        "(with one, use standard randomized smoothing)")
+    if len(set(values)) != len(values):
+        raise UcanError(f"menu configuration names must be distinct, got {list(values)}")
+    return values
 
-    def __init__(self, estimator: nn.Module, experts: nn.Module | Sequence[nn.Module],
-                 levels: Sequence[float], sigma_e: float, num_classes: int, dim: int,
-                 device: str | torch.device | None = None) -> None:
-        self.levels = check_levels(levels)
-        self.sigma_e = check_sigma_e(sigma_e, self.levels)
-        routes = [experts] * len(self.levels) if isinstance(experts, nn.Module) else list(experts)
-        if len(routes) != len(self.levels):
-            raise UcanError(f"give one expert per level ({len(self.levels)}) or one for all, "
-                            f"got {len(routes)}")
-        if device is None:
-            first = next(estimator.parameters(), None)
-            device = first.device if first is not None else "cpu"
+
+def menu_level(noise: NoiseLike) -> float:
+    """σ·(∏ s_i)^{1/d}: the isotropic σ whose radius equals this noise's ALM (σ if isotropic)."""
+    if isinstance(noise, AnisotropicNoise):
+        return noise.sigma * math.exp(log_geometric_mean(noise.scale))
+    return noise.sigma
+
+
+def check_fixed_gaussian(name: str, noise: NoiseLike) -> NoiseLike:
+    """``noise`` if it is Gaussian-based and fixed: an input-dependent map would break the
+    certificate, and the ℓ2 region ‖δ/s‖₂ ≤ R is what the selector's ball is intersected with."""
+    base = noise.base if isinstance(noise, AnisotropicNoise) else noise
+    if base.name != "gaussian":
+        raise UcanError(f"menu configuration {name}: routing needs Gaussian-based noise, got "
+                        f"{base.name}")
+    if isinstance(noise, AnisotropicNoise) and noise.input_dependent:
+        raise UcanError(f"menu configuration {name} is input-dependent: freeze its maps into a "
+                        "fixed configuration (e.g. a cluster of maps)")
+    return noise
+
+
+def check_sigma_s(sigma_s: float, noises: Sequence[NoiseLike], names: Sequence[str]) -> float:
+    """σ_s if it is ≥ max_k σ_k·(∏ s_k,i)^{1/d} over the menu (module docstring)."""
+    sigma_s = check_positive("sigma_s", sigma_s)
+    levels = [menu_level(noise) for noise in noises]
+    top = int(np.argmax(levels))
+    if sigma_s < levels[top]:
+        raise UcanError(f"sigma_s = {sigma_s:g} is below the menu's largest geometric-mean "
+                        f"noise level {levels[top]:.4g} ({names[top]}): smooth the selector "
+                        "with sigma_s >= max_k sigma_k * (prod_i s_k,i)^(1/d), so that its "
+                        "radius can reach every configuration's l2 radius and ALM")
+    return sigma_s
+
+
+def combined_radii(selection: Certificate, classification: Certificate | None) -> dict[str, Radius]:
+    """ℓ1/ℓ2/ℓ∞ radii of the two-stage certificate: the smaller stage radius in each norm
+    (0 when either stage abstains or was not reached)."""
+    sound = classification is not None and not classification.abstained
+    return {norm: Radius(min(r.value, classification.radii[norm].value) if sound else 0.0,
+                         norm, "sound", f"min(R_sel, R_c), each {r.formula}")
+            for norm, r in selection.radii.items()}
+
+
+CertificateT = TypeVar("CertificateT")
+
+
+class SelectAndCertify(Generic[CertificateT]):
+    """A smoothed ``selector`` (one output per menu entry, output k ↔ ``stages[k]``) routes
+    each input to one of the fixed smoothed classifiers ``stages`` (named ``names``); the
+    selector is smoothed with N(0, σ_s²I), σ_s checked by :func:`check_sigma_s`. Subclasses
+    turn the two stage certificates into theirs (:meth:`_combine`)."""
+
+    def __init__(self, selector: nn.Module, stages: Sequence[SmoothedClassifier],
+                 names: Sequence[str], sigma_s: float, device: str | torch.device) -> None:
+        self.names = check_menu(names)
+        if len(stages) != len(self.names):
+            raise UcanError(f"{len(stages)} smoothed classifiers for {len(self.names)} names")
+        noises = [check_fixed_gaussian(name, stage.noise) for name, stage in zip(names, stages)]
+        dims = {noise.dim for noise in noises}
+        if len(dims) != 1:
+            raise UcanError(f"menu configurations have different input sizes {sorted(dims)}")
+        self.sigma_s = check_sigma_s(sigma_s, noises, self.names)
         self.device = torch.device(device)
-
-        def gaussian(sigma: float) -> Any:
-            return make_noise("gaussian", sigma, dim, device=self.device)
-
-        self.selector = SmoothedClassifier(estimator, gaussian(self.sigma_e), len(self.levels),
-                                           self.device)
-        self.stages = [SmoothedClassifier(expert, gaussian(sigma), num_classes, self.device)
-                       for expert, sigma in zip(routes, self.levels)]
+        self.stages = list(stages)
+        self.selector = SmoothedClassifier(
+            selector, make_noise("gaussian", self.sigma_s, dims.pop(), device=self.device),
+            len(self.stages), self.device)
 
     def certify(self, x: torch.Tensor, n0: int, n: int, alpha: float, batch_size: int = 1000,
-                seed: int | None = None, progress: Progress | None = None) -> DualCertificate:
-        """Dual RS CERTIFY for one input (shaped as one example); see :meth:`certify_batch`."""
+                seed: int | None = None, progress: Progress | None = None) -> CertificateT:
+        """Two-stage CERTIFY for one input (shaped as one example); see :meth:`certify_batch`."""
         return self.certify_batch(x.unsqueeze(0), n0, n, alpha, batch_size, seed, progress)[0]
 
     def certify_batch(self, xs: torch.Tensor, n0: int, n: int, alpha: float,
                       batch_size: int = 1000, seed: int | None = None,
-                      progress: Progress | None = None) -> list[DualCertificate]:
-        """Certify every input of ``xs``: CERTIFY of the smoothed estimator at α/2 (n0, n
-        samples) selects σ and gives R_σ; CERTIFY of the selected level's smoothed
-        classifier at α/2 gives the class and R_c. With probability ≥ 1 − α per input, the
-        deployed Dual RS classifier returns ``prediction`` within min(R_σ, R_c).
+                      progress: Progress | None = None) -> list[CertificateT]:
+        """Certify every input of ``xs``: CERTIFY of the smoothed selector at α/2 (n0, n
+        samples) selects entry k and gives R_sel; CERTIFY of entry k's smoothed classifier at
+        α/2 gives the class and its region. With probability ≥ 1 − α per input, the deployed
+        classifier returns ``prediction`` on the intersection (module docstring).
         ``progress(done, total)`` counts samples of both stages."""
         half = check_open_unit("alpha", alpha) / 2
         began = time.perf_counter()
@@ -144,12 +212,38 @@ class DualSmoothedClassifier:
                 for i, s in enumerate(selections)]
 
     def _combine(self, selection: Certificate, classification: Certificate | None,
+                 alpha: float, seconds: float) -> CertificateT:
+        raise NotImplementedError
+
+
+class DualSmoothedClassifier(SelectAndCertify[DualCertificate]):
+    """Dual RS over the levels Σ = ``levels``: ``estimator`` (|Σ| outputs, output i ↔
+    levels[i]) smoothed with N(0, σ_e²I); ``experts`` one base classifier per level, or one
+    module for all levels; inputs in [0, 1] with ``dim`` values."""
+
+    def __init__(self, estimator: nn.Module, experts: nn.Module | Sequence[nn.Module],
+                 levels: Sequence[float], sigma_e: float, num_classes: int, dim: int,
+                 device: str | torch.device | None = None) -> None:
+        self.levels = check_levels(levels)
+        self.sigma_e = check_sigma_e(sigma_e, self.levels)
+        routes = [experts] * len(self.levels) if isinstance(experts, nn.Module) else list(experts)
+        if len(routes) != len(self.levels):
+            raise UcanError(f"give one expert per level ({len(self.levels)}) or one for all, "
+                            f"got {len(routes)}")
+        if device is None:
+            first = next(estimator.parameters(), None)
+            device = first.device if first is not None else "cpu"
+        stages = [SmoothedClassifier(expert, make_noise("gaussian", sigma, dim, device=device),
+                                     num_classes, device)
+                  for expert, sigma in zip(routes, self.levels)]
+        super().__init__(estimator, stages, [f"sigma={s:g}" for s in self.levels], self.sigma_e,
+                         device)
+
+    def _combine(self, selection: Certificate, classification: Certificate | None,
                  alpha: float, seconds: float) -> DualCertificate:
         level = math.nan if selection.abstained else self.levels[selection.prediction]
         sound = classification is not None and not classification.abstained
-        radii = {norm: Radius(min(r.value, classification.radii[norm].value) if sound else 0.0,
-                              norm, "sound", f"min(R_sigma, R_c), each {r.formula}")
-                 for norm, r in selection.radii.items()}
+        radii = combined_radii(selection, classification)
         return DualCertificate(
             prediction=classification.prediction if sound else SmoothedClassifier.ABSTAIN,
             radius=radii["2"].value,
@@ -190,6 +284,16 @@ def load_dual(estimator_id: str, expert_ids: Sequence[str], device: str | torch.
     return dual, card
 
 
+def row_fields(idx: int, label: int, cert: TwoStageCertificate, alm: float) -> dict[str, Any]:
+    """The ucan certify log columns of a two-stage certificate for input ``idx`` with true
+    ``label`` (``p_a_lower`` of the classification stage)."""
+    return {"idx": idx, "label": label, "predict": cert.prediction, "radius": cert.radius,
+            "correct": int(cert.prediction == label), "time": cert.seconds, "alm": alm,
+            "radius_l1": cert.radii["1"].value, "radius_l2": cert.radii["2"].value,
+            "radius_linf": cert.radii["inf"].value, "p_a_lower": cert.p_a_lower_c,
+            "kind": cert.kind, "soundness": cert.soundness}
+
+
 DUAL_COLUMNS = UCAN_COLUMNS + ("level", "r_sigma", "r_c", "p_a_lower_sigma")
 
 
@@ -207,9 +311,5 @@ class DualLogRow(LogRow):
 
     @classmethod
     def from_dual(cls, idx: int, label: int, cert: DualCertificate) -> DualLogRow:
-        return cls(idx=idx, label=label, predict=cert.prediction, radius=cert.radius,
-                   correct=int(cert.prediction == label), time=cert.seconds, alm=cert.radius,
-                   radius_l1=cert.radii["1"].value, radius_l2=cert.radii["2"].value,
-                   radius_linf=cert.radii["inf"].value, p_a_lower=cert.p_a_lower_c,
-                   kind=cert.kind, soundness=cert.soundness, level=cert.level,
+        return cls(**row_fields(idx, label, cert, cert.radius), level=cert.level,
                    r_sigma=cert.r_sigma, r_c=cert.r_c, p_a_lower_sigma=cert.p_a_lower_sigma)

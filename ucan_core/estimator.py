@@ -9,6 +9,8 @@ certificate comes from smoothing the trained estimator (``ucan_core.dual``).
 
 Estimators live in ``assets/models/estimators/`` (safetensors + JSON card), apart from the
 classifiers of :func:`ucan_core.models.list_models`: their outputs are levels, not classes.
+The selectors of ``ucan_core.routing`` (outputs: entries of a menu of fixed noise
+configurations, card field ``menu``) live beside them and are trained by the same functions.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -73,11 +76,14 @@ def build_estimator(arch: str, levels: int, body_from: nn.Module | None = None) 
 class EstimatorCard(ModelCard):
     """A σ-estimator's card: ``arch`` is the base architecture (head resized to |Σ|),
     ``noise`` its smoothing noise N(0, σ_e²I), ``levels`` Σ (output i ↔ levels[i]) and
-    ``experts`` the models whose votes built the training labels."""
+    ``experts`` the models whose votes built the training labels. A routing selector's card
+    has a non-empty ``menu`` (output k ↔ menu[k], ``ucan_core.routing``) and no levels;
+    ``sigma_e`` is then its σ_s."""
 
     levels: list[float] = field(default_factory=list)
     sigma_e: float = 0.0
     experts: list[str] = field(default_factory=list)
+    menu: list[dict[str, Any]] = field(default_factory=list)
 
 
 def estimators_dir() -> Path:
@@ -95,11 +101,32 @@ def load_estimator(estimator_id: str,
     safetensors (never unpickled); unknown ids and inconsistent cards raise UcanError."""
     cards = list_estimators()
     card = cards[check_choice("σ-estimator", estimator_id, cards)]
+    if card.menu:
+        raise UcanError(f"{estimator_id} is a routing selector (ucan certify --route), not a "
+                        "Dual RS σ-estimator")
     levels = check_levels(card.levels)
     check_sigma_e(card.sigma_e, levels)
     model = build_estimator(card.arch, len(levels))
     load_weights(model, estimators_dir() / f"{estimator_id}.safetensors")
     return model.to(device).eval(), card
+
+
+def vote_estimates(stages: Sequence[SmoothedClassifier], factors: Sequence[float],
+                   images: torch.Tensor, labels: torch.Tensor, samples: int,
+                   batch_size: int = 1000, seed: int = 0, names: Sequence[str] | None = None,
+                   log: Callable[[str], None] = print) -> torch.Tensor:
+    """R̂ (N×K, float64): R̂[j, k] = factors[k]·Φ⁻¹((v + ½)/(samples + 1)), v the votes of
+    ``stages[k]``'s base classifier for ``labels[j]`` on ``samples`` copies of image j under
+    that stage's noise (seed ``seed + k``). Training targets only, not certificates."""
+    check_count("samples", samples)
+    columns = []
+    for k, (stage, factor) in enumerate(zip(stages, factors)):
+        certs = stage.certify_batch(images, 1, samples, 0.5, batch_size, seed=seed + k)
+        votes = torch.tensor([c.counts[int(y)] for c, y in zip(certs, labels)], dtype=torch.float64)
+        columns.append(factor * torch.special.ndtri((votes + 0.5) / (samples + 1)))
+        name = names[k] if names is not None else f"stage {k}"
+        log(f"{name}: mean votes for the label {votes.mean() / samples:.4f}")
+    return torch.stack(columns, dim=1)
 
 
 def radius_estimates(experts: Sequence[nn.Module], levels: Sequence[float],
@@ -108,18 +135,12 @@ def radius_estimates(experts: Sequence[nn.Module], levels: Sequence[float],
                      log: Callable[[str], None] = print) -> torch.Tensor:
     """R̂ (N×|Σ|, float64): R̂[j, i] = σ_i Φ⁻¹((k + ½)/(samples + 1)), k the votes of
     ``experts[i]`` for ``labels[j]`` on ``samples`` copies of image j under N(0, σ_i²I)."""
-    check_count("samples", samples)
     device = next(experts[0].parameters()).device
     dim = math.prod(images.shape[1:])
-    columns = []
-    for i, (expert, sigma) in enumerate(zip(experts, levels)):
-        noise = make_noise("gaussian", sigma, dim, device=device)
-        certs = SmoothedClassifier(expert, noise, num_classes).certify_batch(
-            images, 1, samples, 0.5, batch_size, seed=seed + i)
-        votes = torch.tensor([c.counts[int(y)] for c, y in zip(certs, labels)], dtype=torch.float64)
-        columns.append(sigma * torch.special.ndtri((votes + 0.5) / (samples + 1)))
-        log(f"level sigma={sigma:g}: mean votes for the label {votes.mean() / samples:.4f}")
-    return torch.stack(columns, dim=1)
+    stages = [SmoothedClassifier(expert, make_noise("gaussian", sigma, dim, device=device),
+                                 num_classes) for expert, sigma in zip(experts, levels)]
+    return vote_estimates(stages, levels, images, labels, samples, batch_size, seed,
+                          [f"level sigma={sigma:g}" for sigma in levels], log)
 
 
 def soft_labels(radii: torch.Tensor, temperature: float) -> torch.Tensor:
