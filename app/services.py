@@ -215,6 +215,15 @@ def native_norm_label(density: str) -> str:
 # a job whose browser session has gone (session_probe).
 
 
+#: The model a page opens with: the small, strong MNIST model (bundled models sort by id).
+DEFAULT_MODEL = "mnist-gaussian-0.25"
+
+
+def default_model_index(ids: list[str]) -> int:
+    """Index of :data:`DEFAULT_MODEL` in ``ids`` (0 if absent)."""
+    return ids.index(DEFAULT_MODEL) if DEFAULT_MODEL in ids else 0
+
+
 def model_cards() -> dict[str, ModelCard]:
     """The bundled models by id (small JSON cards, re-read so new models show up)."""
     return list_models()

@@ -73,7 +73,9 @@ controls, results = st.columns([1, 2.6], gap="large")
 def model_section() -> ModelCard:
     """The bundled model of standard RS and its card."""
     st.subheader("Model")
-    model_id = st.selectbox("Model", list(cards), key="cert_model", bind="query-params",
+    ids = list(cards)
+    model_id = st.selectbox("Model", ids, index=services.default_model_index(ids),
+                            key="cert_model", bind="query-params",
                             help="A bundled base classifier, trained with the noise it is "
                                  "smoothed with (Gaussian data augmentation).")
     card = cards[model_id]
