@@ -37,10 +37,11 @@ def test_registry_lists_the_gaussian_mnist_models_with_complete_cards() -> None:
 
 
 @pytest.mark.parametrize("model_id", ["mnist-gaussian-0.25", "mnist-gaussian-0.50",
-                                      "mnist-gaussian-1.00"])
+                                      "mnist-gaussian-1.00", "cifar10-gaussian-0.25",
+                                      "cifar10-gaussian-0.50", "cifar10-gaussian-1.00"])
 def test_stated_accuracy_holds_on_the_bundled_test_images(model_id: str) -> None:
     model, card = load_model(model_id)
-    images = [img for img in list_images().values() if img.dataset == "mnist"]
+    images = [img for img in list_images().values() if img.dataset == card.dataset]
     x = torch.stack([to_tensor(img.load(), card.architecture.input_shape) for img in images])
     y = torch.tensor([img.label for img in images])
     with torch.inference_mode():
