@@ -227,6 +227,16 @@ def test_cli_refuses_a_log_that_does_not_match(small_log: Path, tmp_path: Path,
     assert "does not match the rebuilt noise" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("log", "kind"), [("dual-rs/mnist-dual-rs.tsv", "Dual RS"),
+                                           ("routing/mnist-route-l2.tsv", "routing")])
+def test_cli_refuses_two_stage_logs_with_a_clear_message(
+        log: str, kind: str, capsys: pytest.CaptureFixture[str]) -> None:
+    path = Path(__file__).resolve().parents[1] / "assets" / "results" / log
+    assert main(["audit", str(path), "--data-root", "unused", *CLI_BUDGET]) == 2
+    assert f"is a {kind} log: the audit attacks a classifier smoothed with one noise" in \
+        capsys.readouterr().err
+
+
 def test_cli_audits_one_image(capsys: pytest.CaptureFixture[str]) -> None:
     image = Path(__file__).resolve().parents[1] / "assets/images/mnist/0000_7.png"
     assert main(["audit", "--model", "mnist-gaussian-0.50", "--image", str(image), "--n0", "20",

@@ -753,8 +753,15 @@ def _audit_log_rows(args: argparse.Namespace) -> tuple[str, dict[str, Any], list
     run_file = Path(args.log).with_name(Path(args.log).name + ".run.json")
     try:
         settings = json.loads(run_file.read_text())
+        two_stage = next((k for k in ("dual", "route") if k in settings), None)
+        if two_stage:
+            raise UcanError(f"{args.log} is a {'Dual RS' if two_stage == 'dual' else 'routing'} "
+                            "log: the audit attacks a classifier smoothed with one noise (fixed "
+                            "or from an NPG), not a two-stage selection")
         model_id, dataset, split, noise = (settings[k] for k in ("model", "dataset", "split", "noise"))
         npg = str(noise.get("npg", ""))
+    except UcanError:
+        raise
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         raise UcanError(f"the audit needs the settings file {run_file.name} that `ucan certify "
                         "--dataset` writes next to its log") from None
