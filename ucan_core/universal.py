@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -426,7 +426,6 @@ class UniversalCurve:
     worst: list[int]
     dim: int
     statement: str
-    thresholds: dict[str, np.ndarray] = field(default_factory=dict)
 
     def direction(self, i: int = 0) -> np.ndarray:
         """The worst-case unit-ℓp direction found for ``p_a[i]``, as a d-vector."""
@@ -515,6 +514,13 @@ def _grid_margins(noise: Noise, profile: Profile, norm: float, p: np.ndarray,
     return scales, np.maximum.accumulate(np.nan_to_num(margin, nan=np.inf), axis=0)
 
 
+def _interpolate(lo: np.ndarray, hi: np.ndarray, m_lo: np.ndarray,
+                m_hi: np.ndarray) -> np.ndarray:
+    """The zero of the margin by linear interpolation inside each bracket [lo, hi]."""
+    t = np.clip(-m_lo / np.where(m_hi > m_lo, m_hi - m_lo, 1.0), 0.0, 1.0)
+    return lo + t * (hi - lo)
+
+
 def _refine(noise: Noise, profile: Profile, norm: float, p: np.ndarray, pb: np.ndarray | None,
             lo: np.ndarray, hi: np.ndarray, m_lo: np.ndarray, m_hi: np.ndarray,
             settings: Settings, generator: torch.Generator, steps: int = 5) -> np.ndarray:
@@ -534,8 +540,7 @@ def _refine(noise: Noise, profile: Profile, norm: float, p: np.ndarray, pb: np.n
         lo, m_lo = np.where(robust, mid, lo), np.where(robust, m, m_lo)
         hi, m_hi = np.where(robust, hi, mid), np.where(robust, m_hi, m)
         side = np.where(robust, -1.0, 1.0)
-    t = np.clip(-m_lo / np.where(m_hi > m_lo, m_hi - m_lo, 1.0), 0.0, 1.0)
-    return lo + t * (hi - lo)
+    return _interpolate(lo, hi, m_lo, m_hi)
 
 
 def universal_radius_curve(noise: Noise, p_a: np.ndarray | float, norm: float | str,
@@ -567,12 +572,9 @@ def universal_radius_curve(noise: Noise, p_a: np.ndarray | float, norm: float | 
            if mode == "conservative" else 0.0)
     cols = np.arange(p.size)
     results: dict[Profile, tuple[np.ndarray, tuple[np.ndarray, ...]]] = {}
-    thresholds = {}
 
     def search(profile: Profile) -> None:
         scales, margin = _grid_margins(noise, profile, q, p, pb, mode, settings, dkw, generator)
-        if pb is None:
-            thresholds[profile.label(noise.dim)] = np.stack([scales, margin[:, 0] + p[0]])
         fails = margin >= 0
         first = np.where(fails.any(0), np.argmax(fails, axis=0), scales.size)
         lo, hi = np.maximum(first - 1, 0), np.minimum(first, scales.size - 1)
@@ -581,10 +583,7 @@ def universal_radius_curve(noise: Noise, p_a: np.ndarray | float, norm: float | 
         if mode == "conservative":
             results[profile] = (np.where(unbounded, np.inf, scales[lo]), bracket)
             return
-        t = np.clip(-bracket[2] / np.where(bracket[3] > bracket[2], bracket[3] - bracket[2], 1.0),
-                    0.0, 1.0)
-        radius = bracket[0] + t * (bracket[1] - bracket[0])
-        results[profile] = (np.where(unbounded, np.inf, radius), bracket)
+        results[profile] = (np.where(unbounded, np.inf, _interpolate(*bracket)), bracket)
 
     coarse = searched if profiles else searched[::2] + ([searched[-1]] if len(searched) % 2 == 0 else [])
     for profile in coarse:
@@ -615,7 +614,7 @@ def universal_radius_curve(noise: Noise, p_a: np.ndarray | float, norm: float | 
     kind: Kind = ("sound" if mode == "conservative" and worst_direction_is_known(noise, q)
                   else "approximate")
     return UniversalCurve(p, radius, norm_label(q), mode, kind, profiles, worst.tolist(),
-                          noise.dim, _statement(noise, q, mode, settings, tries, kind), thresholds)
+                          noise.dim, _statement(noise, q, mode, settings, tries, kind))
 
 
 def _statement(noise: Noise, norm: float, mode: Mode, settings: Settings, tries: int,
