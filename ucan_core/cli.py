@@ -979,6 +979,16 @@ def _add_noise_options(p: argparse.ArgumentParser, required: bool) -> None:
                    help="extra noise parameter, e.g. shape=1.5 for gennorm")
 
 
+def _add_sampling_options(p: argparse.ArgumentParser, n: int, per: str = "",
+                          alpha_help: str = "failure probability") -> None:
+    """CERTIFY's sampling options: --n0, --n, --alpha, --batch, --seed."""
+    p.add_argument("--n0", type=int, default=100, help=f"selection samples{per}")
+    p.add_argument("--n", type=int, default=n, help=f"estimation samples{per}")
+    p.add_argument("--alpha", type=float, default=0.001, help=alpha_help)
+    p.add_argument("--batch", type=int, default=1000, help="samples per forward pass")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+
+
 def _add_training_options(p: argparse.ArgumentParser, epochs: int, out: str) -> None:
     p.add_argument("--epochs", type=int, default=epochs)
     p.add_argument("--batch", type=int, default=128)
@@ -1072,11 +1082,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pattern-norm", default="2", help="pattern NPG norm: 1, 2 or inf")
     p.add_argument("--kappa", type=float, default=1.0, help="pattern NPG kappa")
     p.add_argument("--iota", type=float, default=1.0, help="pattern NPG iota")
-    p.add_argument("--n0", type=int, default=100, help="selection samples")
-    p.add_argument("--n", type=int, default=10_000, help="estimation samples")
-    p.add_argument("--alpha", type=float, default=0.001, help="failure probability")
-    p.add_argument("--batch", type=int, default=1000, help="samples per forward pass")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
+    _add_sampling_options(p, n=10_000)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_certify)
@@ -1208,11 +1214,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=0.05)
     p.add_argument("--test-every", type=int, default=100, help="certify every K-th test image")
     p.add_argument("--test-start", type=int, default=0, help="first test image certified")
-    p.add_argument("--n0", type=int, default=100, help="selection samples")
-    p.add_argument("--n", type=int, default=1000, help="estimation samples")
-    p.add_argument("--alpha", type=float, default=0.001, help="failure probability per certificate")
-    p.add_argument("--batch", type=int, default=1000, help="samples per forward pass")
-    p.add_argument("--seed", type=int, default=0)
+    _add_sampling_options(p, n=1000, alpha_help="failure probability per certificate")
     p.add_argument("--data-root", default="data", help="folder with the dataset files")
     p.add_argument("--download", action="store_true", help="download the dataset with torchvision")
     p.add_argument("--out", required=True, help="output folder (logs, copt.csv, copt.json)")
@@ -1232,11 +1234,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="hill-climbing step in the sigma multiplier")
     p.add_argument("--shape-range", default="1,8", help="LOW,HIGH shapes searched (LOW > 0)")
     p.add_argument("--scale-range", default="0.25,4", help="LOW,HIGH sigma multipliers searched")
-    p.add_argument("--n0", type=int, default=100, help="selection samples per evaluation")
-    p.add_argument("--n", type=int, default=10_000, help="estimation samples per evaluation")
-    p.add_argument("--alpha", type=float, default=0.001, help="family-wise failure probability")
-    p.add_argument("--batch", type=int, default=1000, help="samples per forward pass")
-    p.add_argument("--seed", type=int, default=0)
+    _add_sampling_options(p, n=10_000, per=" per evaluation",
+                          alpha_help="family-wise failure probability")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_iopt)
