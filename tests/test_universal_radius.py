@@ -139,6 +139,8 @@ def test_a_two_level_profile_is_between_its_sparse_neighbours() -> None:
     (lambda: universal_radius(make_noise("gaussian", 0.5, 10), 0.9, 2, p_b=0.2), "p_B"),
     (lambda: universal_radius(make_noise("gaussian", 0.5, 10), 0.9, 2,
                               settings=Settings(alpha_np=1.0)), "alpha_np"),
+    (lambda: Settings(conservative_samples=0), "conservative_samples"),
+    (lambda: Settings(scales=2), "scales"),
     (lambda: make_noise("gaussian", 0.5, 0), "dim"),
     (lambda: make_noise("student", 0.5, 10), "unknown noise"),
 ])
@@ -167,6 +169,11 @@ def test_cli_radius_methods() -> None:
     assert bad.returncode == 2 and "--pa must lie in (0.5, 1]" in bad.stderr
     bad = _ucan(*base, "--norm", "1", "--method", "closed", "--pb", "0.05")
     assert bad.returncode == 2 and "--pb needs --method universal" in bad.stderr
+    bad = _ucan(*base, "--norm", "1", "--method", "universal", "--mode", "conservative",
+                "--samples", "0")
+    assert bad.returncode == 2 and "conservative_samples must be an integer >= 1" in bad.stderr
+    bad = _ucan("tightness", "--dims", "abc")
+    assert bad.returncode == 2 and "--dims needs comma-separated numbers" in bad.stderr
 
 
 def test_certifying_a_density_without_closed_form_is_labelled_approximate() -> None:

@@ -84,8 +84,11 @@ def cmd_radius(args: argparse.Namespace) -> None:
 
 
 def cmd_tightness(args: argparse.Namespace) -> None:
-    dims = [int(d) for d in args.dims.split(",")]
-    p_values = [float(p) for p in args.pa.split(",")]
+    dims = _floats("--dims", args.dims)
+    if not all(d.is_integer() for d in dims):
+        raise UcanError(f"--dims needs comma-separated integers, got {args.dims!r}")
+    dims = [int(d) for d in dims]
+    p_values = _floats("--pa", args.pa)
     cases = tightness.TIGHT_CASES + (tightness.BOUND_CASES if args.all else ())
     rows = tightness.validate(cases, dims, p_values, sigma=args.sigma)
     print(tightness.format_rows(rows, args.format), end="")

@@ -412,6 +412,15 @@ class Settings:
     scales: int = 24
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        check_count("nodes", self.nodes, 16)
+        check_count("lattice", self.lattice, 64)
+        check_count("samples", self.samples)
+        check_count("conservative_samples", self.conservative_samples)
+        check_open_unit("alpha_np", self.alpha_np)
+        check_count("scales", self.scales, 4)
+        check_count("seed", self.seed, 0)
+
 
 @dataclass
 class UniversalCurve:
@@ -558,8 +567,6 @@ def universal_radius_curve(noise: Noise, p_a: np.ndarray | float, norm: float | 
     settings = settings or Settings()
     if mode not in MODES:
         raise UcanError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
-    check_open_unit("alpha_np", settings.alpha_np)
-    check_count("scales", settings.scales, 4)
     q = parse_norm(norm)
     p = _check_p(p_a)
     pb = None if p_b is None else np.broadcast_to(np.asarray(p_b, dtype=np.float64), p.shape)
