@@ -5,7 +5,8 @@ Sound: exact Gaussian smoothing of a 2-D half-plane classifier (its smoothed cla
 decision boundary is the line itself, so a CERTIFY radius holds w.p. ≥ 1 − α). Unsound:
 the same certificates with their radius inflated ×5, and an input-dependent NPG on a band
 classifier whose σ(x′) grows away from the certified point — the certificate holds for the
-classifier frozen at x but not for the deployed one, which recomputes σ at x′.
+classifier frozen at x but not for the deployed one, which recomputes σ at x′. Two-stage:
+Dual RS in 2-D with linear stages, its certificates as issued (sound) and inflated ×3.
 """
 
 from __future__ import annotations
@@ -25,13 +26,16 @@ from ucan_core.audit import (
     AttackBudget,
     DeployedSmoothing,
     audit_certificate,
+    audit_two_stage,
     claimed_region,
     format_summary,
     project,
     summarize,
 )
 from ucan_core.cli import main
+from ucan_core.dual import DualSmoothedClassifier
 from ucan_core.generators import NoiseParameterGenerator, smoothing_noise
+from ucan_core.logs import read_log
 from ucan_core.noises import make_noise
 from ucan_core.smoothing import SmoothedClassifier
 
@@ -39,6 +43,7 @@ SHAPE = (1, 1, 2)
 BUDGET = AttackBudget(steps=8, restarts=2, draws=64, directions=8, screen=400, n_verify=4000,
                       alpha=0.001)
 MNIST = Path("/work/shared/data/mnist")
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class Band(nn.Module):
@@ -181,6 +186,56 @@ def test_budget_is_validated() -> None:
         AttackBudget(steps=0)
 
 
+class Linear(nn.Module):
+    """Logits (0, a·x − β): class 1 on the half-plane a·x > β."""
+
+    def __init__(self, a: tuple[float, float], beta: float) -> None:
+        super().__init__()
+        self.register_buffer("a", torch.tensor(a))
+        self.beta = beta
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        margin = 20 * (x.flatten(1) @ self.a - self.beta)
+        return torch.stack([torch.zeros_like(margin), margin], 1)
+
+
+@pytest.fixture(scope="module")
+def dual_certificates() -> tuple[DualSmoothedClassifier, list[tuple[torch.Tensor, object]]]:
+    """Dual RS in 2-D: the estimator picks σ = 0.25 below the line x₁ + x₂ = 1.4, and both
+    experts are the half-plane x₁ > 0.4 (Σ = {0.25, 0.5}, σ_e = 0.5); six certified points."""
+    dual = DualSmoothedClassifier(Linear((1.0, 1.0), 1.4), Linear((1.0, 0.0), 0.4), (0.25, 0.5),
+                                  0.5, 2, 2)
+    xs = torch.tensor([[0.1, 0.2], [0.15, 0.5], [0.2, 0.3], [0.9, 0.9], [0.95, 0.8], [0.85, 0.95]])
+    certs = dual.certify_batch(xs.view(6, *SHAPE), 100, 4000, 0.001, seed=0)
+    assert all(c.radius > 0.05 for c in certs)
+    return dual, list(zip(xs.view(6, *SHAPE), certs))
+
+
+def test_sound_dual_certificates_show_no_violation(dual_certificates) -> None:
+    dual, certs = dual_certificates
+    results = [audit_two_stage(dual, x, c.selection.prediction, c.prediction,
+                               claimed_region(dual.selector.noise, c.radius, "2"), BUDGET,
+                               seed=i, target="dual-rs", idx=i) for i, (x, c) in enumerate(certs)]
+    assert all(r.attacked and r.region_norm <= 1 + 1e-6 for r in results)
+    assert [r.selected for r in results] == [0, 0, 0, 1, 1, 1]
+    (summary,) = summarize(results)
+    assert (summary.target, summary.violations, summary.changed) == ("dual-rs", 0, 0)
+    # the search reaches the binding stage's boundary: p ≈ ½ there, not far inside
+    closest = [min(r.p_upper, r.p_upper_selection) for r in results]
+    assert np.median(closest) < 0.75
+
+
+def test_inflated_dual_radius_is_caught(dual_certificates) -> None:
+    dual, certs = dual_certificates
+    results = [audit_two_stage(dual, x, c.selection.prediction, c.prediction,
+                               claimed_region(dual.selector.noise, 3 * c.radius, "2"), BUDGET,
+                               seed=i) for i, (x, c) in enumerate(certs)]
+    assert all(r.violation and r.region_norm <= 1 + 1e-6 for r in results)
+    # the deployed PREDICT returns the other class (where the selection is not itself
+    # undecided at the verified point, which makes the deployed classifier abstain)
+    assert sum(r.changed and r.top_class != r.certified for r in results) >= 3
+
+
 # ---------------------------------------------------------------- ucan audit
 
 CLI_BUDGET = ["--steps", "2", "--restarts", "1", "--draws", "8", "--directions", "2",
@@ -227,18 +282,44 @@ def test_cli_refuses_a_log_that_does_not_match(small_log: Path, tmp_path: Path,
     assert "does not match the rebuilt noise" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("log", "kind"), [("dual-rs/mnist-dual-rs.tsv", "Dual RS"),
-                                           ("routing/mnist-route-l2.tsv", "routing")])
-def test_cli_refuses_two_stage_logs_with_a_clear_message(
-        log: str, kind: str, capsys: pytest.CaptureFixture[str]) -> None:
-    path = Path(__file__).resolve().parents[1] / "assets" / "results" / log
-    assert main(["audit", str(path), "--data-root", "unused", *CLI_BUDGET]) == 2
-    assert f"is a {kind} log: the audit attacks a classifier smoothed with one noise" in \
-        capsys.readouterr().err
+@pytest.mark.parametrize(("log", "target", "norms"), [
+    ("dual-rs/mnist-dual-rs.tsv", "dual-rs", ["2"]),
+    ("routing/mnist-route-l2.tsv", "routing", ["2", "inf"])])
+@needs_mnist
+def test_cli_audits_two_stage_logs(log: str, target: str, norms: list[str],
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    path = ROOT / "assets" / "results" / log
+    assert main(["audit", str(path), "--data-root", str(MNIST), "--max", "1", "--norms", *norms,
+                 "--json", *CLI_BUDGET]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [(s["target"], s["norm"], s["audited"]) for s in data["summary"]] == [
+        (target, norm, 1) for norm in norms]
+    first = read_log(path)
+    (result, *_) = data["results"]
+    assert result["idx"] == first.idx[0] and result["certified"] == first.predict[0]
+    assert result["radius"] == pytest.approx(first.radius[0]) and result["selected"] >= 0
+    assert result["region_norm"] <= 1 + 1e-6 and 0 <= result["p_upper_selection"] <= 1
+
+
+@needs_mnist
+def test_cli_refuses_a_two_stage_log_that_does_not_match(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    source = ROOT / "assets/results/dual-rs/mnist-dual-rs.tsv"
+    lines = source.read_text().splitlines(keepends=True)
+    fields = lines[1].split("\t")
+    fields[8] = repr(2 * float(fields[8]))  # radius_l2 doubled
+    bad = tmp_path / "bad.tsv"
+    bad.write_text(lines[0] + "\t".join(fields) + "".join(lines[2:]))
+    bad.with_name("bad.tsv.run.json").write_text(source.with_name(source.name + ".run.json").read_text())
+    assert main(["audit", str(bad), "--data-root", str(MNIST), *CLI_BUDGET]) == 2
+    assert "is not min(R_sel, R_c) of the rebuilt stages" in capsys.readouterr().err
+    assert main(["audit", str(source), "--data-root", str(MNIST), "--region", "region",
+                 *CLI_BUDGET]) == 2
+    assert "--region region do not apply" in capsys.readouterr().err
 
 
 def test_cli_audits_one_image(capsys: pytest.CaptureFixture[str]) -> None:
-    image = Path(__file__).resolve().parents[1] / "assets/images/mnist/0000_7.png"
+    image = ROOT / "assets/images/mnist/0000_7.png"
     assert main(["audit", "--model", "mnist-gaussian-0.50", "--image", str(image), "--n0", "20",
                  "--n", "200", "--norms", "2", "inf", "--json", *CLI_BUDGET]) == 0
     data = json.loads(capsys.readouterr().out)

@@ -27,11 +27,20 @@ counts at α_audit) returns a class other than c, i.e. g(x′) ≠ c with confid
 Only one candidate per certificate is tested, on fresh samples, so a certificate that holds
 is flagged with probability ≤ α_audit, and a sound certificate (itself wrong with
 probability ≤ α) with probability ≤ α + α_audit.
+
+Two-stage certificates (Dual RS, routing) are audited on the deployed two-stage classifier
+by :func:`audit_two_stage`: both stages' claims are attacked and verified, at α_audit/2 each.
+
+**Progress.** Both audits call ``progress(done, total)`` (``ucan_core.smoothing.Progress``)
+after each unit of work: each PGD step and the clean gradient of every attacked claim, the
+screening, and each verification. An exception raised there (e.g.
+``ucan_core.errors.Cancelled``) stops the audit.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -40,6 +49,7 @@ import torch
 from torch import nn
 
 from ucan_core.anisotropic import AnisotropicNoise, CertifiedRegion
+from ucan_core.dual import SelectAndCertify
 from ucan_core.errors import (
     UcanError,
     check_count,
@@ -49,7 +59,7 @@ from ucan_core.errors import (
     parse_norm,
 )
 from ucan_core.generators import NoiseParameterGenerator, smoothing_noise
-from ucan_core.smoothing import NoiseLike, SmoothedClassifier
+from ucan_core.smoothing import NoiseLike, Progress, SmoothedClassifier
 from ucan_core.stats import clopper_pearson_upper, top_two_test_pvalue
 
 RegionShape = Literal["ball", "region"]
@@ -102,6 +112,11 @@ class DeployedSmoothing:
         self.generator = generator.eval() if generator is not None else None
         self.base = noise.base if isinstance(noise, AnisotropicNoise) else noise
 
+    @classmethod
+    def of(cls, smoothed: SmoothedClassifier) -> DeployedSmoothing:
+        """The deployed form of a smoothed classifier with fixed noise."""
+        return cls(smoothed.base_classifier, smoothed.num_classes, smoothed.noise)
+
     @property
     def target(self) -> str:
         """"deployed", or "frozen" for input-dependent noise held at the certified input."""
@@ -141,6 +156,8 @@ class AuditResult:
     ``source`` names the verified candidate; ``delta_norm`` is ‖x′ − x‖_p and
     ``region_norm`` ‖(x′ − x)/s‖_p / R (≤ 1: inside the region); ``screen_p`` is c's vote
     fraction in screening; ``count`` c's votes among ``n_verify``; ``p_upper`` = p̄_c.
+    Two-stage certificates (:func:`audit_two_stage`) add the ``selected`` menu entry and
+    ``p_upper_selection``, the upper bound on the selector's vote share for it.
     """
 
     idx: int
@@ -162,6 +179,8 @@ class AuditResult:
     top_class: int = -1
     violation: bool = False
     changed: bool = False
+    selected: int = -1
+    p_upper_selection: float = math.nan
 
 
 def claimed_region(noise: NoiseLike, lp_radius: float, norm: float | str,
@@ -223,6 +242,18 @@ def _random_boundary(num: int, dim: int, radius: float, norm: float,
     return _to_boundary(z, radius, norm)
 
 
+class _Tally:
+    """The audit's units of work done out of ``total``, each reported to ``progress``."""
+
+    def __init__(self, progress: Progress | None, total: int) -> None:
+        self.progress, self.done, self.total = progress, 0, total
+
+    def __call__(self) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
+
 def _stream_seed(seed: int, stream: int) -> int:
     """Independent seeds for the attack (stream 0) and the verification (stream 1)."""
     return int(np.random.SeedSequence([seed, stream]).generate_state(1)[0])
@@ -249,14 +280,18 @@ class _Attack:
         loss = -soft[:, self.certified].clamp_min(1e-12).log().sum()
         return torch.autograd.grad(loss, u)[0]
 
-    def candidates(self) -> dict[str, torch.Tensor]:
+    def candidates(self, tick: Callable[[], None]) -> dict[str, torch.Tensor]:
+        """The candidate points by source; ``tick`` after each of ``budget.steps + 1``
+        gradients (the PGD steps, then the clean gradient)."""
         b, r, q, d = self.budget, self.radius, self.norm, self.scale.numel()
         start = _random_boundary(b.restarts, d, r, q, self.gen, self.device)
         u = start * torch.rand(b.restarts, 1, generator=self.gen, device=self.device)
         for _ in range(b.steps):
             u = project(u + b.step_size * r * _steepest(self._gradient(u), q), r, q)
+            tick()
         found = {"pgd": u, "pgd-boundary": _to_boundary(u, r, q),
                  "gradient": r * _steepest(self._gradient(torch.zeros(1, d, device=self.device)), q)}
+        tick()
         if b.directions:
             found["random"] = _random_boundary(b.directions, d, r, q, self.gen, self.device)
         return found
@@ -280,10 +315,11 @@ class _Attack:
 
 def audit_certificate(deployed: DeployedSmoothing, x: torch.Tensor, certified: int,
                       region: CertifiedRegion, budget: AttackBudget, seed: int = 0,
-                      soundness: str = "sound", idx: int = -1,
-                      shape: RegionShape = "ball") -> AuditResult:
+                      soundness: str = "sound", idx: int = -1, shape: RegionShape = "ball",
+                      progress: Progress | None = None) -> AuditResult:
     """Attack one certificate (input ``x``, class ``certified``, ``region``) and verify the
-    worst candidate on the deployed classifier (module docstring: search and rule)."""
+    worst candidate on the deployed classifier (module docstring: search and rule);
+    ``progress`` counts ``budget.steps`` + 3 units (module docstring)."""
     info = {"idx": idx, "certified": certified, "soundness": soundness,
             "target": deployed.target, "norm": norm_label(region.norm), "region": shape,
             "radius": region.radius, "lp_radius": region.lp_radius}
@@ -293,27 +329,116 @@ def audit_certificate(deployed: DeployedSmoothing, x: torch.Tensor, certified: i
         return AuditResult(**info, attacked=False)
     gen = torch.Generator(device=deployed.base.device).manual_seed(_stream_seed(seed, 0))
     attack = _Attack(deployed, x, certified, region, budget, gen)
-    found = attack.candidates()
+    tick = _Tally(progress, budget.steps + 3)
+    found = attack.candidates(tick)
     names = [name for name, us in found.items() for _ in range(len(us))]
     us = torch.cat(list(found.values()))
     ranked = attack.screen(us)
+    tick()
     best = int(np.lexsort((ranked[:, 1].cpu().numpy(), ranked[:, 0].cpu().numpy()))[0])
     point = attack.points(us[best:best + 1])[0]
-    delta = (point - attack.x).flatten().double().cpu()
     smoothed = SmoothedClassifier(deployed.model, deployed.noise_at(point), deployed.num_classes)
-    counts = smoothed.certify(point, 1, budget.n_verify, budget.alpha, budget.batch_size,
-                              seed=_stream_seed(seed, 1)).counts
+    verdict = _verify(smoothed, point, certified, budget, budget.alpha, _stream_seed(seed, 1))
+    tick()
+    return AuditResult(
+        **info, attacked=True, source=names[best], **_distances(attack, point),
+        screen_p=float(ranked[best, 0]), count=verdict.count, n_verify=budget.n_verify,
+        p_upper=verdict.p_upper, top_class=verdict.top, violation=verdict.p_upper < 0.5,
+        changed=verdict.changed_from(certified))
+
+
+def audit_two_stage(router: SelectAndCertify, x: torch.Tensor, selected: int, certified: int,
+                    region: CertifiedRegion, budget: AttackBudget, seed: int = 0,
+                    target: str = "two-stage", idx: int = -1,
+                    progress: Progress | None = None) -> AuditResult:
+    """Attack a two-stage certificate (Dual RS or routing, ``ucan_core.dual``) on the
+    deployed classifier x′ ↦ g_{g_sel(x′)}(x′), over the ℓp ball ``region`` (s ≡ 1).
+
+    The certificate's proof claims, on the ball, that the smoothed selector keeps entry
+    ``selected`` (p_sel,k(x′) ≥ ½) and that entry k's smoothed classifier keeps ``certified``
+    (p_k,c(x′) ≥ ½). Candidates: the single-stage search against each stage; the screened
+    worst for either claim is verified with ``n_verify`` fresh samples per stage, each bound
+    at α_audit/2 (the union bound of certification). ``violation`` ⇔ either upper bound is
+    < ½ (a holding certificate is flagged with probability ≤ α_audit); ``changed`` ⇔ the
+    deployed PREDICT — the selector's, then the chosen entry's, each at α_audit/2 — returns
+    another class. ``progress`` counts 2·(``budget.steps`` + 1) + 4 units: both attacks, the
+    screening and three verifications (the third, of the entry the selector picks at x′,
+    counts even when that is the certified entry and the second one serves).
+    """
+    info = {"idx": idx, "certified": certified, "soundness": "sound", "target": target,
+            "norm": norm_label(region.norm), "region": "ball", "radius": region.radius,
+            "lp_radius": region.lp_radius, "selected": selected}
+    if region.norm not in ATTACK_NORMS:
+        raise UcanError(f"the audit attacks l1, l2 and linf regions, not l{info['norm']}")
+    if certified < 0 or selected < 0 or not region.radius > 0 or not math.isfinite(region.radius):
+        return AuditResult(**info, attacked=False)
+    gen = torch.Generator(device=router.device).manual_seed(_stream_seed(seed, 0))
+    attacks = [_Attack(DeployedSmoothing.of(stage), x, claim, region, budget, gen)
+               for stage, claim in ((router.selector, selected),
+                                    (router.stages[selected], certified))]
+    tick = _Tally(progress, 2 * (budget.steps + 1) + 4)
+    found = {f"{stage}-{name}": us for stage, attack in zip(("selector", "classifier"), attacks)
+             for name, us in attack.candidates(tick).items()}
+    names = [name for name, us in found.items() for _ in range(len(us))]
+    us = torch.cat(list(found.values()))
+    ranked = torch.minimum(*(attack.screen(us) for attack in attacks))
+    tick()
+    best = int(np.lexsort((ranked[:, 1].cpu().numpy(), ranked[:, 0].cpu().numpy()))[0])
+    point = attacks[0].points(us[best:best + 1])[0]
+    half = budget.alpha / 2
+    selection = _verify(router.selector, point, selected, budget, half, _stream_seed(seed, 1))
+    tick()
+    classification = _verify(router.stages[selected], point, certified, budget, half,
+                             _stream_seed(seed, 2))
+    tick()
+    deployed = classification
+    if selection.changed_from(selected):
+        deployed = _verify(router.stages[selection.top], point, certified, budget, half,
+                           _stream_seed(seed, 3))
+    tick()
+    return AuditResult(
+        **info, attacked=True, source=names[best], **_distances(attacks[0], point),
+        screen_p=float(ranked[best, 0]), count=classification.count, n_verify=budget.n_verify,
+        p_upper=classification.p_upper, top_class=deployed.top,
+        violation=min(selection.p_upper, classification.p_upper) < 0.5,
+        changed=selection.confident and deployed.changed_from(certified),
+        p_upper_selection=selection.p_upper)
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """Fresh-sample verification at one point: the claimed class's ``count``, its one-sided
+    upper bound ``p_upper``, the ``top`` class, and whether PREDICT confidently returns
+    a class other than the claimed one (:meth:`changed_from`); ``confident``: the top-two
+    test passed at the verification level."""
+
+    count: int
+    p_upper: float
+    top: int
+    confident: bool
+
+    def changed_from(self, claimed: int) -> bool:
+        return self.confident and self.top != claimed
+
+
+def _verify(smoothed: SmoothedClassifier, point: torch.Tensor, claimed: int,
+            budget: AttackBudget, alpha: float, seed: int) -> _Verdict:
+    """``budget.n_verify`` fresh votes of ``smoothed`` at ``point``: the Clopper–Pearson
+    upper bound at ``alpha`` on P(f(point + ε) = claimed) and Cohen's PREDICT test."""
+    counts = smoothed.certify(point, 1, budget.n_verify, alpha, budget.batch_size, seed=seed).counts
     order = np.argsort(counts)[::-1]
     top, second = int(order[0]), int(order[1])
-    p_upper = clopper_pearson_upper(counts[certified], budget.n_verify, budget.alpha)
-    changed = top != certified and top_two_test_pvalue(counts[top], counts[second]) <= budget.alpha
+    return _Verdict(int(counts[claimed]), clopper_pearson_upper(counts[claimed], budget.n_verify, alpha),
+                    top, bool(top_two_test_pvalue(counts[top], counts[second]) <= alpha))
+
+
+def _distances(attack: _Attack, point: torch.Tensor) -> dict[str, float]:
+    """``delta_norm`` ‖x′ − x‖_p and ``region_norm`` ‖(x′ − x)/s‖_p / R of a candidate."""
+    delta = (point - attack.x).flatten().double().cpu()
     scale = attack.scale.double().cpu()
-    return AuditResult(
-        **info, attacked=True, source=names[best],
-        delta_norm=float(torch.linalg.vector_norm(delta, ord=region.norm)),
-        region_norm=float(torch.linalg.vector_norm(delta / scale, ord=region.norm)) / region.radius,
-        screen_p=float(ranked[best, 0]), count=int(counts[certified]), n_verify=budget.n_verify,
-        p_upper=p_upper, top_class=top, violation=p_upper < 0.5, changed=bool(changed))
+    return {"delta_norm": float(torch.linalg.vector_norm(delta, ord=attack.norm)),
+            "region_norm": float(torch.linalg.vector_norm(delta / scale, ord=attack.norm))
+            / attack.radius}
 
 
 @dataclass(frozen=True)

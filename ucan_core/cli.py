@@ -740,37 +740,25 @@ def cmd_analyze(args: argparse.Namespace) -> None:
 
 
 AuditRow = tuple[int, torch.Tensor, int, float, str, dict[str, float]]
+RADIUS_COLUMNS = {n: f"radius_l{n}" for n in ("1", "2", "inf")}
 
 
-def _audit_log_rows(args: argparse.Namespace) -> tuple[str, dict[str, Any], list[AuditRow]]:
-    """The model id and noise of a ``ucan certify --dataset`` log (from its settings file)
-    and its first ``--max`` rows as (idx, image, certified class, p̲_A, soundness, logged
-    ℓ1/ℓ2/ℓ∞ radii)."""
+def _audit_log(args: argparse.Namespace) -> tuple[Any, dict[str, Any], list[tuple[int, int, torch.Tensor]]]:
+    """A ``ucan certify --dataset`` log, its settings file, and its first ``--max`` rows as
+    (row, dataset idx, image), each checked to carry its image's label."""
     from ucan_core.logs import read_log
 
     log = read_log(args.log)
-    missing = [c for c in ("p_a_lower", "soundness", "radius_l1", "radius_l2", "radius_linf")
-               if c not in log.extra]
+    missing = [c for c in ("p_a_lower", "soundness", *RADIUS_COLUMNS.values()) if c not in log.extra]
     if log.kind != "certify" or missing:
         raise UcanError(f"{args.log} is not a ucan certify log (no {', '.join(missing) or 'radius'} column)")
     run_file = Path(args.log).with_name(Path(args.log).name + ".run.json")
     try:
         settings = json.loads(run_file.read_text())
-        two_stage = next((k for k in ("dual", "route") if k in settings), None)
-        if two_stage:
-            raise UcanError(f"{args.log} is a {'Dual RS' if two_stage == 'dual' else 'routing'} "
-                            "log: the audit attacks a classifier smoothed with one noise (fixed "
-                            "or from an NPG), not a two-stage selection")
-        model_id, dataset, split, noise = (settings[k] for k in ("model", "dataset", "split", "noise"))
-        npg = str(noise.get("npg", ""))
-    except UcanError:
-        raise
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        dataset, split = settings["dataset"], settings["split"]
+    except (OSError, ValueError, KeyError, TypeError):
         raise UcanError(f"the audit needs the settings file {run_file.name} that `ucan certify "
                         "--dataset` writes next to its log") from None
-    if npg.startswith("pattern"):
-        raise UcanError("pattern-noise logs cannot be audited: their settings file does not "
-                        "record the pattern's norm, kappa and iota")
     xs, ys = _load_split(dataset, args.data_root, split, args.download)
     rows = []
     for i in range(min(len(log), args.max or len(log))):
@@ -778,23 +766,79 @@ def _audit_log_rows(args: argparse.Namespace) -> tuple[str, dict[str, Any], list
         if not 0 <= idx < len(xs) or int(ys[idx]) != int(log.label[i]):
             raise UcanError(f"{args.log}: row idx {idx} does not carry the label of {dataset} "
                             f"{split} image {idx}")
-        radii = {n: float(log.extra[f"radius_l{n}"][i]) for n in ("1", "2", "inf")}
-        rows.append((idx, xs[idx], int(log.predict[i]), float(log.extra["p_a_lower"][i]),
-                     str(log.extra["soundness"][i]), radii))
-    return model_id, noise, rows
+        rows.append((i, idx, xs[idx]))
+    return log, settings, rows
+
+
+def _audit_log_rows(args: argparse.Namespace, log: Any, settings: dict[str, Any],
+                    rows: list[tuple[int, int, torch.Tensor]]) -> tuple[str, dict[str, Any], list[AuditRow]]:
+    """The model id and noise of a single-noise log and its rows as (idx, image, certified
+    class, p̲_A, soundness, logged ℓ1/ℓ2/ℓ∞ radii)."""
+    try:
+        model_id, noise = settings["model"], settings["noise"]
+        npg = str(noise.get("npg", ""))
+    except (KeyError, TypeError, AttributeError):
+        raise UcanError(f"{args.log}'s settings file names no model and noise") from None
+    if npg.startswith("pattern"):
+        raise UcanError("pattern-noise logs cannot be audited: their settings file does not "
+                        "record the pattern's norm, kappa and iota")
+    return model_id, noise, [
+        (idx, x, int(log.predict[i]), float(log.extra["p_a_lower"][i]), str(log.extra["soundness"][i]),
+         {n: float(log.extra[c][i]) for n, c in RADIUS_COLUMNS.items()}) for i, idx, x in rows]
+
+
+def _audit_two_stage_log(args: argparse.Namespace, log: Any, settings: dict[str, Any],
+                         rows: list[tuple[int, int, torch.Tensor]], budget: Any) -> list[Any]:
+    """Audit the rows of a Dual RS or routing log (``audit.audit_two_stage``), each row's
+    radii first checked against the rebuilt stages (min(R_sel, R_c) from its two p̲_A)."""
+    import numpy as np
+
+    from ucan_core.anisotropic import CertifiedRegion
+    from ucan_core.audit import audit_two_stage
+    from ucan_core.dual import load_dual
+    from ucan_core.errors import norm_label
+    from ucan_core.routing import load_router
+
+    if args.model or args.frozen or args.region != "ball":
+        raise UcanError("a Dual RS or routing log names its own models, and its certificate is "
+                        "an lp ball: --model, --frozen and --region region do not apply")
+    device = _device(args.device)
+    if "dual" in settings:
+        router, _ = load_dual(settings["dual"], settings["experts"], device)
+        target, entry, p_sel = "dual-rs", "level", "p_a_lower_sigma"
+        menu: list[Any] = list(router.levels)
+    else:
+        router, _ = load_router(settings["route"], device)
+        target, entry, p_sel = "routing", "config", "p_a_lower_sel"
+        menu = list(router.names)
+    results = []
+    for count, (i, idx, x) in enumerate(rows, 1):
+        certified, chosen = int(log.predict[i]), log.extra[entry][i]
+        selected = menu.index(chosen) if chosen in menu else -1
+        logged = {n: float(log.extra[c][i]) for n, c in RADIUS_COLUMNS.items()}
+        if certified >= 0:
+            if selected < 0:
+                raise UcanError(f"row idx {idx}: its {entry} {chosen!r} is not in {menu}")
+            r_sel = router.selector.noise.radii(float(log.extra[p_sel][i]))
+            r_c = router.stages[selected].noise.radii(float(log.extra["p_a_lower"][i]))
+            for n, value in logged.items():
+                if not math.isclose(value, min(r_sel[n].value, r_c[n].value), rel_tol=1e-6,
+                                    abs_tol=1e-9):
+                    raise UcanError(f"row idx {idx}: its l{n} radius {value!r} is not min(R_sel, "
+                                    "R_c) of the rebuilt stages (other models?)")
+        for norm in args.norms or ["2"]:
+            q = parse_norm(norm)
+            radius = logged.get(norm_label(q), math.nan) if certified >= 0 else 0.0
+            results.append(audit_two_stage(
+                router, x, selected, certified, CertifiedRegion(np.ones(x.numel()), radius, q),
+                budget, seed=_chunk_seed(args.seed, idx), target=target, idx=idx))
+        print(f"audit: {count}/{len(rows)} certificates, "
+              f"{sum(r.violation for r in results)} violation(s)", file=sys.stderr)
+    return results
 
 
 def cmd_audit(args: argparse.Namespace) -> None:
-    from dataclasses import asdict
-
-    from ucan_core.audit import (
-        AttackBudget,
-        DeployedSmoothing,
-        audit_certificate,
-        claimed_region,
-        format_summary,
-        summarize,
-    )
+    from ucan_core.audit import AttackBudget, DeployedSmoothing, audit_certificate, claimed_region
     from ucan_core.errors import check_count, norm_label
     from ucan_core.images import read_image, to_tensor
     from ucan_core.models import load_model, load_npg
@@ -812,7 +856,12 @@ def cmd_audit(args: argparse.Namespace) -> None:
     logged: dict[str, Any] = {}
     rows: list[AuditRow] = []
     if args.log is not None:
-        args.model, logged, rows = _audit_log_rows(args)
+        log, settings, log_rows = _audit_log(args)
+        if "dual" in settings or "route" in settings:
+            _report_audit(args, settings.get("dual") or settings["route"], budget,
+                          _audit_two_stage_log(args, log, settings, log_rows, budget))
+            return
+        args.model, logged, rows = _audit_log_rows(args, log, settings, log_rows)
     elif args.model is None:
         raise UcanError("--image needs --model")
     device = _device(args.device)
@@ -850,12 +899,21 @@ def cmd_audit(args: argparse.Namespace) -> None:
                 seed=_chunk_seed(args.seed, idx), soundness=soundness, idx=idx, shape=args.region))
         print(f"audit: {count}/{len(rows)} certificates, "
               f"{sum(r.violation for r in results)} violation(s)", file=sys.stderr)
+    _report_audit(args, args.model, budget, results)
+
+
+def _report_audit(args: argparse.Namespace, name: str, budget: Any, results: list[Any]) -> None:
+    """Print the audit of ``name``'s certificates: JSON with ``--json``, else the summary table."""
+    from dataclasses import asdict
+
+    from ucan_core.audit import format_summary, summarize
+
     summaries = summarize(results)
     if args.json:
-        _print_json({"model": args.model, "budget": asdict(budget),
+        _print_json({"model": name, "budget": asdict(budget),
                      "summary": [asdict(s) for s in summaries], "results": [asdict(r) for r in results]})
         return
-    print(f"attack audit of {args.log or args.image} ({args.model}; violation: upper bound on "
+    print(f"attack audit of {args.log or args.image} ({name}; violation: upper bound on "
           f"p_c < 1/2 at alpha {budget.alpha:g} from n_verify = {budget.n_verify} samples)")
     print(format_summary(summaries), end="")
 
