@@ -2,18 +2,23 @@
 
 The curves and the density grid come from the engine (``ucan_core.anisotropic``), gathered by
 ``app.page_services.region_slice`` into a :class:`RegionSlice`; nothing here computes a radius.
+Also here: the pixel picker (the image or its σ map under a clickable marker layer) and the
+empirical check's overlay (points and PREDICT answers from ``ucan_core.slice_check``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from app.figures import fmt, norm_symbol
+from ucan_core.slice_check import SliceCheck
 
 REGION_COLOUR = "#2ca02c"
 BALL_COLOUR = "#1f77b4"
@@ -21,6 +26,13 @@ ALM_COLOUR = "#ff7f0e"
 SHAPES = {"1": "rhombus", "2": "ellipse", "inf": "box"}
 #: Level sets drawn: these fractions of the noise density's peak in the slice.
 LEVELS = (0.1, 0.3, 0.5, 0.7, 0.9)
+PIXEL_COLOURS = {"A": "#ff2d55", "B": "#00c2ff"}
+#: The clickable pixel layer has at most this many markers a side (blocks beyond).
+GRID_MAX_SIDE = 64
+GRID_NAME = "pixels (click to pick)"
+#: Colour and marker symbol of each outcome of the empirical check.
+OUTCOME_STYLES = {"held": ("#1a7f37", "circle"), "changed": ("#d62728", "x"),
+                  "abstained": ("#7f7f7f", "diamond")}
 
 
 @dataclass(frozen=True)
@@ -157,11 +169,114 @@ def norms_figure(views: Sequence[RegionSlice], height: int = 300) -> go.Figure:
 
 
 def mark_pixels(fig: go.Figure, points: Sequence[tuple[int, int, str]]) -> go.Figure:
-    """Add labelled markers at (row, column) pixels to a heatmap figure; returns it."""
+    """Add labelled markers at (row, column) pixels to a heatmap figure; returns it.
+
+    The markers take no hover (so a click on them reaches the :func:`pixel_grid` layer) and
+    keep their opacity while another trace holds a selection."""
     for row, col, label in points:
+        colour = PIXEL_COLOURS.get(label, "white")
         fig.add_trace(go.Scatter(
             x=[col], y=[row], mode="markers+text", text=[label], textposition="top center",
-            textfont=dict(color="white", size=14), showlegend=False,
-            marker=dict(symbol="circle-open", size=14, color="white", line=dict(width=3)),
-            hovertemplate=f"pixel {label}: row %{{y}}, col %{{x}}<extra></extra>"))
+            textfont=dict(color=colour, size=14), showlegend=False, hoverinfo="skip",
+            cliponaxis=False,
+            marker=dict(symbol="circle-open", size=14, color=colour, line=dict(width=3)),
+            unselected=dict(marker=dict(opacity=1), textfont=dict(color=colour))))
+    return fig
+
+
+def image_figure(pixels: np.ndarray, title: str, height: int = 300) -> go.Figure:
+    """A (C, H, W) image in [0, 1] (C = 1 or 3) drawn pixel for pixel: pixel (row r, col c)
+    centred at x = c, y = r, rows downwards, like the σ-map heatmaps."""
+    array = np.clip(np.nan_to_num(np.asarray(pixels, dtype=np.float32)), 0.0, 1.0)
+    rgb = np.repeat(array, 3, axis=0) if array.shape[0] == 1 else array
+    z = (rgb.transpose(1, 2, 0) * 255.0 + 0.5).astype(np.uint8)
+    fig = go.Figure(go.Image(z=z, hoverinfo="skip"))
+    fig.update_layout(title=dict(text=title, font=dict(size=14)), height=height,
+                      margin=dict(l=10, r=10, t=56, b=10))
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain", ticks="",
+                     showticklabels=False, showgrid=False, zeroline=False)
+    fig.update_xaxes(constrain="domain", ticks="", showticklabels=False, showgrid=False,
+                     zeroline=False)
+    return fig
+
+
+def pixel_grid(fig: go.Figure, values: np.ndarray, label: str,
+               max_side: int = GRID_MAX_SIDE) -> go.Figure:
+    """Add a transparent, clickable marker at every pixel centre of an (H, W) picture (at the
+    centre of every k×k block, k = ⌈max(H, W)/max_side⌉, for large pictures), with
+    customdata (row, col, value) for :func:`picked_pixel`. Returns ``fig``.
+
+    Images and heatmaps emit no point selections; this layer gives ``st.plotly_chart``'s
+    ``selection_mode="points"`` something to select. Other traces lose their hover, so that
+    the closest point under the mouse is always a grid marker; the axes keep to the picture
+    (markers would pad them)."""
+    grid = np.asarray(values, dtype=np.float64)
+    height, width = grid.shape
+    step = max(1, math.ceil(max(height, width) / max_side))
+    rows, cols = np.meshgrid(np.arange(step // 2, height, step),
+                             np.arange(step // 2, width, step), indexing="ij")
+    rows, cols = rows.ravel(), cols.ravel()
+    fig.update_traces(hoverinfo="skip", selector=lambda t: t.type in ("heatmap", "image"))
+    fig.update_xaxes(range=[-0.5, width - 0.5], autorange=False)
+    fig.update_yaxes(range=[height - 0.5, -0.5], autorange=False)
+    fig.add_trace(go.Scatter(
+        x=cols, y=rows, mode="markers", name=GRID_NAME, showlegend=False,
+        marker=dict(size=max(6, 8 * step), opacity=0.0, color="white"),
+        customdata=np.stack([rows, cols, grid[rows, cols]], axis=1).tolist(),
+        hovertemplate=f"row %{{customdata[0]}}, col %{{customdata[1]}}<br>{label} "
+                      "%{customdata[2]:.4g}<extra>click to pick</extra>"))
+    return fig
+
+
+def _cells(data: object) -> list[Any]:
+    """A point's customdata as a list (plotly.js sends a typed-array row as {"0": …, "1": …})."""
+    if isinstance(data, Mapping):
+        return [data[k] for k in sorted(data, key=int)]
+    return list(data) if isinstance(data, (list, tuple)) else []
+
+
+def picked_pixel(points: Sequence[Mapping[str, Any]], height: int,
+                 width: int) -> tuple[int, int]:
+    """(row, col) of the last selected :func:`pixel_grid` marker in a Plotly selection's
+    ``points``; ValueError, with a message for the user, if no grid marker was selected or
+    its pixel lies outside the H × W image."""
+    picks = [_cells(p.get("customdata")) for p in points]
+    picks = [cells for cells in picks if len(cells) >= 2]
+    if not picks:
+        raise ValueError("that click selected no pixel: click on the image itself")
+    row, col = (round(float(v)) for v in picks[-1][:2])
+    if not (0 <= row < height and 0 <= col < width):
+        raise ValueError(f"pixel (row {row}, col {col}) lies outside the {height}×{width} "
+                         f"image: rows 0–{height - 1}, columns 0–{width - 1}")
+    return row, col
+
+
+def check_figure(view: RegionSlice, pixel_a: str, pixel_b: str, check: SliceCheck,
+                 classes: Sequence[str], subtitle: str, height: int = 620) -> go.Figure:
+    """:func:`region_figure` of the certificate's region with the check's points on it: one
+    trace per outcome (PREDICT kept the certified class, changed it, or abstained), named
+    with its count; hover gives the offsets, ‖δ/s‖_p/R and PREDICT's answer."""
+    fig = region_figure(view, pixel_a, pixel_b, height)
+    certified = classes[check.certified]
+    outcomes = check.outcomes
+    names = {"held": f"PREDICT = {certified} (held)", "changed": "PREDICT changed class",
+             "abstained": "PREDICT abstained (not significant)"}
+    for outcome, count in check.counts().items():
+        if not count:
+            continue
+        mask = outcomes == outcome
+        colour, symbol = OUTCOME_STYLES[outcome]
+        answers = [classes[c] if c >= 0 else "abstain" for c in check.predictions[mask]]
+        fig.add_trace(go.Scatter(
+            x=check.offsets[mask, 0], y=check.offsets[mask, 1], mode="markers",
+            name=f"{names[outcome]}: {count}",
+            marker=dict(symbol=symbol, size=9, color=colour, line=dict(width=1, color="white")),
+            customdata=np.stack([check.size[mask], np.asarray(answers, dtype=object)], axis=1),
+            hovertemplate="δ_A=%{x:.4g}, δ_B=%{y:.4g}<br>‖δ/s‖ = %{customdata[0]:.3f}·R"
+                          "<br>PREDICT: %{customdata[1]}<extra></extra>"))
+    counts = check.counts()
+    fig.update_layout(title=dict(
+        text=f"Empirical check: PREDICT at {len(outcomes)} points of the certified slice"
+             f"<br><sup>{subtitle} · held {counts['held']}, changed {counts['changed']}, "
+             f"abstained {counts['abstained']}</sup>", font=dict(size=14)))
     return fig
