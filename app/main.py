@@ -29,6 +29,7 @@ PAGES = [
 ]
 page = st.navigation([st.Page(PAGES_DIR / name, title=title, icon=icon, default=index == 0)
                       for index, (name, title, icon) in enumerate(PAGES)])
+st.session_state[widgets.PAGE_KEY] = page.title
 
 with st.sidebar:
     st.markdown("### UCAN Explorer")
@@ -36,6 +37,12 @@ with st.sidebar:
               help="A simpler view for classes and demos: hides the advanced controls (seeds, "
                    "pattern κ and ι, density parameters, numerical settings) and uses their "
                    "defaults. The Certify page keeps all its controls.")
+    st.radio("Figure download format", widgets.FIGURE_FORMATS, key=widgets.FIGURE_FORMAT_KEY,
+             bind="query-params", horizontal=True,
+             help="What the camera button at the top right of every chart (shown on hover) "
+                  "saves: PNG, a picture at twice the screen resolution, or SVG, vector "
+                  "graphics that stay sharp at any size. Files are named after the page and "
+                  "the figure.")
     st.markdown(
         "An interactive look at **randomized smoothing**: a classifier is made certifiably "
         "robust by voting over noisy copies of its input. UCAN shapes that noise per pixel "

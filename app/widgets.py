@@ -1,5 +1,5 @@
 """Widgets shared by several pages: the image picker, the noise picker, presets, the teaching
-mode switch and download buttons.
+mode switch, download buttons and Plotly charts with a figure download.
 
 Pages call these instead of repeating the widget code; ``prefix`` keeps the widget keys (and
 so the URL parameters they are bound to) apart between pages. The Noise Lab uses the empty
@@ -9,9 +9,12 @@ prefix.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from app import figures, page_services, services
@@ -34,6 +37,11 @@ PARAM_HELP = {
 }
 #: Session-state key of the sidebar's teaching-mode toggle (app/main.py), also its URL name.
 TEACHING_KEY = "teaching"
+#: Session-state key of the sidebar's figure download format (app/main.py), also its URL name.
+FIGURE_FORMAT_KEY = "figure_format"
+FIGURE_FORMATS = ["PNG", "SVG"]
+#: Session-state key where app/main.py records the current page's title (figure file names).
+PAGE_KEY = "page_title"
 
 
 def teaching_mode() -> bool:
@@ -244,13 +252,42 @@ def pattern_sliders(prefix: str = "") -> tuple[float, float]:
     return float(kappa), float(iota)
 
 
-def downloads(files: Sequence[tuple[str, str, str]], key: str) -> None:
-    """One download button per (label, text, file name); CSV or JSON by the file's suffix."""
+def downloads(files: Sequence[tuple[str, str, str]], key: str,
+              what: str = "the numbers behind the figure") -> None:
+    """One download button per (label, text, file name); CSV or JSON by the file's suffix;
+    ``what`` says in the tooltip what the files hold."""
     for column, (label, text, name) in zip(st.columns(len(files)), files):
         mime = "application/json" if name.endswith(".json") else "text/csv"
         column.download_button(label, text, file_name=name, mime=mime, on_click="ignore",
                                key=f"{key}_{name}", width="stretch",
-                               help=f"Save {name}: the numbers behind the figure.")
+                               help=f"Save {name}: {what}.")
+
+
+def figure_name(key: str) -> str:
+    """Default file name of chart ``key``'s image: ``ucan-<page>-<key>`` in lower case with
+    hyphens, less a first key word that repeats the page's (``compare_sigma`` on the Compare
+    page gives ``ucan-compare-sigma``)."""
+    page = re.findall(r"[a-z0-9]+", str(st.session_state.get(PAGE_KEY, "")).lower())
+    words = re.findall(r"[a-z0-9]+", key.lower())
+    if words and words[0] in page:
+        words = words[1:]
+    return "-".join(["ucan", *page, *words])
+
+
+def chart(figure: go.Figure, key: str, *, filename: str | None = None, tools: bool = False,
+          config: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+    """``st.plotly_chart`` whose camera button (top right, on hover) downloads the figure in
+    the sidebar's format: PNG at twice the screen resolution, or SVG. The file is
+    ``<filename>.png|svg``, by default :func:`figure_name`. ``tools`` keeps Plotly's zoom
+    and pan buttons beside it; ``config`` overrides the Plotly config (``{"displayModeBar":
+    False}`` hides the bar); other arguments go to ``st.plotly_chart``."""
+    fmt = str(st.session_state.get(FIGURE_FORMAT_KEY) or FIGURE_FORMATS[0]).lower()
+    image = ({"format": fmt, "filename": filename or figure_name(key)}
+             | ({"scale": 2} if fmt == "png" else {}))
+    plotly_config: dict[str, Any] = {"displaylogo": False, "toImageButtonOptions": image}
+    if not tools:
+        plotly_config["modeBarButtons"] = [["toImage"]]
+    return st.plotly_chart(figure, key=key, config=plotly_config | (config or {}), **kwargs)
 
 
 def soundness_badge(tag: str) -> str:

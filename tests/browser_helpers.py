@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
 
 def pick(page, label: str, option: str) -> None:
     """Choose ``option`` in the selectbox labelled ``label``."""
@@ -34,3 +39,61 @@ def open_nav(page, title: str, path: str) -> None:
     page.locator("[data-testid='stSidebarNav']").get_by_role("link", name=title).click()
     expect(page).to_have_url(re.compile(rf"/{path}(\?.*)?$"))
     expect(page.get_by_role("heading", level=1).first).to_be_visible(timeout=30_000)
+
+
+def set_figure_format(page, fmt: str) -> None:
+    """Choose ``fmt`` ("PNG" or "SVG") in the sidebar's figure download format, then wait
+    until every chart's camera button has it (the charts are redrawn with the new config)."""
+    page.get_by_test_id("stRadio").filter(has_text="Figure download format").get_by_text(
+        fmt, exact=True).click()
+    page.wait_for_function(
+        """png => {
+            const buttons = [...document.querySelectorAll(
+                ".modebar-btn[data-title^='Download plot']")];
+            return buttons.length > 0
+                && buttons.every(b => (b.dataset.title === "Download plot as a PNG") === png);
+        }""", arg=fmt == "PNG", timeout=20_000)
+    wait_idle(page)
+
+
+def download(page, click: Callable[[], None], folder: Path) -> Path:
+    """Run ``click`` (it starts a browser download) and save the file in ``folder`` under the
+    name the page suggested."""
+    with page.expect_download(timeout=20_000) as info:
+        click()
+    path = Path(folder) / info.value.suggested_filename
+    info.value.save_as(path)
+    return path
+
+
+def download_button(page, label: str, folder: Path) -> Path:
+    """Save the file of the download button labelled ``label`` (``widgets.downloads``)."""
+    return download(page, page.get_by_role("button", name=label, exact=True).click, folder)
+
+
+def download_figure(page, chart, folder: Path) -> Path:
+    """Save ``chart``'s figure (a ``.js-plotly-plot`` locator) through the camera button of its
+    Plotly mode bar, which shows on hover."""
+    chart.scroll_into_view_if_needed()
+    chart.hover()
+    return download(page, chart.locator(".modebar-btn[data-title^='Download plot']").click,
+                    folder)
+
+
+def check_svg(path: Path, *texts: str) -> None:
+    """``path`` is an SVG document holding each of ``texts``."""
+    text = path.read_text(encoding="utf-8")
+    assert text.lstrip().startswith(("<svg", "<?xml")), text[:80]
+    assert text.rstrip().endswith("</svg>")
+    for expected in texts:
+        assert expected in text, expected
+
+
+def check_png(path: Path, chart) -> None:
+    """``path`` is a PNG of ``chart`` (a ``.js-plotly-plot`` locator) at twice its drawn size."""
+    data = path.read_bytes()
+    assert data[:8] == PNG_MAGIC, data[:8]
+    size = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    box = chart.bounding_box()
+    assert all(abs(pixels - 2 * drawn) <= 2 for pixels, drawn in
+               zip(size, (box["width"], box["height"]))), (size, box)

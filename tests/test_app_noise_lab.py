@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +19,6 @@ from ucan_core.images import list_images, to_tensor
 from ucan_core.models import load_npg
 from ucan_core.noises import make_noise
 from ucan_core.npg import build_noise
-
 
 # ---------------------------------------------------------------------------------- helpers
 
@@ -351,6 +351,39 @@ def test_teaching_mode_hides_advanced_controls_on_every_page(view, hidden, visib
         keys = widget_keys(at)
         assert visible <= keys
         assert not hidden & keys if teaching else hidden <= keys
+
+
+# ---------------------------------------------------------------------------------- figure files
+
+
+def image_options(at: AppTest) -> dict[str, dict]:
+    """Each chart's Plotly ``toImageButtonOptions`` (its camera button), by chart key."""
+    return {e.proto.id.split("-", 2)[2]: json.loads(e.proto.config)["toImageButtonOptions"]
+            for e in at.get("plotly_chart")}
+
+
+def test_every_chart_downloads_in_the_sidebar_format_under_a_page_and_figure_name():
+    at = run_app()
+    names = {"sigma_map": "ucan-noise-lab-sigma-map", "mu_map": "ucan-noise-lab-mu-map",
+             "radius_curve": "ucan-noise-lab-radius-curve"}
+    assert image_options(at) == {key: {"format": "png", "filename": name, "scale": 2}
+                                 for key, name in names.items()}
+    for element in at.get("plotly_chart"):           # the camera button alone, no logo
+        config = json.loads(element.proto.config)
+        assert config["modeBarButtons"] == [["toImage"]] and config["displaylogo"] is False
+    at.radio(key=widgets.FIGURE_FORMAT_KEY).set_value("SVG").run()
+    assert image_options(at) == {key: {"format": "svg", "filename": name}
+                                 for key, name in names.items()}
+    compare = open_with_params("compare", {widgets.FIGURE_FORMAT_KEY: "SVG"})  # from the URL
+    assert image_options(compare) == {
+        f"compare_{name}": {"format": "svg", "filename": f"ucan-compare-{name}"}
+        for name in ("sigma", "mu", "curves")}
+
+
+def test_pages_draw_plotly_charts_only_through_widgets_chart():
+    views = Path(widgets.__file__).parent / "views"
+    for view in views.glob("*.py"):
+        assert "plotly_chart(" not in view.read_text(encoding="utf-8"), view.name
 
 
 # ---------------------------------------------------------------------------------- themes

@@ -8,7 +8,15 @@ import shutil
 from pathlib import Path
 
 import pytest
-from browser_helpers import full_screenshot, open_nav, wait_idle
+from browser_helpers import (
+    check_png,
+    check_svg,
+    download_figure,
+    full_screenshot,
+    open_nav,
+    set_figure_format,
+    wait_idle,
+)
 from conftest import CHROMIUM, HAVE_CHROMIUM
 
 pytestmark = [pytest.mark.e2e,
@@ -74,6 +82,16 @@ def test_compare_flow(page, tmp_path):
     assert (tmp_path / "compare.png").stat().st_size > 50_000
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(tmp_path / "compare.png", SCREENSHOT)
+    # The figures download: PNG by default, SVG after the sidebar switch.
+    png = download_figure(page, plots.nth(2), tmp_path)
+    assert png.name == "ucan-compare-curves.png"
+    check_png(png, plots.nth(2))
+    set_figure_format(page, "SVG")
+    svg = download_figure(page, plots.nth(0), tmp_path)
+    assert svg.name == "ucan-compare-sigma.svg"
+    check_svg(svg, "σ maps", "one colour scale")
+    svg = download_figure(page, plots.nth(2), tmp_path)
+    check_svg(svg, "A: isotropic ℓ2 radius R (exact)", "B: ALM (∏sᵢ)^(1/d)·R")
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])

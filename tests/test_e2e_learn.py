@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
-from browser_helpers import full_screenshot, open_nav, wait_idle
+from browser_helpers import (
+    check_png,
+    check_svg,
+    download_button,
+    download_figure,
+    full_screenshot,
+    open_nav,
+    set_figure_format,
+    wait_idle,
+)
 from conftest import CHROMIUM, HAVE_CHROMIUM
 
 pytestmark = [pytest.mark.e2e,
@@ -40,3 +52,20 @@ def test_learn_flow(page, tmp_path):
     expect(page.locator(PLOT)).to_have_count(2)         # slow motion, region
     full_screenshot(page, tmp_path / "learn.png")
     assert (tmp_path / "learn.png").stat().st_size > 50_000
+
+    # The stages as CSV: one row per n, p̲_A and the radius growing with n.
+    stages = download_button(page, "Stages (CSV)", tmp_path)
+    assert stages.name == "walkthrough.csv"
+    rows = list(csv.DictReader(io.StringIO(stages.read_text(encoding="utf-8"))))
+    assert [int(r["n"]) for r in rows] == [10, 100, 1000, 10000]
+    assert int(rows[1]["k"]) == 100                      # "k = 100" on the page
+    lower = [float(r["p_a_lower"]) for r in rows]
+    assert lower == sorted(lower) and lower[0] < lower[-1]
+    # The figures: PNG by default, SVG after the sidebar switch.
+    png = download_figure(page, page.locator(PLOT).first, tmp_path)
+    assert png.name == "ucan-learn-monte-carlo.png"
+    check_png(png, page.locator(PLOT).first)
+    set_figure_format(page, "SVG")
+    svg = download_figure(page, page.locator(PLOT).nth(1), tmp_path)
+    assert svg.name == "ucan-learn-region.svg"
+    check_svg(svg, "Certified region in ℓ2", "δ at pixel A (row 14, col 14)")

@@ -7,7 +7,15 @@ import re
 
 import numpy as np
 import pytest
-from browser_helpers import full_screenshot, pick, wait_idle
+from browser_helpers import (
+    check_png,
+    check_svg,
+    download_figure,
+    full_screenshot,
+    pick,
+    set_figure_format,
+    wait_idle,
+)
 from conftest import CHROMIUM, HAVE_CHROMIUM
 from PIL import Image
 
@@ -78,6 +86,19 @@ def test_noise_lab_flow(page, tmp_path):
                                arg=images.nth(i).element_handle(), timeout=10_000)
     expect(page.get_by_text("8 noisy samples")).to_be_visible()
     expect(page.get_by_text("−0.4243·ln(2(1−0.9))")).to_be_visible()   # λ = 0.6/√2
+
+    # Figure downloads: PNG at twice the drawn size by default, SVG after the sidebar switch.
+    png = download_figure(page, plots.nth(0), tmp_path)
+    assert png.name == "ucan-noise-lab-sigma-map.png"
+    check_png(png, plots.nth(0))
+    set_figure_format(page, "SVG")
+    expect(page).to_have_url(re.compile(r"figure_format=SVG"))
+    svg = download_figure(page, plots.nth(2), tmp_path)
+    assert svg.name == "ucan-noise-lab-radius-curve.svg"
+    check_svg(svg, "Certified ℓ1 radius vs p_A", "(exact)")
+    svg = download_figure(page, plots.nth(0), tmp_path)
+    assert svg.name == "ucan-noise-lab-sigma-map.svg"
+    check_svg(svg, "σ map")
     full_screenshot(page, tmp_path / "noise_lab.png")
     assert (tmp_path / "noise_lab.png").stat().st_size > 50_000
 

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
-from browser_helpers import full_screenshot, open_nav, pick, wait_idle
+from browser_helpers import (
+    check_png,
+    check_svg,
+    download_button,
+    download_figure,
+    full_screenshot,
+    open_nav,
+    pick,
+    set_figure_format,
+    wait_idle,
+)
 from conftest import CHROMIUM, HAVE_CHROMIUM
 
 pytestmark = [pytest.mark.e2e,
@@ -41,3 +52,19 @@ def test_noise_maps_flow(page, tmp_path):
         has_text=re.compile(r"^input-dependent input-dependent$"))).to_have_count(1)
     full_screenshot(page, tmp_path / "npg_maps.png")
     assert (tmp_path / "npg_maps.png").stat().st_size > 50_000
+
+    # The summary as JSON: the four noises of the figure with their soundness tags.
+    summary = download_button(page, "Summary (JSON)", tmp_path)
+    assert summary.name.startswith("noise-maps-sigma1-") and summary.suffix == ".json"
+    entries = json.loads(summary.read_text(encoding="utf-8"))
+    assert [(e["noise"], e["soundness"]) for e in entries] == [
+        ("isotropic", "sound"), ("pattern ℓ2", "sound"), ("universal", "sound"),
+        ("input-dependent", "input-dependent")]
+    # The map rows: PNG by default, SVG after the sidebar switch.
+    png = download_figure(page, plots.nth(1), tmp_path)
+    assert png.name == "ucan-noise-maps-mu-row.png"
+    check_png(png, plots.nth(1))
+    set_figure_format(page, "SVG")
+    svg = download_figure(page, plots.nth(0), tmp_path)
+    assert svg.name == "ucan-noise-maps-sigma-row.svg"
+    check_svg(svg, "σ maps", "pattern ℓ2", "input-dependent")

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
-from browser_helpers import full_screenshot, open_nav, wait_idle
+from browser_helpers import (
+    check_png,
+    check_svg,
+    download_button,
+    download_figure,
+    full_screenshot,
+    open_nav,
+    set_figure_format,
+    wait_idle,
+)
 from conftest import CHROMIUM, HAVE_CHROMIUM
 
 pytestmark = [pytest.mark.e2e,
@@ -38,3 +48,17 @@ def test_radius_flow(page, tmp_path):
     expect(page.locator(PLOT).nth(1).locator(".gtitle")).to_contain_text("Worst direction")
     full_screenshot(page, tmp_path / "radius.png")
     assert (tmp_path / "radius.png").stat().st_size > 50_000
+
+    # The figure as Plotly JSON, then as PNG under the same name (settings in it).
+    spec = download_button(page, "Figure (Plotly JSON)", tmp_path)
+    assert re.fullmatch(r"radius-.*-l1-d784-s0\.5-approximate\.json", spec.name), spec.name
+    figure = json.loads(spec.read_text(encoding="utf-8"))
+    assert figure["layout"]["title"]["text"] == "Certified ℓ1 radius vs p_A"
+    assert "Gaussian universal (approximate)" in {t.get("name") for t in figure["data"]}
+    png = download_figure(page, curves, tmp_path)
+    assert png.name == f"{spec.stem}.png"
+    check_png(png, curves)
+    set_figure_format(page, "SVG")
+    svg = download_figure(page, page.locator(PLOT).nth(1), tmp_path)
+    assert svg.name == "ucan-radius-direction-gaussian.svg"
+    check_svg(svg, "Worst direction at p_A")

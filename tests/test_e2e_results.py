@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import pytest
-from browser_helpers import full_screenshot, open_nav, wait_idle
+from browser_helpers import (
+    check_svg,
+    download_button,
+    download_figure,
+    full_screenshot,
+    open_nav,
+    set_figure_format,
+    wait_idle,
+)
 from conftest import CHROMIUM, HAVE_CHROMIUM
 
 pytestmark = [pytest.mark.e2e,
@@ -39,3 +49,17 @@ def test_results_flow(page, tmp_path):
     expect(page.get_by_role("button", name="Table (CSV)")).to_be_visible()
     full_screenshot(page, tmp_path / "results.png")
     assert (tmp_path / "results.png").stat().st_size > 50_000
+
+    # The table as CSV: the upload's row has the numbers of the bundled log it copies.
+    table = download_button(page, "Table (CSV)", tmp_path)
+    assert table.name == "certified-accuracy.csv"
+    rows = {(r.pop("log"), r["measure"]): r
+            for r in csv.DictReader(io.StringIO(table.read_text(encoding="utf-8")))}
+    assert rows[("my-run.tsv", "radius")] == rows[(LOG.stem, "radius")]
+    assert rows[("my-run.tsv", "radius")]["rows"] == "500"
+    assert ("Cohen ImageNet σ=0.25", "radius") in rows
+    # The curves as SVG, after the sidebar switch.
+    set_figure_format(page, "SVG")
+    svg = download_figure(page, page.locator(PLOT).first, tmp_path)
+    assert svg.name == "ucan-results-curves.svg"
+    check_svg(svg, "my-run.tsv", "Cohen ImageNet σ=0.25", "mnist-universal-0.50 (ALM)")

@@ -76,12 +76,12 @@ st.caption(f"{image.name} · d = {services.base_of(views['A'].noise).dim:,} "
            f"({'×'.join(map(str, image.shape))})")
 
 col_sigma, col_mu = st.columns(2, gap="medium")
-col_sigma.plotly_chart(map_figures.maps_figure([v.std_map for v in views.values()], list(views),
-                                               "sigma", height=340),
-                       key="compare_sigma", config={"displayModeBar": False})
-col_mu.plotly_chart(map_figures.maps_figure([v.shift for v in views.values()], list(views), "mu",
-                                            height=340),
-                    key="compare_mu", config={"displayModeBar": False})
+with col_sigma:
+    widgets.chart(map_figures.maps_figure([v.std_map for v in views.values()], list(views),
+                                          "sigma", height=340), key="compare_sigma")
+with col_mu:
+    widgets.chart(map_figures.maps_figure([v.shift for v in views.values()], list(views), "mu",
+                                          height=340), key="compare_mu")
 
 st.markdown(f"**{N_SAMPLES} noisy samples x + μ + s⊙ε of each** (seed {seed}; clipped to "
             "[0, 1] for display only)")
@@ -104,8 +104,8 @@ for side, view in views.items():
     tag = "" if view.soundness == "sound" else f" [{view.soundness}]"
     traces += figures.radius_traces(curves, norm, f"{side}{tag}: ", colour, with_base=False)
 if traces:
-    st.plotly_chart(figures.radius_curve_figure(figures.P_GRID, traces, p_a, norm, height=420),
-                    key="compare_curves", config={"displayModeBar": False})
+    widgets.chart(figures.radius_curve_figure(figures.P_GRID, traces, p_a, norm, height=420),
+                  key="compare_curves")
     st.markdown(f"| at p_A = {p_a:.3f} | radius | kind |\n|---|---|---|\n" + "\n".join(
         f"| {t.label} | {figures.fmt(t.marker_value)} | "
         + (figures.kind_badge(t.kind) if t.dash == "solid" else ":gray-badge[size measure]")

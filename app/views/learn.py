@@ -89,8 +89,8 @@ shown_n = st.select_slider("Stage (number of samples n)", sizes, value=sizes[-1]
                                 "describe; ▶ in the figure plays all stages.")
 current = sizes.index(shown_n)
 stage = stages[current]
-st.plotly_chart(learn_figures.monte_carlo_figure(stages, classes, current),
-                key="learn_monte_carlo", config={"displayModeBar": False})
+widgets.chart(learn_figures.monte_carlo_figure(stages, classes, current),
+              key="learn_monte_carlo")
 st.caption("Left: the votes at this stage (ĉ_A in blue). Middle: p̂_A (purple) with its "
            "two-sided interval (grey bar) and the one-sided lower bound p̲_A (red) that "
            "CERTIFY uses; at or below ½ (orange) it abstains. Right: the certified radius.")
@@ -149,9 +149,10 @@ else:
     i, j = (page_services.pixel_index(arch.input_shape, 0, *p) for p in (pixel_a, pixel_b))
     view = page_services.region_slice(choice, final.lower, "2", i, j)
     col_region, col_text = st.columns([1.4, 1], gap="medium")
-    col_region.plotly_chart(region_figures.region_figure(
-        view, f"(row {pixel_a[0]}, col {pixel_a[1]})", f"(row {pixel_b[0]}, col {pixel_b[1]})",
-        height=560), key="learn_region", config={"displayModeBar": False})
+    with col_region:
+        widgets.chart(region_figures.region_figure(
+            view, f"(row {pixel_a[0]}, col {pixel_a[1]})",
+            f"(row {pixel_b[0]}, col {pixel_b[1]})", height=560), key="learn_region")
     col_text.markdown(
         f"At n = {final.n:,} the certified set is the ℓ2 ball of radius R = "
         f"**{final.radius:.4g}** around x. Drawn: its slice through two pixels (centre and "

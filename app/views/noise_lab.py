@@ -91,11 +91,9 @@ with results:
                  caption=image.name + (f".{reduced}" if reduced else ""),
                  width="stretch")
     with col_sigma:
-        st.plotly_chart(figures.sigma_map_figure(std_map), key="sigma_map",
-                        config={"displayModeBar": False})
+        widgets.chart(figures.sigma_map_figure(std_map), key="sigma_map")
     with col_mu:
-        st.plotly_chart(figures.mu_map_figure(shift), key="mu_map",
-                        config={"displayModeBar": False})
+        widgets.chart(figures.mu_map_figure(shift), key="mu_map")
 
     st.markdown(f"**{n_samples} noisy samples x + μ + s⊙ε** (seed {seed})")
     st.image(figures.grid_png(samples, ncols=8 if max(h, w) <= 64 else 4, min_tile=112),
@@ -119,8 +117,8 @@ with results:
         traces = figures.radius_traces(curves, norm)
         col_curve, col_formula = st.columns([3, 2], gap="medium")
         with col_curve:
-            st.plotly_chart(figures.radius_curve_figure(figures.P_GRID, traces, p_a, norm),
-                            key="radius_curve", config={"displayModeBar": False})
+            widgets.chart(figures.radius_curve_figure(figures.P_GRID, traces, p_a, norm),
+                          key="radius_curve")
         with col_formula:
             kinds = [f"{t.label}: {figures.kind_badge(t.kind)}" for t in traces
                      if t.dash == "solid"]

@@ -85,10 +85,8 @@ with results:
         st.stop()
     names = [m.title for m in maps]
     std_maps, shifts = [m.std_map for m in maps], [m.shift for m in maps]
-    st.plotly_chart(map_figures.maps_figure(std_maps, names, "sigma"), key="maps_sigma_row",
-                    config={"displayModeBar": False})
-    st.plotly_chart(map_figures.maps_figure(shifts, names, "mu"), key="maps_mu_row",
-                    config={"displayModeBar": False})
+    widgets.chart(map_figures.maps_figure(std_maps, names, "sigma"), key="maps_sigma_row")
+    widgets.chart(map_figures.maps_figure(shifts, names, "mu"), key="maps_mu_row")
     for column, entry in zip(st.columns(len(maps)), maps):
         with column:
             st.markdown(f"**{entry.title}** {widgets.soundness_badge(entry.soundness)}")

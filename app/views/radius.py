@@ -143,8 +143,7 @@ with results:
                f"{scales} scales a direction · markers at p_A = {p[marker]:.3f}")
     figure = radius_figures.radius_figure(p, pairs, pixeldp, marker, norm)
     stem = f"radius-{'-'.join(e.name for e in entries)}-l{norm}-d{dim}-s{sigma:g}-{mode}"
-    st.plotly_chart(figure, key="radius_curves",
-                    config={"toImageButtonOptions": {"format": "png", "filename": stem}})
+    widgets.chart(figure, key="radius_curves", filename=stem, tools=True)
     if pixeldp is not None:
         st.caption("PixelDP's differential-privacy bound is sound but loose: compare it with the "
                    "Gaussian's exact ℓ2 radius (UniCR, Hong et al. 2022).")
@@ -188,11 +187,11 @@ with results:
                              "form is tight, > 0 where it is loose."),
                     "worst_direction": st.column_config.TextColumn("worst direction")})
             direction_col, note_col = st.columns(2, gap="medium")
-            direction_col.plotly_chart(
-                radius_figures.direction_figure(
+            with direction_col:
+                widgets.chart(radius_figures.direction_figure(
                     curve.direction(marker), shape, reduction,
                     f"Worst direction at p_A = {p[marker]:.3f}: {curve.worst_label(marker)}"),
-                key=f"radius_direction_{entry.name}", config={"displayModeBar": False})
+                    key=f"radius_direction_{entry.name}")
             note_col.caption("The unit-ℓp perturbation that came closest to breaking the "
                              "certificate. The noise is exchangeable, so only how many "
                              "pixels move and by how much matters; the engine puts them "
