@@ -8,13 +8,16 @@ packs the answers for the pages and the pure figure builders.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import streamlit as st
@@ -30,6 +33,7 @@ from ucan_core.generators import smoothing_noise
 from ucan_core.logs import Log, read_log
 from ucan_core.models import assets_dir, load_npg, model_card
 from ucan_core.noises import Noise, make_noise
+from ucan_core.slice_check import SliceCheck, check_slice
 from ucan_core.smoothing import SOUNDNESS_NOTES, Certificate, SmoothedClassifier
 from ucan_core.smoothing import noisy_samples as engine_noisy_samples
 from ucan_core.stats import clopper_pearson_lower
@@ -128,6 +132,89 @@ def region_slice(choice: services.NoiseChoice, p_a: float, norm: str, i: int, j:
     return RegionSlice(norm=norm, scale=(float(scale[i]), float(scale[j])),
                        shift=(float(shift[i]), float(shift[j])),
                        std=(float(std[i]), float(std[j])), **fields)
+
+
+# --------------------------------------------------------------------------------------------
+# Region page: the empirical check (run tier, a background job of ``services``)
+
+#: CERTIFY at the image (n0 selection, n estimation samples, level α), then PREDICT at the
+#: slice's points; small on purpose, so that an MNIST check takes seconds on a CPU.
+CHECK_N0, CHECK_N, CHECK_ALPHA, CHECK_BATCH, CHECK_SEED = 100, 1000, 0.001, 1000, 0
+
+
+@dataclass(frozen=True)
+class RegionCheckSettings(services.CertifySettings):
+    """A certification of ``model_id`` smoothed with the Region page's noise at one image,
+    then PREDICT with ``n_predict`` samples at ``points`` points of the region's slice through
+    the flat pixels ``i`` and ``j`` in ``norm``."""
+
+    mode: ClassVar[str] = "region-check"
+    NAMES: ClassVar[dict[str, str]] = {**services.CertifySettings.NAMES, "i": "pixel A",
+                                       "j": "pixel B", "points": "points",
+                                       "n_predict": "PREDICT n"}
+    norm: str
+    i: int
+    j: int
+    points: int
+    n_predict: int
+
+    @property
+    def samples(self) -> int:
+        """Samples a check draws: CERTIFY's n0 + n, then n_predict at each point."""
+        return self.n0 + self.n + self.points * self.n_predict
+
+
+@dataclass(frozen=True)
+class RegionCheck:
+    """A finished check: the certificate at x, R in the page's norm at its p̲_A, and PREDICT
+    at the slice's points (``None`` when CERTIFY abstained: no region to check)."""
+
+    settings: RegionCheckSettings
+    certificate: Certificate
+    radius: float
+    check: SliceCheck | None
+    elapsed: float
+
+
+def image_key(pixels: np.ndarray) -> str:
+    """A key for the pixels themselves (bundled or uploaded alike)."""
+    return "pixels:" + hashlib.sha256(np.ascontiguousarray(pixels).tobytes()).hexdigest()[:20]
+
+
+def check_models(choice: services.NoiseChoice) -> list[str]:
+    """Bundled isotropic models that take inputs of ``choice.shape``: the density of
+    ``choice`` first, then the σ nearest to its σ."""
+    cards = {m: c for m, c in services.model_cards().items()
+             if c.npg == "isotropic" and tuple(c.architecture.input_shape) == tuple(choice.shape)}
+    return sorted(cards, key=lambda m: (cards[m].noise["name"] != choice.density,
+                                        abs(float(cards[m].noise["sigma"]) - choice.sigma), m))
+
+
+def start_region_check(settings: RegionCheckSettings, pixels: np.ndarray,
+                       alive: Callable[[], bool] | None = None) -> services.BackgroundJob:
+    """Start the check in a worker (engine calls only): CERTIFY of the model smoothed with the
+    page's noise at x; if it certifies class c with p̲_A, the region {‖δ/s‖_p ≤ R(p̲_A)} in
+    ``settings.norm``, and PREDICT at points of its slice (``ucan_core.slice_check``)."""
+    s = settings
+    card = model_card(s.model_id)
+    noise = services.build(s.noise)
+    classifier = SmoothedClassifier(services.model_on(s.model_id, "cpu"), noise,
+                                    card.architecture.num_classes)
+    x = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32))
+
+    def task(progress: Callable[[int, int], None]) -> RegionCheck:
+        began = time.perf_counter()
+        cert = classifier.certify(x, s.n0, s.n, s.alpha, s.batch_size, s.seed,
+                                  lambda done, _: progress(done, s.samples))
+        if cert.abstained:
+            return RegionCheck(s, cert, 0.0, None, time.perf_counter() - began)
+        region = _anisotropic(noise).region(cert.p_a_lower, s.norm)
+        check = check_slice(classifier, x, cert.prediction, region, s.i, s.j, s.points,
+                            s.n_predict, s.alpha, s.batch_size, s.seed,
+                            lambda done, _: progress(s.n0 + s.n + done, s.samples))
+        return RegionCheck(s, cert, region.radius, check, time.perf_counter() - began)
+
+    return services.BackgroundJob(s.key(), s.samples, task, alive).start()
 
 
 # --------------------------------------------------------------------------------------------
@@ -274,15 +361,26 @@ class NamedLog:
     settings: dict[str, Any] = field(default_factory=dict)
 
 
+#: Sub-folders of assets/results with the logs of one comparison each (README sections).
+RESULT_STUDIES = {"dual-rs": "Dual RS comparison", "routing": "routing comparison",
+                  "copt": "C-OPT grid"}
+
+
 @st.cache_data(show_spinner=False)
 def bundled_logs() -> dict[str, NamedLog]:
-    """This project's `ucan certify` logs (assets/results), with their .run.json settings."""
+    """This project's `ucan certify` logs with their .run.json settings: the bundled models'
+    (assets/results, named by model) first, then each study's (``folder/stem``)."""
+    paths = sorted(RESULTS_DIR.glob("*.tsv")) + [
+        path for folder in RESULT_STUDIES for path in sorted((RESULTS_DIR / folder).glob("*.tsv"))]
     out = {}
-    for path in sorted(RESULTS_DIR.glob("*.tsv")):
+    for path in paths:
         run = path.with_name(path.name + ".run.json")
         settings = json.loads(run.read_text()) if run.is_file() else {}
-        name = str(settings.get("model", path.stem))
-        out[name] = NamedLog(name, "ucan certify (this project)", read_log(path), settings)
+        folder = path.parent.name
+        study = RESULT_STUDIES.get(folder)
+        name = f"{folder}/{path.stem}" if study else str(settings.get("model", path.stem))
+        source = f"ucan certify ({study})" if study else "ucan certify (this project)"
+        out[name] = NamedLog(name, source, read_log(path), settings)
     return out
 
 

@@ -100,6 +100,25 @@ def test_selection_radii_and_upload():
     assert "r=3" in table(at)[("mine.tsv", "radius")]             # back to the defaults
 
 
+def test_study_logs_are_offered_not_preselected():
+    """Dual RS and routing logs (assets/results/dual-rs, routing) are listed as folder/stem,
+    off by default, and tabulate as ``ucan_core.analysis`` says, ALM rows included."""
+    at = open_page("results")
+    offered = at.multiselect(key="res_ours").options
+    studies = sorted(f"{p.parent.name}/{p.stem}" for folder in ("dual-rs", "routing")
+                     for p in (ASSETS / "results" / folder).glob("*.tsv"))
+    assert set(studies) <= set(offered) and not set(studies) & set(at.multiselect(key="res_ours").value)
+    at.multiselect(key="res_ours").set_value(["dual-rs/mnist-dual-rs", "routing/mnist-route-alm"]).run()
+    at.multiselect(key="res_cohen").set_value([]).run()
+    rows = table(at)
+    assert set(rows) == {("dual-rs/mnist-dual-rs", "radius"), ("routing/mnist-route-alm", "radius"),
+                         ("routing/mnist-route-alm", "alm")}
+    alm = summarize(read_log(ASSETS / "results/routing/mnist-route-alm.tsv"), RADII, "alm")
+    assert rows[("routing/mnist-route-alm", "alm")]["r=1"] == pytest.approx(
+        alm.certified_accuracy[RADII.index(1.0)], rel=1e-12)
+    assert rows[("dual-rs/mnist-dual-rs", "radius")]["soundness"] == "sound"
+
+
 @pytest.mark.parametrize("data, message", [
     (b"hello world\n", "is not a tab-separated log"),
     (b"idx\tlabel\tpredict\tcorrect\ttime\n0\t1\t1\t1\t0.5\n", "is a predict log"),

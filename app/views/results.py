@@ -23,7 +23,8 @@ st.title("Results")
 st.markdown(
     "Certified accuracy at radius r is the fraction of test inputs that the smoothed "
     "classifier gets right **and** certifies with radius ≥ r (abstentions count as wrong; "
-    "Cohen et al.'s rule). Curves from this project's `ucan certify` logs (MNIST), the "
+    "Cohen et al.'s rule). Curves from this project's `ucan certify` logs (MNIST, CIFAR-10; "
+    "the Dual RS, routing and C-OPT studies on request), the "
     "published logs of Cohen et al. (2019) (CIFAR-10, ImageNet) and your own log, overlaid. "
     "Radii are in pixel units of each dataset: a radius on 3×224×224 ImageNet images is not "
     "comparable with one on 28×28 MNIST digits.")
@@ -31,9 +32,12 @@ st.markdown(
 ours, cohen = page_services.bundled_logs(), page_services.cohen_logs()
 col_ours, col_cohen = st.columns(2, gap="medium")
 chosen_ours = col_ours.multiselect(
-    "This project's logs", list(ours), default=list(ours), key=f"{PREFIX}ours",
-    help="`ucan certify` logs in assets/results (500 MNIST test images each, n = 5,000, "
-         "α = 0.001).")
+    "This project's logs", list(ours), default=[n for n in ours if "/" not in n],
+    key=f"{PREFIX}ours",
+    help="`ucan certify` logs in assets/results: the bundled models (MNIST: 500 test images, "
+         "n = 5,000; CIFAR-10: the exact 100, n = 2,000; α = 0.001), then the Dual RS, "
+         "routing and C-OPT studies (dual-rs/…, routing/…, copt/…). Each log's images, n and "
+         "α are under “Where each log comes from”.")
 chosen_cohen = col_cohen.multiselect(
     "Cohen et al. (2019) logs", list(cohen),
     default=[name for name in cohen if name.startswith("Cohen ImageNet")], key=f"{PREFIX}cohen",
@@ -70,9 +74,8 @@ if not logs:
     st.info("Choose at least one log (or upload one).")
     st.stop()
 grid, curves = page_services.accuracy_curves(logs, with_alm)
-st.plotly_chart(results_figures.accuracy_figure(
-    grid, [(s.log, s.measure, s.certified_accuracy) for s in curves]),
-    key="results_curves", config={"displayModeBar": False})
+widgets.chart(results_figures.accuracy_figure(
+    grid, [(s.log, s.measure, s.certified_accuracy) for s in curves]), key="results_curves")
 summaries = page_services.accuracy_table(logs, radii, with_alm)
 records = json.loads(analysis.format_table(summaries, "json"))["rows"]
 st.markdown("**Certified accuracy** (`ucan_core.analysis`; ACR = average certified radius)")
