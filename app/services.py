@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -21,6 +22,7 @@ import streamlit as st
 import torch
 from PIL import Image
 from streamlit import runtime
+from streamlit.logger import get_logger
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from ucan_core.anisotropic import AnisotropicNoise
@@ -30,10 +32,17 @@ from ucan_core.audit import (
     DeployedSmoothing,
     RegionShape,
     audit_certificate,
+    audit_two_stage,
     claimed_region,
 )
 from ucan_core.devices import resolve_device
-from ucan_core.dual import DualCertificate, DualSmoothedClassifier, load_dual
+from ucan_core.dual import (
+    DualCertificate,
+    DualSmoothedClassifier,
+    SelectAndCertify,
+    TwoStageCertificate,
+    load_dual,
+)
 from ucan_core.errors import Cancelled, UcanError, norm_label, parse_norm
 from ucan_core.estimator import EstimatorCard, list_estimators
 from ucan_core.generators import smoothing_noise
@@ -41,6 +50,7 @@ from ucan_core.images import decode_image, list_images, to_tensor
 from ucan_core.models import ModelCard, list_models, load_model, load_npg, model_card
 from ucan_core.noises import NOISES, Noise, make_noise
 from ucan_core.npg import build_noise
+from ucan_core.routing import RouteCertificate, RoutedSmoothedClassifier, load_router
 from ucan_core.smoothing import Certificate, Progress, SmoothedClassifier
 from ucan_core.smoothing import noisy_samples as engine_noisy_samples
 from ucan_core.stats import clopper_pearson_interval
@@ -143,11 +153,16 @@ def base_of(noise: Noise | AnisotropicNoise) -> Noise:
 @st.cache_data(show_spinner=False, max_entries=32)
 def noise_maps(choice: NoiseChoice) -> tuple[np.ndarray, np.ndarray]:
     """(σ map, μ map), each (C, H, W) in pixel units, from the engine's anisotropic view."""
-    noise = build(choice)
+    return maps_of(build(choice), choice.shape)
+
+
+def maps_of(noise: Noise | AnisotropicNoise,
+            shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(σ map, μ map) of ``noise`` reshaped to ``shape``, from the engine's anisotropic view."""
     if not isinstance(noise, AnisotropicNoise):
         noise = AnisotropicNoise(noise)  # s = 1, μ = 0: the isotropic maps
-    return (noise.std_map().reshape(choice.shape).cpu().numpy(),
-            noise.shift.reshape(choice.shape).cpu().numpy())
+    return (noise.std_map().reshape(shape).cpu().numpy(),
+            noise.shift.reshape(shape).cpu().numpy())
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -205,8 +220,8 @@ def native_norm_label(density: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Certify page: models, model inputs, the background jobs (standard and Dual RS certification,
-# attack audit) and their caches
+# Certify page: models, model inputs, the background jobs (standard, Dual RS and sound-routing
+# certification, attack audit) and their caches
 #
 # A job runs the engine in a worker thread. The worker never calls Streamlit: it writes plain
 # attributes of its BackgroundJob (done/total, result, error, cancelled), and the page reads
@@ -280,14 +295,14 @@ def uploaded_model_input(data: bytes, name: str, shape: tuple[int, int, int]) ->
 
 @dataclass(frozen=True)
 class _Settings:
-    """The image and the sampling, shared by both modes; :meth:`key` keys the result cache
+    """The image and the sampling, shared by every mode; :meth:`key` keys the result cache
     and :meth:`differences` names what changed (for the stale badge)."""
 
     mode: ClassVar[str]
     NAMES: ClassVar[dict[str, str]] = {
         "image_key": "image", "model_id": "model", "noise.sigma": "σ", "noise.npg": "NPG",
         "noise.kappa": "κ", "noise.iota": "ι", "batch_size": "batch size", "alpha": "α",
-        "estimator_id": "σ-estimator", "expert_ids": "experts"}
+        "estimator_id": "σ-estimator", "expert_ids": "experts", "selector_id": "selector"}
     image_key: str
     n0: int
     n: int
@@ -331,11 +346,29 @@ class CertifySettings(_Settings):
 
 
 @dataclass(frozen=True)
-class DualSettings(_Settings):
+class TwoStageSettings(_Settings):
+    """A two-stage certificate (``ucan_core.dual.SelectAndCertify``): a smoothed selector
+    picks a menu entry, whose smoothed classifier is then certified. ``stage_tag`` names the
+    selection stage's columns in the downloads; :meth:`models` are the bundled ids used."""
+
+    stage_tag: ClassVar[str]
+
+    @property
+    def samples(self) -> int:
+        """Samples one run draws: n0 + n for each of its two stages."""
+        return 2 * (self.n0 + self.n)
+
+    def models(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class DualSettings(TwoStageSettings):
     """Everything that determines a Dual RS certificate: the σ-estimator, one expert per
     level of its Σ, the image and the sampling."""
 
     mode: ClassVar[str] = "dual"
+    stage_tag: ClassVar[str] = "sigma"
     estimator_id: str
     expert_ids: tuple[str, ...]
 
@@ -343,10 +376,26 @@ class DualSettings(_Settings):
     def title(self) -> str:
         return f"Dual RS: {self.estimator_id} → {', '.join(self.expert_ids)}"
 
+    def models(self) -> dict[str, Any]:
+        return {"estimator": self.estimator_id, "experts": list(self.expert_ids)}
+
+
+@dataclass(frozen=True)
+class RoutingSettings(TwoStageSettings):
+    """Everything that determines a sound-routing certificate: the bundled selector (its
+    menu of fixed configurations and their models come with it), the image and the
+    sampling."""
+
+    mode: ClassVar[str] = "routing"
+    stage_tag: ClassVar[str] = "sel"
+    selector_id: str
+
     @property
-    def samples(self) -> int:
-        """Samples one run draws: n0 + n for each of its two stages."""
-        return 2 * (self.n0 + self.n)
+    def title(self) -> str:
+        return f"Sound routing: {self.selector_id}"
+
+    def models(self) -> dict[str, Any]:
+        return {"selector": self.selector_id}
 
 
 def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -368,8 +417,11 @@ def build_on_device(choice: NoiseChoice, device: str) -> Noise | AnisotropicNois
 
 
 _JOB_IDS = itertools.count(1)
-#: A job whose browser session has been disconnected for this long cancels itself (s).
-SESSION_TIMEOUT_S = 30.0
+#: A job whose browser session has been disconnected for this long cancels itself (s); the
+#: environment variable UCAN_SESSION_TIMEOUT_S sets another value (the closed-tab browser test).
+SESSION_TIMEOUT_S = float(os.environ.get("UCAN_SESSION_TIMEOUT_S", "30"))
+#: The server's log (Streamlit's console format and ``logger.level``): one line per job end.
+LOG = get_logger("ucan_explorer")
 
 
 def session_probe() -> Callable[[], bool]:
@@ -456,6 +508,20 @@ class BackgroundJob:
         finally:
             self._task = None  # drop the model/input references
             self.finished = time.perf_counter()
+            self._log_end()
+
+    def _log_end(self) -> None:
+        """One line in the server log saying how the job ended and how far it got."""
+        if self.abandoned:
+            how = f"abandoned: its browser session was not seen for over {self.timeout:g} s"
+        elif self.cancelled:
+            how = "cancelled"
+        elif self.error is not None:
+            how = f"failed ({self.error})"
+        else:
+            how = "finished"
+        LOG.info("%s %d %s; %s / %s done in %.1f s", type(self).__name__, self.id, how,
+                 f"{self.done:,}", f"{self.total:,}", self.elapsed)
 
     def cancel(self) -> None:
         self.cancel_event.set()
@@ -487,10 +553,11 @@ class BackgroundJob:
 
 
 class CertifyJob(BackgroundJob):
-    """One certification: ``classifier.certify`` (standard or Dual RS) of one input ``x``."""
+    """One certification: ``classifier.certify`` (standard, Dual RS or routing) of one input
+    ``x``."""
 
-    def __init__(self, settings: CertifySettings | DualSettings,
-                 classifier: SmoothedClassifier | DualSmoothedClassifier, x: torch.Tensor,
+    def __init__(self, settings: CertifySettings | TwoStageSettings,
+                 classifier: SmoothedClassifier | SelectAndCertify, x: torch.Tensor,
                  noise: Noise | AnisotropicNoise | None,
                  alive: Callable[[], bool] | None = None, timeout: float | None = None) -> None:
         s = settings
@@ -509,6 +576,12 @@ def estimator_cards() -> dict[str, EstimatorCard]:
     return {k: card for k, card in list_estimators().items() if not card.menu}
 
 
+def selector_cards() -> dict[str, EstimatorCard]:
+    """The bundled routing selectors by id: the cards in ``assets/models/estimators/`` with a
+    ``menu`` of fixed configurations."""
+    return {k: card for k, card in list_estimators().items() if card.menu}
+
+
 @st.cache_resource(show_spinner=False, max_entries=4)
 def dual_on(estimator_id: str, expert_ids: tuple[str, ...], device: str
             ) -> DualSmoothedClassifier:
@@ -518,20 +591,53 @@ def dual_on(estimator_id: str, expert_ids: tuple[str, ...], device: str
     return dual
 
 
-def check_dual(settings: DualSettings) -> None:
-    """Load (and cache) the Dual RS models of ``settings``; UcanError if the engine refuses
-    the combination (an expert of another dataset, or with a learned NPG)."""
-    dual_on(settings.estimator_id, settings.expert_ids, str(resolve_device(settings.device)))
+@st.cache_resource(show_spinner=False, max_entries=4)
+def router_on(selector_id: str, device: str) -> RoutedSmoothedClassifier:
+    """The router of a bundled selector (its menu's maps and models) on ``device``."""
+    router, _ = load_router(selector_id, device)
+    return router
 
 
-def start_certify_job(settings: CertifySettings | DualSettings, pixels: np.ndarray,
+def two_stage_on(settings: TwoStageSettings, device: str) -> SelectAndCertify:
+    """The cached two-stage classifier of ``settings`` on ``device``: Dual RS or a router."""
+    if isinstance(settings, DualSettings):
+        return dual_on(settings.estimator_id, settings.expert_ids, device)
+    assert isinstance(settings, RoutingSettings)
+    return router_on(settings.selector_id, device)
+
+
+def check_two_stage(settings: TwoStageSettings) -> None:
+    """Load (and cache) the models of ``settings``; UcanError if the engine refuses them
+    (e.g. a Dual RS expert of another dataset, or with a learned NPG)."""
+    two_stage_on(settings, str(resolve_device(settings.device)))
+
+
+def menu_entry(selector_id: str, config: str) -> dict[str, Any]:
+    """The card's description of the menu entry ``config`` of a bundled selector (name,
+    model, σ, source, map statistics)."""
+    return next(e for e in selector_cards()[selector_id].menu if e["name"] == config)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def route_maps(selector_id: str, config: str) -> tuple[np.ndarray, np.ndarray]:
+    """(σ map, μ map) of the menu entry ``config`` of a bundled selector, (C, H, W)."""
+    router = router_on(selector_id, "cpu")
+    index = router.names.index(config)
+    return maps_of(router.stages[index].noise, tuple(router.entries[index].scale.shape))
+
+
+def describe_route(settings: RoutingSettings, cert: RouteCertificate) -> list[str]:
+    """The routing certificate as the engine describes it (the CLI's lines)."""
+    return router_on(settings.selector_id, str(resolve_device(settings.device))).describe(cert)
+
+
+def start_certify_job(settings: CertifySettings | TwoStageSettings, pixels: np.ndarray,
                       alive: Callable[[], bool] | None = None) -> CertifyJob:
     """Build the engine objects (errors raise UcanError here) and start the worker."""
     device = str(resolve_device(settings.device))
     x = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32))
-    if isinstance(settings, DualSettings):
-        dual = dual_on(settings.estimator_id, settings.expert_ids, device)
-        return CertifyJob(settings, dual, x, None, alive).start()
+    if isinstance(settings, TwoStageSettings):
+        return CertifyJob(settings, two_stage_on(settings, device), x, None, alive).start()
     card = model_card(settings.model_id)
     model = model_on(settings.model_id, device)
     if settings.noise.npg == LEARNED:  # the model's own NPG, evaluated on this input
@@ -547,12 +653,12 @@ def start_certify_job(settings: CertifySettings | DualSettings, pixels: np.ndarr
 
 @dataclass
 class CertifyResult:
-    """A finished certification (standard or Dual RS) as the page caches it."""
+    """A finished certification (standard, Dual RS or routing) as the page caches it."""
 
     key: str
-    settings: CertifySettings | DualSettings
-    certificate: Certificate | DualCertificate
-    noise: Noise | AnisotropicNoise | None  # None for Dual RS (one Gaussian per level)
+    settings: CertifySettings | TwoStageSettings
+    certificate: Certificate | TwoStageCertificate
+    noise: Noise | AnisotropicNoise | None  # None for two stages (one noise per menu entry)
     pixels: np.ndarray      # the certified input, for the audit
     elapsed: float          # wall time of the job, all stages
     samples_per_s: float
@@ -568,7 +674,7 @@ def result_of(job: CertifyJob) -> CertifyResult:
 
 
 # --------------------------------------------------------------------------------------------
-# Attack audit of a standard certificate, on demand (``ucan_core.audit``)
+# Attack audit of a standard, Dual RS or routing certificate, on demand (``ucan_core.audit``)
 
 #: A small budget (seconds on a CPU for MNIST): PGD 2 × 10 steps on 16 draws, 4 random
 #: boundary directions, 200 screening votes per candidate, 2,000 verification samples.
@@ -577,7 +683,9 @@ AUDIT_BUDGET = AttackBudget(steps=10, restarts=2, draws=16, directions=4, screen
 
 
 class AuditJob(BackgroundJob):
-    """The audit of one cached certificate (``target``: its result key) over ``shape``."""
+    """The audit of one cached certificate (``target``: its result key) over ``shape``;
+    ``done``/``total`` count the engine's units (PGD steps, screening, verifications) once
+    it reports the first."""
 
     def __init__(self, key: str, target: str, shape: RegionShape, budget: AttackBudget,
                  task: Callable[[Progress], AuditResult],
@@ -597,27 +705,45 @@ def audit_key(result_key: str, shape: RegionShape, budget: AttackBudget = AUDIT_
 def start_audit_job(result: CertifyResult, shape: RegionShape,
                     budget: AttackBudget = AUDIT_BUDGET,
                     alive: Callable[[], bool] | None = None) -> AuditJob:
-    """Attack ``result``'s certificate on the deployed smoothed classifier (an input-dependent
-    NPG recomputes its maps at every attacked point) inside the claimed region (``"ball"``:
-    the ℓp ball of the certified radius; ``"region"``: the whole anisotropic region) and
-    verify the worst candidate; the seed is the certificate's. Dual RS is not supported."""
+    """Attack ``result``'s certificate on the deployed classifier inside the region it claims
+    and verify the worst candidate (:func:`audit_task`), with progress and Cancel."""
+    return AuditJob(audit_key(result.key, shape, budget), result.key, shape, budget,
+                    audit_task(result, shape, budget), alive).start()
+
+
+def audit_task(result: CertifyResult, shape: RegionShape,
+               budget: AttackBudget) -> Callable[[Progress], AuditResult]:
+    """The engine call that audits ``result``'s certificate; the seed is the certificate's.
+
+    Standard RS: the deployed smoothed classifier (an input-dependent NPG recomputes its maps
+    at every attacked point) over ``"ball"`` (the ℓp ball of the certified radius) or
+    ``"region"`` (the whole anisotropic region). Dual RS and routing: the deployed two-stage
+    classifier, selection then classification (``audit_two_stage``), over the ℓ2 ball of
+    min(R_sel, R_c), the only ``shape`` they claim."""
     s, cert = result.settings, result.certificate
-    if not isinstance(s, CertifySettings) or not isinstance(cert, Certificate):
-        raise UcanError("the attack audit covers standard and UCAN certificates, not Dual RS")
-    assert result.noise is not None
     device = str(resolve_device(s.device))
+    x = torch.from_numpy(result.pixels)
+    if isinstance(s, TwoStageSettings):
+        assert isinstance(cert, TwoStageCertificate)
+        if shape != "ball":
+            raise UcanError(f"a two-stage certificate claims an l2 ball, not a {shape}")
+        router = two_stage_on(s, device)
+        region = claimed_region(router.selector.noise, cert.radius, cert.norm)
+        target = "dual-rs" if isinstance(s, DualSettings) else "routing"
+        return lambda progress: audit_two_stage(
+            router, x, cert.selection.prediction, cert.prediction, region, budget, seed=s.seed,
+            target=target, progress=progress)
+    assert isinstance(s, CertifySettings) and isinstance(cert, Certificate)
+    assert result.noise is not None
     card = model_card(s.model_id)
     generator = (load_npg(s.model_id, device)
                  if s.noise.npg == LEARNED and card.npg == "input-dependent" else None)
     deployed = DeployedSmoothing(model_on(s.model_id, device), card.architecture.num_classes,
                                  result.noise, generator)
     region = claimed_region(result.noise, cert.radius, cert.norm, shape)
-    x = torch.from_numpy(result.pixels)
-    return AuditJob(audit_key(result.key, shape, budget), result.key, shape, budget,
-                    lambda _: audit_certificate(deployed, x, cert.prediction, region, budget,
-                                                seed=s.seed, soundness=cert.soundness,
-                                                shape=shape),
-                    alive).start()
+    return lambda progress: audit_certificate(
+        deployed, x, cert.prediction, region, budget, seed=s.seed, soundness=cert.soundness,
+        shape=shape, progress=progress)
 
 
 @dataclass
@@ -703,41 +829,62 @@ def certificate_row(result: CertifyResult, classes: tuple[str, ...]) -> dict[str
     return row
 
 
-def dual_row(result: CertifyResult, classes: tuple[str, ...]) -> dict[str, Any]:
-    """One flat CSV row for a Dual RS certificate: both stages and the settings."""
+#: What min(R_sel, ALM) of a routing certificate is: a size of the certified set at most.
+ALM_UPPER_KIND = "upper bound, not certified"
+
+
+def selection_fields(cert: DualCertificate | RouteCertificate) -> dict[str, Any]:
+    """The selection stage's outcome of a Dual RS or routing certificate (and, for routing,
+    the ALMs), as named in the engine's certify logs."""
+    if isinstance(cert, DualCertificate):
+        return {"level": cert.level, "r_sigma": cert.r_sigma,
+                "p_a_lower_sigma": cert.p_a_lower_sigma}
+    return {"config": cert.config, "r_sel": cert.r_sel, "p_a_lower_sel": cert.p_a_lower_sel,
+            "alm": cert.alm, "alm_c": cert.alm_c, "alm_upper": cert.alm_upper,
+            "alm_upper_kind": ALM_UPPER_KIND}
+
+
+def menu_fields(cert: DualCertificate | RouteCertificate) -> dict[str, Any]:
+    """The selector's menu and smoothing noise of a Dual RS or routing certificate."""
+    if isinstance(cert, DualCertificate):
+        return {"levels": " ".join(f"{v:g}" for v in cert.levels), "sigma_e": cert.sigma_e}
+    return {"menu": " ".join(cert.menu), "sigma_s": cert.sigma_s}
+
+
+def two_stage_row(result: CertifyResult, classes: tuple[str, ...]) -> dict[str, Any]:
+    """One flat CSV row for a Dual RS or routing certificate: both stages and the settings."""
     cert, s = result.certificate, result.settings
-    assert isinstance(cert, DualCertificate) and isinstance(s, DualSettings)
-    sel, cls = cert.selection, cert.classification
+    assert isinstance(cert, (DualCertificate, RouteCertificate))
+    assert isinstance(s, TwoStageSettings)
+    sel, cls, tag = cert.selection, cert.classification, s.stage_tag
+    models = {k: " ".join(v) if isinstance(v, list) else v for k, v in s.models().items()}
     row: dict[str, Any] = {
-        "estimator": s.estimator_id, "experts": " ".join(s.expert_ids), "image": s.image_key,
-        "device": s.device, "prediction": cert.prediction,
+        **models, "image": s.image_key, "device": s.device, "prediction": cert.prediction,
         "prediction_name": "abstain" if cert.abstained else classes[cert.prediction],
-        "level": cert.level, "radius": cert.radius, "r_sigma": cert.r_sigma, "r_c": cert.r_c,
-        "p_a_lower_sigma": cert.p_a_lower_sigma, "p_a_lower_c": cert.p_a_lower_c,
-        "alpha": cert.alpha, "alpha_sigma": sel.alpha,
+        **selection_fields(cert), "radius": cert.radius, "r_c": cert.r_c,
+        "p_a_lower_c": cert.p_a_lower_c, "alpha": cert.alpha, f"alpha_{tag}": sel.alpha,
         "alpha_c": cls.alpha if cls is not None else None,
         "norm": cert.norm, "kind": cert.kind}
     for norm, radius in cert.radii.items():
         row[f"radius_l{norm}"] = radius.value
         row[f"kind_l{norm}"] = radius.kind
     row.update({
-        "soundness": cert.soundness, "note": cert.note,
-        "levels": " ".join(f"{v:g}" for v in cert.levels), "sigma_e": cert.sigma_e,
+        "soundness": cert.soundness, "note": cert.note, **menu_fields(cert),
         "n0": s.n0, "n": s.n, "batch_size": s.batch_size, "seed": s.seed,
-        "counts_sigma": " ".join(str(c) for c in sel.counts),
+        f"counts_{tag}": " ".join(str(c) for c in sel.counts),
         "counts_c": " ".join(str(c) for c in cls.counts) if cls is not None else "",
         "elapsed_s": round(result.elapsed, 4), "samples_per_s": round(result.samples_per_s, 1)})
     return row
 
 
-def dual_json(result: CertifyResult) -> str:
-    """The Dual RS certificate (both stages included) and its settings, as JSON."""
+def two_stage_json(result: CertifyResult) -> str:
+    """A Dual RS or routing certificate (both stages included) and its settings, as JSON."""
     cert, s = result.certificate, result.settings
-    assert isinstance(cert, DualCertificate) and isinstance(s, DualSettings)
-    return json.dumps({**cert.to_dict(), "estimator": s.estimator_id,
-                       "experts": list(s.expert_ids), "image": s.image_key, "n0": s.n0,
-                       "n": s.n, "batch_size": s.batch_size, "seed": s.seed,
-                       "device": s.device}, indent=2, allow_nan=True)
+    assert isinstance(cert, (DualCertificate, RouteCertificate))
+    assert isinstance(s, TwoStageSettings)
+    return json.dumps({**cert.to_dict(), **selection_fields(cert), **s.models(),
+                       "image": s.image_key, "n0": s.n0, "n": s.n, "batch_size": s.batch_size,
+                       "seed": s.seed, "device": s.device}, indent=2, allow_nan=True)
 
 
 def device_description(device: str) -> str:

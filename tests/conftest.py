@@ -15,6 +15,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,8 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROME_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 HAVE_CHROMIUM = Path(CHROMIUM).exists()
+#: How long a job outlives its closed tab on the server of ``short_timeout_server`` (s).
+SHORT_SESSION_TIMEOUT_S = 2
 if str(ROOT) not in sys.path:  # `import app` from the tests, however pytest is started
     sys.path.insert(0, str(ROOT))
 
@@ -38,38 +42,51 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def app_url():
     """`streamlit run app/main.py` on a free port, from the repo root; stopped at the end."""
-    port = _free_port()
-    log_path = Path(tempfile.mkdtemp(prefix="streamlit-")) / "server.log"
-    with open(log_path, "w") as log:
-        yield from _serve(port, log)
-
-
-def _serve(port: int, log):
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(APP),
-         "--server.headless", "true", "--server.address", "127.0.0.1",
-         "--server.port", str(port), "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    url, deadline = f"http://127.0.0.1:{port}", time.time() + 60
-    while True:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.time() > deadline:
-            proc.kill()
-            raise RuntimeError(f"streamlit not healthy; see {log.name}")
-        time.sleep(0.2)
-    try:
+    with _serve(Path(tempfile.mkdtemp(prefix="streamlit-")) / "server.log") as url:
         yield url
-    finally:
-        proc.terminate()
+
+
+@pytest.fixture()
+def short_timeout_server(tmp_path):
+    """A server of its own whose jobs stop :data:`SHORT_SESSION_TIMEOUT_S` after their tab
+    has gone (``UCAN_SESSION_TIMEOUT_S``); yields its URL and its log file, where the app's
+    ``ucan_explorer`` lines go."""
+    log_path = tmp_path / "server.log"
+    with _serve(log_path, {"UCAN_SESSION_TIMEOUT_S": str(SHORT_SESSION_TIMEOUT_S)}) as url:
+        yield url, log_path
+
+
+@contextmanager
+def _serve(log_path: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """`streamlit run app/main.py` on a free port, ``env`` added to its environment, its
+    output in ``log_path``; yields the URL once healthy and stops the server on exit."""
+    port = _free_port()
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(APP),
+             "--server.headless", "true", "--server.address", "127.0.0.1",
+             "--server.port", str(port), "--browser.gatherUsageStats", "false",
+             "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer"],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        url, deadline = f"http://127.0.0.1:{port}", time.time() + 60
+        while True:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.time() > deadline:
+                proc.kill()
+                raise RuntimeError(f"streamlit not healthy; see {log_path}")
+            time.sleep(0.2)
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 @pytest.fixture(scope="session")

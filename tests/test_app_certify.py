@@ -18,16 +18,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from apptest_helpers import chart_specs, open_with_params
 from PIL import Image
 from scipy.stats import beta, norm
 from streamlit.testing.v1 import AppTest
 
 from app import figures, services
+from ucan_core.audit import AttackBudget, AuditResult, audit_two_stage, claimed_region
 from ucan_core.devices import available_devices
-from ucan_core.dual import load_dual
+from ucan_core.dual import TwoStageCertificate, load_dual
 from ucan_core.images import list_images
 from ucan_core.models import load_model
 from ucan_core.npg import build_noise
+from ucan_core.routing import load_router
 from ucan_core.smoothing import SmoothedClassifier
 
 APP = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
@@ -434,9 +437,26 @@ def open_dual() -> AppTest:
 
 
 def stage_rows(at: AppTest) -> list[dict]:
-    """The Dual RS stage table (σ-estimator, classifier) as records."""
+    """The two-stage table (selection, classification) as records."""
     (table,) = [d.value for d in at.dataframe if "stage" in d.value.columns]
     return table.to_dict("records")
+
+
+def check_stage_rows(at: AppTest, factors: tuple[float, float], radii: tuple[float, float],
+                     rel: float) -> list[dict]:
+    """The two-stage table of a run with n = 200 at α = 0.001: each stage's α/2 and p̲_A,
+    recomputed from its displayed votes (one-sided Clopper–Pearson), and its radius
+    factor·Φ⁻¹(p̲_A); returns the rows."""
+    rows = stage_rows(at)
+    assert len(rows) == 2
+    for row, factor, radius in zip(rows, factors, radii):
+        assert row["α"] == pytest.approx(0.0005)
+        k, n = (int(v.replace(",", "")) for v in row["votes"].split(" / "))
+        assert n == 200
+        p_lower = beta.ppf(0.0005, k, n - k + 1)
+        assert row["p̲_A"] == pytest.approx(p_lower, abs=1e-9)
+        assert radius == pytest.approx(factor * norm.ppf(p_lower), rel=rel)
+    return rows
 
 
 def test_dual_rs_result_equals_engine_and_downloads():
@@ -469,32 +489,25 @@ def test_dual_rs_result_equals_engine_and_downloads():
     assert float(shown["Certified radius (ℓ2)"]) == pytest.approx(
         min(float(shown["R_σ (σ-estimator)"]), float(shown["R_c (classifier)"])), rel=1e-9)
     # the α/2 + α/2 split, recomputed from the displayed votes: R = σ Φ⁻¹(p̲_A at α/2)
-    selection, classification = stage_rows(at)
-    for row, sigma, radius in ((selection, card.sigma_e, direct.r_sigma),
-                               (classification, direct.level, direct.r_c)):
-        assert row["α"] == pytest.approx(0.0005)
-        k, n = (int(v.replace(",", "")) for v in row["votes"].split(" / "))
-        assert n == 200
-        p_lower = beta.ppf(0.0005, k, n - k + 1)
-        assert row["p̲_A"] == pytest.approx(p_lower, abs=1e-9)
-        assert radius == pytest.approx(sigma * norm.ppf(p_lower), rel=1e-9)
+    selection, classification = check_stage_rows(
+        at, (card.sigma_e, direct.level), (direct.r_sigma, direct.r_c), rel=1e-9)
     assert selection["model"] == "mnist-sigma-estimator"
     assert classification["model"] == EXPERTS[list(card.levels).index(direct.level)]
     text = markdown(at)
     assert f"min(R_σ, R_c) = min({direct.r_sigma:.6g}, {direct.r_c:.6g})" in text
     assert "α/2 = 0.0005" in text and ":green-badge[sound]" in text and direct.note in text
-    assert "Not available for Dual RS" in text
-    assert [b.key for b in at.button] == ["cert_run"]           # no audit button for Dual RS
+    assert "Not available for" not in text
+    assert [b.key for b in at.button] == ["cert_run", "cert_audit"]   # audited on demand
     assert set(chart_keys(at)) == {"cert_votes_sigma", "cert_votes"}
 
     # downloads carry both radii, the level, both p̲_A and the α split
     result = services.result_of(job)
-    data = json.loads(services.dual_json(result))
+    data = json.loads(services.two_stage_json(result))
     assert data["r_sigma"] == direct.r_sigma and data["r_c"] == direct.r_c
     assert data["level"] == direct.level and data["soundness"] == "sound"
     assert data["selection"]["alpha"] == data["classification"]["alpha"] == 0.0005
     assert data["experts"] == list(EXPERTS) and data["seed"] == 0
-    row = services.dual_row(result, tuple("0123456789"))
+    row = services.two_stage_row(result, tuple("0123456789"))
     (parsed,) = csv.DictReader(io.StringIO(figures.csv_text([row])))
     for name in ("radius", "r_sigma", "r_c", "level", "p_a_lower_sigma", "p_a_lower_c"):
         assert float(parsed[name]) == pytest.approx(getattr(direct, name), rel=1e-12), name
@@ -535,6 +548,196 @@ def test_dual_rs_bad_combinations_are_explained():
     assert any("n0 (selection samples, 300) must not exceed n" in e.value for e in at.error)
 
 
+# ---------------------------------------------------------------------------------- routing
+
+UPPER = "min(R_sel, ALM)"
+
+
+def open_routing(selector: str | None = None) -> AppTest:
+    at = open_certify()
+    at.radio(key="cert_mode").set_value("routing").run()
+    assert not at.exception, at.exception
+    if selector is not None:
+        at.selectbox(key="cert_selector").select(selector).run()
+    return at
+
+
+def test_routing_lists_the_bundled_selectors_and_explains_itself():
+    at = open_routing()
+    selectors = at.selectbox(key="cert_selector")
+    assert selectors.options == ["mnist-route-alm", "mnist-route-l2"]   # not the σ-estimator
+    assert selectors.value == "mnist-route-alm"
+    text = markdown(at)
+    assert "**MNIST** · 8 fixed configurations · trained to pick by ALM · smoothed with σ_s = 1" \
+        in text
+    (menu,) = [d.value for d in at.dataframe if "configuration" in d.value.columns]
+    assert list(menu["configuration"]) == ["isotropic", "pattern-l1", "pattern-l2",
+                                           "pattern-linf", "universal", "cluster-1",
+                                           "cluster-2", "cluster-3"]
+    assert image_caption(at).endswith("MNIST 7 (mnist-0000)")
+    assert not any("What sound routing certifies" in i.value for i in at.info)
+    # teaching mode explains what routing certifies
+    at.toggle(key="teaching").set_value(True).run()
+    (info,) = [i.value for i in at.info if "What sound routing certifies" in i.value]
+    assert "min(R_sel, R_c)" in info and "it is not certified" in info
+    assert "cert_seed" not in [n.key for n in at.number_input]
+
+
+def test_routing_result_equals_engine_and_downloads():
+    at = open_routing("mnist-route-l2")
+    assert not at.button(key="cert_run").disabled and not at.warning
+    certify(at, n0=20, n=200)
+    assert not at.error
+    job = job_of(at)
+    assert isinstance(job.settings, services.RoutingSettings)
+    assert job.done == job.total == 440
+    router, card = load_router("mnist-route-l2")
+    x = torch.from_numpy(services.bundled_model_input("mnist-0000", (1, 28, 28)).pixels)
+    direct = router.certify(x, 20, 200, 0.001, 1000, seed=0)
+    cert = job.result
+    for name in ("prediction", "config", "radius", "r_sel", "r_c", "alm", "alm_c", "alm_upper",
+                 "p_a_lower_sel", "p_a_lower_c"):
+        assert getattr(cert, name) == getattr(direct, name), name
+    assert cert.selection.counts == direct.selection.counts
+    assert direct.config != "abstain" and not direct.abstained
+
+    shown = metrics(at)
+    assert shown["Prediction"] == "7" and shown["Selected configuration"] == direct.config
+    for label, value in (("Certified radius (ℓ2)", direct.radius), ("R_sel (selector)", direct.r_sel),
+                         ("R_c (classifier)", direct.r_c), ("Certified ALM", direct.alm),
+                         (UPPER, direct.alm_upper), ("ALM of the configuration", direct.alm_c),
+                         ("p̲_A (selector)", direct.p_a_lower_sel),
+                         ("p̲_A (classifier)", direct.p_a_lower_c)):
+        assert float(shown[label]) == pytest.approx(value, rel=1e-5), label
+    assert float(shown["Certified radius (ℓ2)"]) == pytest.approx(
+        min(float(shown["R_sel (selector)"]), float(shown["R_c (classifier)"])), rel=1e-9)
+    assert float(shown[UPPER]) == pytest.approx(
+        min(float(shown["R_sel (selector)"]), float(shown["ALM of the configuration"])), rel=1e-5)
+    assert float(shown["Certified ALM"]) <= float(shown[UPPER])
+    deltas = {m.label: m.delta for m in at.metric}
+    assert deltas[UPPER] == "upper bound, not certified"
+    assert deltas["Certified ALM"] == "certified, a size"
+    # both radii recomputed from the displayed votes at α/2: R_sel = σ_s Φ⁻¹(p̲), and
+    # R_c = σ·min sᵢ·Φ⁻¹(p̲) of the selected configuration (its card's map statistics)
+    entry = next(e for e in card.menu if e["name"] == direct.config)
+    selection, classification = check_stage_rows(
+        at, (card.sigma_e, entry["sigma"] * entry["scale_min"]), (direct.r_sel, direct.r_c),
+        rel=1e-6)
+    assert selection["model"] == "mnist-route-l2" and selection["outcome"] == direct.config
+    assert classification["model"] == entry["model"] and classification["outcome"] == "7"
+    text = markdown(at)
+    assert f"min(R_sel, R_c) = min({direct.r_sel:.6g}, {direct.r_c:.6g})" in text
+    assert f"**Selected configuration: {direct.config}** · {entry['source']}" in text
+    assert f"= `{direct.alm_upper:.6g}` :orange-badge[upper bound, not certified]" in text
+    assert f"Certified ALM = `{direct.alm:.6g}` :blue-badge[sound]" in text
+    assert ":green-badge[sound]" in text and direct.note in text
+    assert "Attacked: the deployed two-stage classifier (the smoothed selector picks a " \
+        "configuration" in text
+    # the figures: both stages' votes and the selected configuration's σ and μ maps
+    specs = chart_specs(at)
+    assert set(specs) == {"cert_votes_sel", "cert_votes", "cert_route_sigma", "cert_route_mu"}
+    assert specs["cert_votes_sel"]["data"][0]["x"] == list(router.names)
+    assert as_array(specs["cert_votes_sel"]["data"][0]["customdata"]).sum() == 200
+    noise = router.stages[router.names.index(direct.config)].noise
+    np.testing.assert_allclose(as_array(specs["cert_route_sigma"]["data"][0]["z"]).ravel(),
+                               noise.std_map().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(as_array(specs["cert_route_mu"]["data"][0]["z"]).ravel(),
+                               noise.shift.numpy().ravel(), rtol=1e-6, atol=1e-7)
+
+    # downloads: both radii, the configuration, the ALMs labelled, the α split
+    result = services.result_of(job)
+    data = json.loads(services.two_stage_json(result))
+    assert data["config"] == direct.config and data["selector"] == "mnist-route-l2"
+    assert data["r_sel"] == direct.r_sel and data["r_c"] == direct.r_c
+    assert data["alm"] == direct.alm and data["alm_upper"] == direct.alm_upper
+    assert data["alm_upper_kind"] == "upper bound, not certified"
+    assert data["selection"]["alpha"] == data["classification"]["alpha"] == 0.0005
+    assert data["soundness"] == "sound" and data["seed"] == 0
+    (parsed,) = csv.DictReader(io.StringIO(figures.csv_text(
+        [services.two_stage_row(result, tuple("0123456789"))])))
+    for name in ("radius", "r_sel", "r_c", "alm", "alm_c", "alm_upper", "p_a_lower_sel",
+                 "p_a_lower_c"):
+        assert float(parsed[name]) == pytest.approx(getattr(direct, name), rel=1e-12), name
+    assert parsed["config"] == direct.config and parsed["selector"] == "mnist-route-l2"
+    assert float(parsed["alpha_sel"]) == float(parsed["alpha_c"]) == 0.0005
+    assert sum(int(c) for c in parsed["counts_sel"].split()) == 200
+    assert parsed["alm_upper_kind"] == "upper bound, not certified"
+    assert parsed["menu"].split() == list(router.names)
+    assert {d.proto.label for d in at.get("download_button")} == {"Download JSON",
+                                                                  "Download CSV"}
+
+    # another selector: stale (selector); back: cached, nothing sampled again
+    at.selectbox(key="cert_selector").select("mnist-route-alm").run()
+    assert ":orange-badge[stale]" in markdown(at) and "(selector)" in markdown(at)
+    at.selectbox(key="cert_selector").select("mnist-route-l2").run()
+    assert ":violet-badge[cached]" in markdown(at) and job_of(at) is job
+
+
+def test_routing_abstains_with_too_few_samples():
+    at = certify(open_routing(), n0=5, n=5)
+    assert not at.error
+    cert = job_of(at).result
+    assert cert.config == "abstain" and cert.classification is None   # p̲ ≤ 0.5^(…) at n = 5
+    shown = metrics(at)
+    assert shown["Selected configuration"] == "abstain" and shown["Prediction"] == "abstain"
+    assert shown["R_c (classifier)"] == "not reached" and float(shown["Certified radius (ℓ2)"]) == 0
+    assert any(w.value.startswith("Abstain: the smoothed selector selects no configuration")
+               for w in at.warning)
+    assert set(chart_specs(at)) == {"cert_votes_sel"}                # no maps, no stage 2
+
+
+def test_routing_url_state_reproduces_the_run():
+    params = {"cert_mode": "Sound routing", "cert_selector": "mnist-route-l2",
+              "cert_image_mnist": "#0001 · 2", "cert_n0": "20", "cert_n": "200", "cert_seed": "3"}
+    at = open_with_params("certify", params)
+    _OPENED.append(at)
+    assert at.radio(key="cert_mode").value == "routing"
+    assert at.selectbox(key="cert_selector").value == "mnist-route-l2"
+    at.button(key="cert_run").click().run()
+    wait_job(at)
+    settings = job_of(at).settings
+    assert settings == services.RoutingSettings(
+        selector_id="mnist-route-l2", image_key="bundled:mnist-0001", n0=20, n=200,
+        alpha=0.001, batch_size=1000, seed=3, device=available_devices()[0])
+    assert metrics(at)["Prediction"] == "2"                             # the bundled MNIST 2
+    assert "Sound routing: mnist-route-l2 · bundled image mnist-0001" in markdown(at)
+
+
+def test_routing_refuses_images_it_cannot_certify():
+    at = open_routing()
+    # a CIFAR-10 (RGB) image for the MNIST selector: said so, and Certify is disabled
+    at.selectbox(key="cert_dataset").select("cifar10").run()
+    assert at.button(key="cert_run").disabled
+    (warning,) = [w.value for w in at.warning]
+    assert warning.startswith("Sound routing is MNIST only: the bundled selector "
+                              "mnist-route-alm and its menu's models are MNIST models")
+    assert "is a CIFAR-10 image (32×32 colour)" in warning
+    at.selectbox(key="cert_dataset").select("mnist").run()
+    assert not at.button(key="cert_run").disabled and not at.warning
+    # an upload: a file that is not an image is refused; a colour one is converted, as shown
+    at.radio(key="cert_source").set_value("Upload").run()
+    at.file_uploader(key="cert_upload").set_value(("x.png", b"not an image", "image/png")).run()
+    assert not at.exception
+    assert any("Upload refused" in e.value and "not a readable PNG or JPEG" in e.value
+               for e in at.error)
+    at.file_uploader(key="cert_upload").set_value(("rgb.png", png_bytes(48, 40),
+                                                    "image/png")).run()
+    assert "1×28×28 (converted from 48×40 colour)" in image_caption(at)
+    assert not at.button(key="cert_run").disabled
+
+
+def test_routing_settings_key_and_differences():
+    base = {"image_key": "bundled:mnist-0000", "n0": 20, "n": 200, "alpha": 0.001,
+            "batch_size": 100, "seed": 0, "device": "cpu"}
+    a = services.RoutingSettings(selector_id="mnist-route-alm", **base)
+    b = services.RoutingSettings(selector_id="mnist-route-l2", **base)
+    dual = services.DualSettings(estimator_id="mnist-sigma-estimator", expert_ids=EXPERTS, **base)
+    assert a.key() != b.key() and a.key() != dual.key()
+    assert b.differences(a) == ["selector"] and a.differences(dual) == ["mode"]
+    assert a.samples == dual.samples == 440
+    assert a.models() == {"selector": "mnist-route-alm"}
+
+
 # ---------------------------------------------------------------------------------- audit
 
 
@@ -554,14 +757,23 @@ def test_audit_button_shows_a_verdict():
     assert result.attacked and result.region == "ball" and result.target == "deployed"
     assert result.radius == pytest.approx(certificate_job.result.radius)
     assert result.n_verify == budget.n_verify and result.region_norm <= 1 + 1e-6
-    shown = metrics(at)
-    # the verdict's bound, recomputed from the displayed votes (one-sided Clopper–Pearson)
-    votes = re.search(r"Votes for 7 at the worst point x′: ([\d,]+) of ([\d,]+)", markdown(at))
-    k, n = (int(v.replace(",", "")) for v in votes.groups())
-    assert n == budget.n_verify
-    upper = 1.0 if k == n else beta.ppf(1 - budget.alpha, k + 1, n - k)
-    assert float(shown["Verified p̄_c"]) == pytest.approx(upper, abs=1e-6)
+    assert audit.done == audit.total == budget.steps + 3            # progress reached the end
+    upper = check_audit_verdict(at, result, budget.alpha, "Verified p̄_c")
     assert (upper < 0.5) == result.violation
+    assert metrics(at)["Prediction"] == "7"                          # the certificate stays
+
+
+def check_audit_verdict(at: AppTest, result: AuditResult, alpha: float, label: str) -> float:
+    """The shown outcome of a finished audit of the bundled 7: the metric ``label`` (p̄_c)
+    recomputed from the displayed votes (one-sided Clopper–Pearson at ``alpha``), PREDICT
+    changed, one verdict box, no second Audit button; returns the recomputed p̄_c."""
+    shown = metrics(at)
+    votes = re.search(r"Votes for 7 at the worst point x′[^:]*: ([\d,]+) of ([\d,]+)",
+                      markdown(at))
+    k, n = (int(v.replace(",", "")) for v in votes.groups())
+    assert n == services.AUDIT_BUDGET.n_verify
+    upper = 1.0 if k == n else beta.ppf(1 - alpha, k + 1, n - k)
+    assert float(shown[label]) == pytest.approx(upper, abs=1e-6)
     assert shown["PREDICT changed"] == ("no" if not result.changed else
                                         f"yes → {result.top_class}")
     verdict = [s.value for s in at.success] + [e.value for e in at.error]
@@ -569,7 +781,89 @@ def test_audit_button_shows_a_verdict():
         "**Violation**" if result.violation else "**No violation found**")
     assert "No violation found is evidence, not proof" in markdown(at)
     assert not [b for b in at.button if b.key == "cert_audit"]      # cached: no second run
-    assert metrics(at)["Prediction"] == "7"                          # the certificate stays
+    return upper
+
+
+def audit_two_stage_on_page(at: AppTest, selector: str,
+                            r_sel: str) -> tuple[TwoStageCertificate, AuditResult]:
+    """Certify the bundled 7 (n0 = 20, n = 200) in a two-stage mode, audit it from the page
+    and check the shown outcome against the job's result: both stages' bounds (p̄_c from the
+    displayed votes at α_audit/2), the verdict and the claim audited; returns (certificate,
+    audit result)."""
+    certify(at, n0=20, n=200)
+    cert = job_of(at).result
+    budget = services.AUDIT_BUDGET
+    text = markdown(at)
+    assert (f"n_verify = {budget.n_verify:,} fresh samples per stage at α_audit/2 = "
+            f"{budget.alpha / 2:g} each") in text
+    assert (f"on the ℓ2 ball of the certified radius min({r_sel}, R_c) = {cert.radius:.6g}"
+            in text)
+    at.button(key="cert_audit").click().run()
+    wait_job(at, timeout=180)
+    audit = job_of(at)
+    assert isinstance(audit, services.AuditJob) and audit.cancelled is False
+    assert audit.done == audit.total == 2 * (budget.steps + 1) + 4
+    result = audit.result
+    assert result.attacked and (result.norm, result.region) == ("2", "ball")
+    assert (result.certified, result.selected) == (cert.prediction, cert.selection.prediction)
+    assert result.radius == pytest.approx(cert.radius) and result.region_norm <= 1 + 1e-6
+    upper = check_audit_verdict(at, result, budget.alpha / 2, "Verified p̄_c (classifier)")
+    p_sel = float(metrics(at)[f"Verified p̄_sel ({selector})"])
+    assert p_sel == pytest.approx(result.p_upper_selection, abs=1e-6) and 0 < p_sel <= 1
+    assert result.violation == (min(upper, p_sel) < 0.5)
+    verdict = [s.value for s in at.success] + [e.value for e in at.error]
+    if not result.violation:
+        assert f"p̄_sel = {p_sel:.6f}, p̄_c = {upper:.6f} ≥ ½" in verdict[0]
+    assert "deployed two-stage classifier" in markdown(at)
+    return cert, result
+
+
+def test_dual_rs_audit_checks_both_stages():
+    at = open_dual()
+    cert, result = audit_two_stage_on_page(at, "σ-estimator", "R_σ")
+    assert result.target == "dual-rs"
+    assert f"by the selected level σ = {cert.level:g}'s classifier" in markdown(at)
+    # the engine, asked directly about the certificate's claim, finds the same
+    dual, _ = load_dual("mnist-sigma-estimator", list(EXPERTS))
+    x = torch.from_numpy(services.bundled_model_input("mnist-0000", (1, 28, 28)).pixels)
+    assert result == audit_two_stage(dual, x, cert.selection.prediction, cert.prediction,
+                                     claimed_region(dual.selector.noise, cert.radius, "2"),
+                                     services.AUDIT_BUDGET, seed=0, target="dual-rs")
+
+
+def test_routing_audit_checks_both_stages():
+    at = open_routing("mnist-route-l2")
+    cert, result = audit_two_stage_on_page(at, "selector", "R_sel")
+    assert result.target == "routing" and cert.menu[result.selected] == cert.config
+    assert f"by the selected configuration {cert.config}'s classifier" in markdown(at)
+
+
+def test_audit_progress_and_cancel(monkeypatch):
+    at = certify(open_certify(), n0=20, n=200)
+    endless = AttackBudget(steps=100_000, restarts=1, draws=4, directions=0, screen=10,
+                           n_verify=100)
+    monkeypatch.setattr(services, "AUDIT_BUDGET", endless)
+    at.run()
+    assert "PGD 1 random starts × 100000 steps" in markdown(at)
+    at.button(key="cert_audit").click().run()
+    audit = job_of(at)
+    assert isinstance(audit, services.AuditJob) and audit.running
+    deadline = time.monotonic() + 60
+    while audit.done == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    at.run()
+    (bar,) = at.get("progress")
+    assert re.fullmatch(r"Auditing the certificate: [\d,]+ / 100,003 steps", bar.proto.text)
+    assert at.button(key="cert_audit").disabled                      # one job at a time
+    at.button(key="cert_cancel").click().run()
+    wait_job(at, timeout=30)
+    assert audit.cancelled and audit.result is None and 0 < audit.done < audit.total
+    (warning,) = [w.value for w in at.warning]
+    assert re.match(r"Audit cancelled after [\d,]+ / 100,003 steps \([\d.]+ s\): no verdict "
+                    r"for this run\.$", warning)
+    assert not at.success and not at.error and not at.get("progress")
+    assert not at.button(key="cert_audit").disabled                  # can be started again
+    assert metrics(at)["Prediction"] == "7"
 
 
 # ---------------------------------------------------------------------------------- closed tab

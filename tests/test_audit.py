@@ -24,6 +24,7 @@ from torch import nn
 from ucan_core.anisotropic import AnisotropicNoise
 from ucan_core.audit import (
     AttackBudget,
+    AuditResult,
     DeployedSmoothing,
     audit_certificate,
     audit_two_stage,
@@ -34,10 +35,11 @@ from ucan_core.audit import (
 )
 from ucan_core.cli import main
 from ucan_core.dual import DualSmoothedClassifier
+from ucan_core.errors import Cancelled
 from ucan_core.generators import NoiseParameterGenerator, smoothing_noise
 from ucan_core.logs import read_log
 from ucan_core.noises import make_noise
-from ucan_core.smoothing import SmoothedClassifier
+from ucan_core.smoothing import Progress, SmoothedClassifier
 
 SHAPE = (1, 1, 2)
 BUDGET = AttackBudget(steps=8, restarts=2, draws=64, directions=8, screen=400, n_verify=4000,
@@ -234,6 +236,43 @@ def test_inflated_dual_radius_is_caught(dual_certificates) -> None:
     # the deployed PREDICT returns the other class (where the selection is not itself
     # undecided at the verified point, which makes the deployed classifier abstain)
     assert sum(r.changed and r.top_class != r.certified for r in results) >= 3
+
+
+@pytest.mark.parametrize("stages", [1, 2])
+def test_progress_counts_every_unit_and_a_raise_stops_the_audit(
+        halfplane_certificates, dual_certificates, stages: int) -> None:
+    if stages == 1:
+        deployed, certs = halfplane_certificates
+        x, c, r = certs[0]
+        region = claimed_region(deployed.noise, r, "2")
+        total = BUDGET.steps + 3              # PGD steps, clean gradient, screening, verification
+
+        def audit(progress: Progress | None) -> AuditResult:
+            return audit_certificate(deployed, x, c, region, BUDGET, seed=1, progress=progress)
+    else:
+        dual, certs = dual_certificates
+        x, cert = certs[3]
+        region = claimed_region(dual.selector.noise, cert.radius, "2")
+        total = 2 * (BUDGET.steps + 1) + 4    # two attacks, screening, three verifications
+
+        def audit(progress: Progress | None) -> AuditResult:
+            return audit_two_stage(dual, x, cert.selection.prediction, cert.prediction, region,
+                                   BUDGET, seed=1, progress=progress)
+    calls: list[tuple[int, int]] = []
+    result = audit(lambda done, of: calls.append((done, of)))
+    assert result.attacked
+    assert calls == [(done, total) for done in range(1, total + 1)]
+    assert result == audit(None)              # reporting draws no randomness
+
+    def cancel_at_third(done: int, of: int) -> None:
+        calls.append((done, of))
+        if done == 3:                         # a PGD step: mid-attack
+            raise Cancelled()
+
+    calls.clear()
+    with pytest.raises(Cancelled):
+        audit(cancel_at_third)
+    assert calls == [(1, total), (2, total), (3, total)]
 
 
 # ---------------------------------------------------------------- ucan audit
