@@ -1,5 +1,5 @@
 """Widgets shared by several pages: the image picker, the noise picker, presets, the teaching
-mode switch, download buttons and Plotly charts with a figure download.
+mode switch, download buttons, Plotly charts with a figure download and background-job controls.
 
 Pages call these instead of repeating the widget code; ``prefix`` keeps the widget keys (and
 so the URL parameters they are bound to) apart between pages. The Noise Lab uses the empty
@@ -288,6 +288,27 @@ def chart(figure: go.Figure, key: str, *, filename: str | None = None, tools: bo
     if not tools:
         plotly_config["modeBarButtons"] = [["toImage"]]
     return st.plotly_chart(figure, key=key, config=plotly_config | (config or {}), **kwargs)
+
+
+def cancel_button(job: services.BackgroundJob, key: str) -> None:
+    """Cancel for a running background job ("Cancelling…" once pressed)."""
+    if job.cancel_event.is_set():
+        st.caption("Cancelling…")
+    elif st.button("Cancel", key=key):
+        job.cancel()
+        st.caption("Cancelling…")
+
+
+def stopped_warning(job: services.BackgroundJob, what: str, unit: str, outcome: str) -> bool:
+    """Say why a stopped job has no ``outcome`` (its browser session was gone, or it was
+    cancelled after ``job.done`` ``unit``); False if it was neither."""
+    if job.abandoned:
+        st.warning(f"{what} stopped: this browser session was disconnected for more than "
+                   f"{job.timeout:.0f} s.")
+    elif job.cancelled:
+        st.warning(f"{what} cancelled after {job.done:,} / {job.total:,} {unit} "
+                   f"({job.elapsed:.1f} s): no {outcome} for this run.")
+    return job.cancelled
 
 
 def soundness_badge(tag: str) -> str:

@@ -23,7 +23,7 @@ from apptest_helpers import (
 )
 from streamlit.testing.v1 import AppTest
 
-from app import services
+from app import page_services, services
 from app.region_figures import (
     GRID_NAME,
     RegionSlice,
@@ -327,6 +327,26 @@ def test_empirical_check_matches_engine_and_counts_add_up():
     at.number_input(key="rg_B_col_28").set_value(5).run()
     assert "region_check" not in chart_specs(at)
     assert "The last check was for other settings (pixel B changed)" in text(at)
+
+
+def test_empirical_check_shows_progress_and_cancels(monkeypatch):
+    monkeypatch.setattr(page_services, "CHECK_N", 5_000_000)            # a long CERTIFY
+    at = open_page("region")
+    at.button(key="rg_check_run").click().run()
+    job = at.session_state["region_check_job"]
+    deadline = time.monotonic() + 60
+    while job.done == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    at.run()
+    (bar,) = at.get("progress")
+    assert bar.proto.text.startswith("Checking: ") and "5,001,700 samples" in bar.proto.text
+    at.button(key="rg_check_cancel").click().run()
+    wait_check(at)
+    assert job.cancelled and job.result is None and 0 < job.done < job.total
+    (warning,) = [w.value for w in at.warning]
+    assert warning.startswith("Check cancelled after ") and warning.endswith(
+        "no result for this run.")
+    assert "region_check" not in chart_specs(at) and not at.get("progress")
 
 
 def test_empirical_check_needs_a_model_for_the_image():

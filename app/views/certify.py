@@ -418,23 +418,15 @@ def job_panel() -> None:
             st.caption(f"{s.title} · {s.image_key.split(':')[1][:16]} · n0 = {s.n0:,}, "
                        f"n = {s.n:,} · {s.device} · {job.elapsed:.1f} s elapsed · "
                        f"{job.rate:,.0f} samples/s")
-        if job.cancel_event.is_set():
-            st.caption("Cancelling…")
-        elif st.button("Cancel", key="cert_cancel"):
-            job.cancel()
-            st.caption("Cancelling…")
+        widgets.cancel_button(job, "cert_cancel")
         return
     if not job.integrated:
         st.rerun()  # the job just stopped: redraw the whole page with its outcome
     what = "Audit" if audit else "Certification"
-    if job.abandoned:
-        st.warning(f"{what} stopped: this browser session was disconnected for more than "
-                   f"{job.timeout:.0f} s.")
-    elif job.cancelled:
-        st.warning(f"{what} cancelled after {job.done:,} / {job.total:,} "
-                   f"{'steps' if audit else 'samples'} ({job.elapsed:.1f} s): no "
-                   f"{'verdict' if audit else 'result'} for this run.")
-    elif job.error is not None:
+    if widgets.stopped_warning(job, what, "steps" if audit else "samples",
+                               "verdict" if audit else "result"):
+        return
+    if job.error is not None:
         if audit or job.key == key:
             st.error(f"{what} failed: {job.error}")
         else:  # the settings have changed since: no alarm, but say what happened

@@ -135,17 +135,11 @@ def check_panel() -> None:
         st.progress(min(1.0, job.done / max(job.total, 1)),
                     text=f"Checking: {job.done:,} / {job.total:,} samples (CERTIFY at x, then "
                          f"PREDICT at each point) · {job.elapsed:.1f} s")
-        if job.cancel_event.is_set():
-            st.caption("Cancelling…")
-        elif st.button("Cancel", key=f"{PREFIX}check_cancel"):
-            job.cancel()
-            st.caption("Cancelling…")
+        widgets.cancel_button(job, f"{PREFIX}check_cancel")
         return
     if not job.integrated:
         st.rerun()  # the job just stopped: redraw the page with its outcome
-    if job.cancelled:
-        st.warning(f"Check cancelled after {job.done:,} / {job.total:,} samples: no result.")
-    elif job.error is not None:
+    if not widgets.stopped_warning(job, "Check", "samples", "result") and job.error is not None:
         st.error(f"Check failed: {job.error}")
 
 
