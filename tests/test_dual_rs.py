@@ -34,7 +34,9 @@ from ucan_core.estimator import (
 )
 from ucan_core.logs import read_log
 from ucan_core.models import list_models, load_weights
+from ucan_core.noises import make_noise
 from ucan_core.stats import clopper_pearson_lower
+from ucan_core.training import MixedLevels
 
 ROOT = Path(__file__).resolve().parents[1]
 MNIST = Path("/work/shared/data/mnist")
@@ -336,6 +338,36 @@ def test_cli_trains_an_estimator_with_a_reproducible_card(tmp_path: Path,
     assert model(torch.rand(2, 1, 28, 28)).shape == (2, 3)
     assert main([*args[:6], "0.5", *args[7:]]) == 2
     assert "sigma_e = 0.5 is below max Σ = 1" in capsys.readouterr().err
+
+
+def test_mixed_levels_draw_one_bundled_level_per_image() -> None:
+    mixed = MixedLevels(make_noise("gaussian", 0.5, 4000), (0.25, 0.5, 1.0))
+    eps = mixed.sample(600, torch.Generator().manual_seed(0))
+    stds = eps.std(1)
+    level = (stds[:, None] - torch.tensor([0.25, 0.5, 1.0])).abs().argmin(1)
+    assert torch.allclose(stds, torch.tensor([0.25, 0.5, 1.0])[level], rtol=0.05)
+    counts = torch.bincount(level, minlength=3)
+    assert counts.min() > 150                       # about 200 each: uniform over the levels
+
+
+@needs_mnist
+def test_cli_trains_one_expert_for_every_level(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["train", "--noise", "gaussian", "--sigma", "0.5", "--levels", "0.25,0.5,1",
+            "--train-images", "256", "--epochs", "1", "--id", "tiny", "--data-root", str(MNIST),
+            "--device", "cpu", "--out", str(tmp_path)]
+    assert main(args) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    per_level = metrics["noisy_accuracy_per_level"]
+    assert list(per_level) == ["0.25", "0.5", "1"] and per_level["0.5"] == metrics["noisy_accuracy"]
+    card = json.loads((tmp_path / "tiny.json").read_text())
+    assert card["training"]["levels"] == [0.25, 0.5, 1.0] and card["noise"]["sigma"] == 0.5
+    assert card["training"]["images"] == 256 and card["command"] == "ucan " + " ".join(args)
+    for bad, message in ((["--levels", "0.25,1"], "--sigma 0.5 (the card's level) must be one of"),
+                         (["--levels", "0.5"], "needs at least two noise levels"),
+                         (["--levels", "0.25,0.5", "--npg", "universal"], "does not combine")):
+        assert main([*args[:5], *bad, *args[7:]]) == 2
+        assert message in capsys.readouterr().err
 
 
 def test_the_envelope_is_the_pointwise_best_of_the_logs() -> None:

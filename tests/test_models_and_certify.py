@@ -37,7 +37,8 @@ def test_registry_lists_the_gaussian_mnist_models_with_complete_cards() -> None:
 
 
 @pytest.mark.parametrize("model_id", ["mnist-gaussian-0.25", "mnist-gaussian-0.50",
-                                      "mnist-gaussian-1.00", "cifar10-gaussian-0.25",
+                                      "mnist-gaussian-1.00", "mnist-gaussian-levels",
+                                      "cifar10-gaussian-0.25",
                                       "cifar10-gaussian-0.50", "cifar10-gaussian-1.00"])
 def test_stated_accuracy_holds_on_the_bundled_test_images(model_id: str) -> None:
     model, card = load_model(model_id)

@@ -481,28 +481,19 @@ def cmd_bench(args: argparse.Namespace) -> None:
     _print_json({"model": args.model, **result})
 
 
-def _train_with_npg(args: argparse.Namespace, model: torch.nn.Module, base: Any,
+def _train_with_npg(args: argparse.Namespace, model: torch.nn.Module, base: Any, init: str,
                     train: tuple[torch.Tensor, torch.Tensor],
                     test: tuple[torch.Tensor, torch.Tensor]) -> None:
     """``ucan train --npg universal|input-dependent``: classifier and NPG trained jointly
     (UCAN §4.2–4.3), selected on the last ``--val`` training images, scored on the test set."""
     from ucan_core.generators import make_generator
-    from ucan_core.models import ARCHITECTURES, ModelCard, load_model, save_npg_model
+    from ucan_core.models import ARCHITECTURES, ModelCard, save_npg_model
     from ucan_core.training import TrainConfig, evaluate_npg, train_with_npg
 
     arch = ARCHITECTURES[args.arch]
-    if args.train_images:
-        train = (train[0][:args.train_images], train[1][:args.train_images])
-    init = "random (from scratch)"
     if args.init_from:
-        source, source_card = load_model(args.init_from)
-        if source_card.arch != args.arch:
-            raise UcanError(f"--init-from {args.init_from} is a {source_card.arch}, not {args.arch}")
-        model.load_state_dict(source.state_dict())
-        seen = source_card.training.get("images")
-        init = (f"classifier fine-tuned from bundled model {args.init_from} (trained on {seen} "
-                f"{source_card.training.get('split', 'train')} images: the validation images "
-                "here may have been seen by the initial classifier); NPG from scratch")
+        init = (f"classifier {init}: the validation images here may have been seen by the "
+                "initial classifier; NPG from scratch")
     options: dict[str, Any] = {"s_min": args.s_min}
     if args.npg == "universal":
         options["hidden"] = tuple(int(h) for h in args.hidden.split(","))
@@ -558,32 +549,69 @@ def cmd_train(args: argparse.Namespace) -> None:
     from ucan_core.models import ARCHITECTURES, ModelCard, build_model
     from ucan_core.training import TrainConfig, accuracy, train_classifier
 
+    from ucan_core.estimator import check_levels
+    from ucan_core.training import MixedLevels
+
     device = _device(args.device)
     torch.manual_seed(args.seed)
     arch = ARCHITECTURES[args.arch]
     x_train, y_train = load_dataset(args.dataset, args.data_root, "train", download=args.download)
     x_test, y_test = load_dataset(args.dataset, args.data_root, "test", download=args.download)
+    if args.train_images:
+        x_train, y_train = x_train[:args.train_images], y_train[:args.train_images]
     noise = make_noise(args.noise, args.sigma, math.prod(arch.input_shape), device=device,
                        **_params(args.param))
     model = build_model(args.arch)
+    init = _init_from(args, model)
     if args.npg != "isotropic":
-        _train_with_npg(args, model, noise, (x_train, y_train), (x_test, y_test))
+        if args.levels:
+            raise UcanError("--levels trains an isotropic classifier for Dual RS; it does not "
+                            "combine with --npg")
+        _train_with_npg(args, model, noise, init, (x_train, y_train), (x_test, y_test))
         return
+    levels = check_levels(_floats("--levels", args.levels)) if args.levels else ()
+    if levels and args.sigma not in levels:
+        raise UcanError(f"--sigma {args.sigma:g} (the card's level) must be one of --levels")
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch, lr=args.lr, seed=args.seed)
-    losses = train_classifier(model, x_train, y_train, noise, config,
-                              log=lambda line: print(line, file=sys.stderr))
+    losses = train_classifier(model, x_train, y_train, MixedLevels(noise, levels) if levels else noise,
+                              config, log=lambda line: print(line, file=sys.stderr))
     metrics = {"split": "test", "images": len(x_test),
                "clean_accuracy": accuracy(model, x_test, y_test),
                "noisy_accuracy": accuracy(model, x_test, y_test, noise, seed=args.seed)}
+    training = {"split": "train", "images": len(x_train), "init": init, "epochs": args.epochs,
+                "batch": args.batch, "lr": args.lr, "seed": args.seed, "optimizer":
+                "SGD nesterov, momentum 0.9, wd 5e-4, one-cycle", "final_loss": losses[-1]}
+    how = f"{noise.title} noise sigma={noise.sigma:g}"
+    if levels:
+        training["levels"] = list(levels)
+        metrics["noisy_accuracy_per_level"] = {
+            f"{level:g}": accuracy(model, x_test, y_test, make_noise(
+                args.noise, level, noise.dim, device=device, **_params(args.param)), seed=args.seed)
+            for level in levels}
+        how = (f"{noise.title} noise at a level drawn per image from "
+               f"{', '.join(f'{v:g}' for v in levels)} (one expert for every Dual RS level; "
+               f"card level sigma={noise.sigma:g})")
     card = ModelCard(
         id=args.id, arch=args.arch, dataset=args.dataset, noise=noise.describe(),
-        training={"split": "train", "images": len(x_train), "epochs": args.epochs,
-                  "batch": args.batch, "lr": args.lr, "seed": args.seed, "optimizer":
-                  "SGD nesterov, momentum 0.9, wd 5e-4, one-cycle", "final_loss": losses[-1]},
-        metrics=metrics,
-        description=f"{args.arch} trained on {args.dataset} with {noise.title} noise "
-                    f"sigma={noise.sigma:g} (Gaussian data augmentation, Cohen et al. 2019)")
+        training=training, metrics=metrics,
+        description=f"{args.arch} trained on {args.dataset} with {how} "
+                    "(Gaussian data augmentation, Cohen et al. 2019)")
     _save_model(args, model, card)
+
+
+def _init_from(args: argparse.Namespace, model: torch.nn.Module) -> str:
+    """Load ``--init-from``'s weights into ``model``; what the card says of the start."""
+    from ucan_core.models import load_model
+
+    if not args.init_from:
+        return "random (from scratch)"
+    source, source_card = load_model(args.init_from)
+    if source_card.arch != args.arch:
+        raise UcanError(f"--init-from {args.init_from} is a {source_card.arch}, not {args.arch}")
+    model.load_state_dict(source.state_dict())
+    seen = source_card.training.get("images")
+    return (f"fine-tuned from bundled model {args.init_from} (trained on {seen} "
+            f"{source_card.training.get('split', 'train')} images)")
 
 
 def _save_model(args: argparse.Namespace, model: torch.nn.Module, card: Any) -> None:
@@ -1179,9 +1207,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, default=16, help="input-dependent NPG: channels")
     p.add_argument("--hidden", default="16,32,64,128", help="universal NPG: MLP hidden widths")
     p.add_argument("--init-from", default=None, metavar="MODEL",
-                   help="NPG: start the classifier from a bundled model's weights")
+                   help="start the classifier from a bundled model's weights (fine-tuning)")
     p.add_argument("--train-images", type=int, default=0,
-                   help="NPG: use only the first N training images (quick runs; 0 = all)")
+                   help="use only the first N training images (quick runs; 0 = all)")
+    p.add_argument("--levels", default=None, metavar="S1,S2,...",
+                   help="isotropic: draw each image's noise level from these (increasing, "
+                        "--sigma among them): one expert for every Dual RS level")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("train-estimator", help="train a Dual RS sigma-estimator")

@@ -26,8 +26,22 @@ class TrainConfig:
     seed: int = 0
 
 
+class MixedLevels:
+    """Training noise with a noise level drawn per image, uniformly from ``levels``:
+    (σ_k/σ)·ε with ε from ``noise`` (σ its level), so the image sees ``noise`` rescaled to
+    σ_k. Trains one base classifier for every level of Dual RS."""
+
+    def __init__(self, noise: NoiseLike, levels: tuple[float, ...]) -> None:
+        self.noise, self.levels, self.device = noise, levels, noise.device
+        self.factors = torch.tensor(levels, device=noise.device) / noise.sigma
+
+    def sample(self, num: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        level = torch.randint(len(self.levels), (num,), generator=generator, device=self.device)
+        return self.noise.sample(num, generator) * self.factors[level][:, None]
+
+
 def train_classifier(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
-                     noise: NoiseLike, config: TrainConfig,
+                     noise: NoiseLike | MixedLevels, config: TrainConfig,
                      log: Callable[[str], None] = print) -> list[float]:
     """Train ``model`` with SGD (cosine schedule) on ``images + ε``, ε drawn afresh from
     ``noise`` for every batch. Returns the mean loss of each epoch."""
