@@ -16,16 +16,17 @@ from app import widgets
 st.set_page_config(page_title="UCAN Explorer", page_icon="🎲", layout="wide")
 
 PAGES_DIR = Path(__file__).resolve().parent / "views"
-#: (file in views/, title, icon), in navigation order; the first page is the default.
+#: (file in views/, title, icon), in navigation order; the first page is the default. Material
+#: Symbols ship with Streamlit's own font, so they render without a system emoji font.
 PAGES = [
-    ("noise_lab.py", "Noise Lab", "🔬"),
-    ("compare.py", "Compare", "⚖️"),
-    ("certify.py", "Certify", "✅"),
-    ("region.py", "Region", "🔷"),
-    ("radius.py", "Radius", "📏"),
-    ("npg_maps.py", "Noise maps", "🗺️"),
-    ("results.py", "Results", "📈"),
-    ("learn.py", "Learn", "🎓"),
+    ("noise_lab.py", "Noise Lab", ":material/science:"),
+    ("compare.py", "Compare", ":material/compare_arrows:"),
+    ("certify.py", "Certify", ":material/verified:"),
+    ("region.py", "Region", ":material/hexagon:"),
+    ("radius.py", "Radius", ":material/straighten:"),
+    ("npg_maps.py", "Noise maps", ":material/map:"),
+    ("results.py", "Results", ":material/show_chart:"),
+    ("learn.py", "Learn", ":material/school:"),
 ]
 page = st.navigation([st.Page(PAGES_DIR / name, title=title, icon=icon, default=index == 0)
                       for index, (name, title, icon) in enumerate(PAGES)])

@@ -162,7 +162,8 @@ def dual_section() -> tuple[EstimatorCard, list[str]]:
                  "σ-estimator selects it. Dual RS routes to isotropic Gaussian models; the "
                  "default is the model trained at this σ.")
         trained = float(cards[expert].noise["sigma"])
-        if cards[expert].npg == "isotropic" and trained != level:
+        if cards[expert].npg == "isotropic" and level not in cards[expert].training.get(
+                "levels", [trained]):
             st.caption(f"{expert} was trained at σ = {trained:g}: at σ = {level:g} it errs "
                        "more under noise, so p̲_c and R_c usually drop.")
         experts.append(expert)
@@ -254,10 +255,13 @@ def noise_section(card: ModelCard) -> services.NoiseChoice:
                                       value=sigma_card, step=0.05, format="%.3f",
                                       key=f"cert_sigma_{card.id}", persist_state="page",
                                       help="Per-coordinate standard deviation, pixel units."))
-        if sigma != sigma_card:
-            st.warning(f"This model was trained at σ = {sigma_card:g}. A smoothed classifier "
-                       "is certified best at its training σ: at another σ the base classifier "
-                       "errs more under noise, so p̲_A and the radius usually drop.")
+        trained = card.training.get("levels", [sigma_card])
+        if sigma not in trained:
+            where = (f"σ = {sigma_card:g}" if len(trained) == 1
+                     else "σ ∈ {" + ", ".join(f"{v:g}" for v in trained) + "}")
+            st.warning(f"This model was trained at {where}. A smoothed classifier is certified "
+                       "best at its training σ: at another σ the base classifier errs more "
+                       "under noise, so p̲_A and the radius usually drop.")
     npg_options = [k for k in services.CERTIFY_NPG_OPTIONS
                    if k != services.LEARNED or card.npg != "isotropic"]
     npg = st.selectbox("Noise generator (NPG)", npg_options, key=f"cert_npg_{card.id}",
