@@ -232,11 +232,13 @@ def native_norm_label(density: str) -> str:
 
 #: The model a page opens with: the small, strong MNIST model (bundled models sort by id).
 DEFAULT_MODEL = "mnist-gaussian-0.25"
+#: The Dual RS σ-estimator a fresh Certify page starts with (its experts fit the default image).
+DEFAULT_ESTIMATOR = "mnist-sigma-estimator"
 
 
-def default_model_index(ids: list[str]) -> int:
-    """Index of :data:`DEFAULT_MODEL` in ``ids`` (0 if absent)."""
-    return ids.index(DEFAULT_MODEL) if DEFAULT_MODEL in ids else 0
+def default_index(ids: list[str], default: str = DEFAULT_MODEL) -> int:
+    """Index of ``default`` in ``ids`` (0 if absent)."""
+    return ids.index(default) if default in ids else 0
 
 
 def model_cards() -> dict[str, ModelCard]:

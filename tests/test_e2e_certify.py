@@ -136,7 +136,7 @@ def test_certify_progress_result_cancel(certify_page, tmp_path):
                                        r"samples .*no result for this run"))
            ).to_be_visible(timeout=20_000)
     expect(progress).to_have_count(0)
-    expect(page.get_by_text("stale", exact=True)).to_be_visible()   # the n = 20,000 result
+    expect(page.get_by_text("stale", exact=True)).to_be_visible(timeout=15_000)  # n = 20,000
     expect(page.get_by_text(re.compile(r"n0 = 100 · n = 20,000 · α"))).to_be_visible()
     expect(page.get_by_text(re.compile(r"n = 100,000 · α"))).to_have_count(0)
     wait_idle(page)

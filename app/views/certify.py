@@ -105,7 +105,7 @@ def model_section() -> ModelCard:
     """The bundled model of standard RS and its card."""
     st.subheader("Model")
     ids = list(cards)
-    model_id = st.selectbox("Model", ids, index=services.default_model_index(ids),
+    model_id = st.selectbox("Model", ids, index=services.default_index(ids),
                             key="cert_model", bind="query-params",
                             help="A bundled base classifier, trained with the noise it is "
                                  "smoothed with (Gaussian data augmentation).")
@@ -125,15 +125,18 @@ def model_section() -> ModelCard:
 
 
 def selector_picker(heading: str, label: str, key: str, options: dict[str, EstimatorCard],
-                    tooltip: str, summary: Callable[[EstimatorCard], str]) -> EstimatorCard:
+                    tooltip: str, summary: Callable[[EstimatorCard], str],
+                    default: str = "") -> EstimatorCard:
     """The selection stage of a two-stage mode: a bundled model of
-    ``assets/models/estimators`` (``options``), with its dataset, ``summary`` and description."""
+    ``assets/models/estimators`` (``options``, ``default`` first shown), with its dataset,
+    ``summary`` and description."""
     st.subheader(heading)
     if not options:
         st.error(f"No bundled {label.lower()} found in assets/models/estimators.")
         st.stop()
-    card = options[st.selectbox(label, list(options), key=key, bind="query-params",
-                                help=tooltip)]
+    ids = list(options)
+    card = options[st.selectbox(label, ids, index=services.default_index(ids, default), key=key,
+                                bind="query-params", help=tooltip)]
     st.markdown(f"**{services.DATASET_TITLES.get(card.dataset, card.dataset)}** · "
                 f"{summary(card)}")
     st.caption(card.description)
@@ -148,7 +151,7 @@ def dual_section() -> tuple[EstimatorCard, list[str]]:
         "certifies this input best; it is itself smoothed with Gaussian noise σ_e ≥ max Σ, so "
         "its choice is certified too.",
         lambda card: f"levels Σ = {{{', '.join(f'{v:g}' for v in card.levels)}}} · smoothed "
-                     f"with σ_e = {card.sigma_e:g}")
+                     f"with σ_e = {card.sigma_e:g}", services.DEFAULT_ESTIMATOR)
     options = [m for m, c in cards.items() if c.dataset == estimator.dataset]
     experts = []
     for index, level in enumerate(estimator.levels):

@@ -35,7 +35,7 @@ if not cards:
     st.stop()
 col_model, col_image, col_n, col_alpha, col_seed = st.columns([1.3, 1.2, 1.2, 0.8, 0.7])
 model_id = col_model.selectbox("Model", list(cards), key=f"{PREFIX}model", bind="query-params",
-                               index=services.default_model_index(list(cards)),
+                               index=services.default_index(list(cards)),
                                help="A small bundled base classifier f, trained with the "
                                     "Gaussian noise it is smoothed with.")
 card = cards[model_id]
