@@ -11,6 +11,7 @@ import base64
 import csv
 import io
 import json
+import math
 import re
 import time
 from pathlib import Path
@@ -530,7 +531,8 @@ def test_dual_rs_bad_combinations_are_explained():
     # a non-MNIST image: said so, and Certify is disabled
     at.selectbox(key="cert_dataset").select("cifar10").run()
     assert at.button(key="cert_run").disabled
-    assert any(w.value.startswith("Dual RS is MNIST only") and "CIFAR-10 image" in w.value
+    assert any(w.value.startswith("Dual RS with mnist-sigma-estimator takes MNIST images only")
+               and "CIFAR-10 image" in w.value
                for w in at.warning)
     at.selectbox(key="cert_dataset").select("mnist").run()
     assert not at.button(key="cert_run").disabled and not at.warning
@@ -546,6 +548,26 @@ def test_dual_rs_bad_combinations_are_explained():
     # engine validation errors of the run itself are shown as in standard RS
     certify(at, n0=300, n=200)
     assert any("n0 (selection samples, 300) must not exceed n" in e.value for e in at.error)
+
+
+def test_dual_rs_on_cifar10_with_its_own_estimator():
+    at = open_dual()
+    at.selectbox(key="cert_estimator").select("cifar10-sigma-estimator").run()
+    at.selectbox(key="cert_dataset").select("cifar10").run()
+    experts = ("cifar10-gaussian-0.25", "cifar10-gaussian-0.50", "cifar10-gaussian-1.00")
+    assert tuple(at.selectbox(key=f"cert_expert_{level}").value
+                 for level in ("0.25", "0.5", "1")) == experts
+    assert not at.button(key="cert_run").disabled and not at.warning
+    certify(at, n0=20, n=200)
+    assert not at.error
+    dual, _ = load_dual("cifar10-sigma-estimator", list(experts))
+    x = torch.from_numpy(services.bundled_model_input("cifar10-0000", (3, 32, 32)).pixels)
+    direct = dual.certify(x, 20, 200, 0.001, 1000, seed=0)
+    cert = job_of(at).result
+    for name in ("prediction", "level", "radius", "r_sigma", "r_c"):
+        assert getattr(cert, name) == getattr(direct, name) or (
+            math.isnan(getattr(cert, name)) and math.isnan(getattr(direct, name))), name
+    assert cert.selection.counts == direct.selection.counts
 
 
 # ---------------------------------------------------------------------------------- routing
@@ -709,7 +731,8 @@ def test_routing_refuses_images_it_cannot_certify():
     at.selectbox(key="cert_dataset").select("cifar10").run()
     assert at.button(key="cert_run").disabled
     (warning,) = [w.value for w in at.warning]
-    assert warning.startswith("Sound routing is MNIST only: the bundled selector "
+    assert warning.startswith("Sound routing with mnist-route-alm takes MNIST images only: the "
+                              "bundled selector "
                               "mnist-route-alm and its menu's models are MNIST models")
     assert "is a CIFAR-10 image (32×32 colour)" in warning
     at.selectbox(key="cert_dataset").select("mnist").run()

@@ -220,7 +220,7 @@ def test_dual_rs_shows_both_radii(certify_page, tmp_path):
     expect(page.get_by_role("progressbar")).to_have_count(0)
     # a CIFAR-10 image: refused with a reason, Certify disabled
     pick_below(page, "Dataset", "CIFAR-10")
-    expect(page.get_by_text(re.compile(r"^Dual RS is MNIST only"))).to_be_visible(timeout=15_000)
+    expect(page.get_by_text(re.compile(r"^Dual RS with mnist-sigma-estimator takes MNIST images only"))).to_be_visible(timeout=15_000)
     expect(page.get_by_role("button", name="Certify", exact=True)).to_be_disabled()
     pick_below(page, "Dataset", "MNIST")
     expect(page.get_by_role("button", name="Certify", exact=True)).to_be_enabled(timeout=15_000)

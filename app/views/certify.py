@@ -364,11 +364,14 @@ else:
         models = f"the bundled selector {selector.id} and its menu's models"
     title = services.DATASET_TITLES.get(selector.dataset, selector.dataset)
     if image.dataset is not None and image.dataset != selector.dataset:
-        blocked = (f"{MODES[mode]} is {title} only: {models} are {title} models, and "
-                   f"{image.name} is a {services.DATASET_TITLES.get(image.dataset, image.dataset)}"
-                   f" image ({'×'.join(map(str, image.original_size))} "
+        other = services.DATASET_TITLES.get(image.dataset, image.dataset)
+        blocked = (f"{MODES[mode]} with {selector.id} takes {title} images only: {models} are "
+                   f"{title} models, and {image.name} is a {other} image "
+                   f"({'×'.join(map(str, image.original_size))} "
                    f"{'greyscale' if image.original_mode == 'L' else 'colour'}). Pick one of "
-                   f"the {title} images, or upload your own.")
+                   f"the {title} images, upload your own, or choose a bundled "
+                   f"{'σ-estimator' if mode == 'dual' else 'selector'} for {other} images if "
+                   "there is one.")
     else:
         try:
             services.check_two_stage(settings)
