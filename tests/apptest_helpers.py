@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -68,3 +69,18 @@ def metrics(at: AppTest) -> dict[str, str]:
 
 def download_labels(at: AppTest) -> set[str]:
     return {d.proto.label for d in at.get("download_button")}
+
+
+def wait_for_job(at: AppTest, key: str, timeout: float) -> AppTest:
+    """Rerun until the background job in session state ``key`` has stopped and the page has
+    taken its outcome."""
+    deadline = time.monotonic() + timeout
+    while True:
+        job = at.session_state[key] if key in at.session_state else None
+        assert job is not None, "no job was started"
+        if not job.running and job.integrated:
+            assert not at.exception, at.exception
+            return at
+        assert time.monotonic() < deadline, f"job still running after {timeout} s"
+        time.sleep(0.1)
+        at.run()

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from apptest_helpers import chart_specs, open_with_params
+from apptest_helpers import chart_specs, open_with_params, wait_for_job
 from PIL import Image
 from scipy.stats import beta, norm
 from streamlit.testing.v1 import AppTest
@@ -69,17 +69,7 @@ def job_of(at: AppTest):
 
 
 def wait_job(at: AppTest, timeout: float = 90.0) -> AppTest:
-    """Rerun until the background job has stopped and the page has taken its outcome."""
-    deadline = time.monotonic() + timeout
-    while True:
-        job = job_of(at)
-        assert job is not None, "no job was started"
-        if not job.running and job.integrated:
-            assert not at.exception, at.exception
-            return at
-        assert time.monotonic() < deadline, f"job still running after {timeout} s"
-        time.sleep(0.1)
-        at.run()
+    return wait_for_job(at, "certify_job", timeout)
 
 
 def certify(at: AppTest, **numbers) -> AppTest:

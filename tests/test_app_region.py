@@ -20,6 +20,7 @@ from apptest_helpers import (
     open_page,
     open_with_params,
     text,
+    wait_for_job,
 )
 from streamlit.testing.v1 import AppTest
 
@@ -271,16 +272,7 @@ def test_pixels_round_trip_through_the_url():
 
 
 def wait_check(at: AppTest, timeout: float = 120.0) -> AppTest:
-    """Rerun until the check's background job has stopped and the page has its outcome."""
-    deadline = time.monotonic() + timeout
-    while True:
-        job = at.session_state["region_check_job"]
-        if not job.running and job.integrated:
-            assert not at.exception, at.exception
-            return at
-        assert time.monotonic() < deadline, f"check still running after {timeout} s"
-        time.sleep(0.1)
-        at.run()
+    return wait_for_job(at, "region_check_job", timeout)
 
 
 def test_empirical_check_matches_engine_and_counts_add_up():
