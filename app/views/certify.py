@@ -641,9 +641,11 @@ def show_two_stage_result(result: services.CertifyResult, status: str) -> None:
     r1, r2, r3, r4 = st.columns(4)
     r1.metric(f"{names.r_sel} ({names.selector})", f"{sel.radius:.6g}")
     r2.metric("R_c (classifier)", f"{cert.r_c:.6g}" if cls is not None else "not reached")
-    r3.metric(f"p̲_A ({names.selector})", f"{sel.p_a_lower:.6f}")
+    r3.metric(f"p̲_A ({names.selector})", f"{sel.p_a_lower:.4f}",
+              help="Four decimals here; the stage table below has the full value.")
     r4.metric("p̲_A (classifier)",
-              "not reached" if math.isnan(cert.p_a_lower_c) else f"{cert.p_a_lower_c:.6f}")
+              "not reached" if math.isnan(cert.p_a_lower_c) else f"{cert.p_a_lower_c:.4f}",
+              help="Four decimals here; the stage table below has the full value.")
     if sel.abstained:
         st.warning(f"Abstain: the smoothed {names.selector} selects no {names.unit} (p̲_A = "
                    f"{sel.p_a_lower:.4f} ≤ ½), so {mode_name} makes no certified prediction; "
