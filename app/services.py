@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import os
 import threading
 import time
@@ -419,11 +420,30 @@ def build_on_device(choice: NoiseChoice, device: str) -> Noise | AnisotropicNois
 
 
 _JOB_IDS = itertools.count(1)
-#: A job whose browser session has been disconnected for this long cancels itself (s); the
-#: environment variable UCAN_SESSION_TIMEOUT_S sets another value (the closed-tab browser test).
-SESSION_TIMEOUT_S = float(os.environ.get("UCAN_SESSION_TIMEOUT_S", "30"))
 #: The server's log (Streamlit's console format and ``logger.level``): one line per job end.
 LOG = get_logger("ucan_explorer")
+
+
+def session_timeout(text: str | None, default: float = 30.0) -> float:
+    """Seconds after which a job whose browser session is gone cancels itself: ``text`` (the
+    environment variable UCAN_SESSION_TIMEOUT_S) if it is a number > 0, else ``default``
+    (a bad value is logged, not fatal: the app must start)."""
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0 or math.isinf(value):
+        LOG.warning("UCAN_SESSION_TIMEOUT_S=%r is not a number of seconds > 0; using %g s",
+                    text, default)
+        return default
+    return value
+
+
+#: A job whose browser session has been disconnected for this long cancels itself (s); the
+#: environment variable UCAN_SESSION_TIMEOUT_S sets another value (the closed-tab browser test).
+SESSION_TIMEOUT_S = session_timeout(os.environ.get("UCAN_SESSION_TIMEOUT_S"))
 
 
 def session_probe() -> Callable[[], bool]:

@@ -881,6 +881,13 @@ def test_audit_progress_and_cancel(monkeypatch):
     assert metrics(at)["Prediction"] == "7"
 
 
+@pytest.mark.parametrize(("text", "seconds"), [(None, 30.0), ("2", 2.0), ("0.5", 0.5),
+                                                ("abc", 30.0), ("0", 30.0), ("-1", 30.0),
+                                                ("inf", 30.0), ("nan", 30.0)])
+def test_session_timeout_from_the_environment(text, seconds):
+    assert services.session_timeout(text) == seconds
+
+
 # ---------------------------------------------------------------------------------- closed tab
 
 
