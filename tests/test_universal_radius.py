@@ -194,3 +194,22 @@ def test_certifying_a_density_without_closed_form_is_labelled_approximate() -> N
     direct = universal_radius_curve(noise, [cert.p_a_lower], "1").radius[0]
     assert cert.radius == pytest.approx(direct, rel=0.01)
     assert cert.radius == interpolated_radius(noise, cert.p_a_lower, "1") > 0
+
+
+def test_mixture_quantile_nodes_are_computed_once_per_noise() -> None:
+    """The quadrature's marginal quantiles (a bisection for mixtures) are cached per (noise,
+    σ, parameters, nodes): equal to the marginal's own ppf, and reused by a second curve."""
+    from ucan_core import universal
+
+    noise = make_noise("laplace_gaussian", 0.37, 784)
+    universal._marginal_quantiles.cache_clear()
+    first = universal_radius_curve(noise, [0.7, 0.9], "2", settings=FAST)
+    info = universal._marginal_quantiles.cache_info()
+    assert info.misses == 1 and info.hits > 0
+    key = ("laplace_gaussian", 0.37, tuple(sorted(noise.params.items())), FAST.nodes)
+    nodes = universal._quantile_nodes(FAST.nodes)[0]
+    np.testing.assert_array_equal(universal._marginal_quantiles(*key), noise.marginal().ppf(nodes))
+    again = universal_radius_curve(make_noise("laplace_gaussian", 0.37, 3072), [0.7, 0.9], "2",
+                                   settings=FAST)
+    assert universal._marginal_quantiles.cache_info().misses == 1   # other d: same marginal
+    assert not np.allclose(again.radius, first.radius)   # and d still matters for the radius

@@ -176,6 +176,17 @@ def _quantile_nodes(n: int) -> tuple[np.ndarray, np.ndarray]:
     return 0.5 * (edges[1:] + edges[:-1]), np.diff(edges)
 
 
+@functools.lru_cache(maxsize=64)
+def _marginal_quantiles(name: str, sigma: float, params: tuple[tuple[str, float], ...],
+                        nodes: int) -> np.ndarray:
+    """F⁻¹(u) of a noise's 1-D marginal at the quadrature nodes u of :func:`_quantile_nodes`
+    (read-only). Cached: the marginal depends on (name, σ, parameters) only, and a mixture's
+    ppf is a bisection that would otherwise run at every law evaluation."""
+    quantiles = make_noise(name, sigma, 1, **dict(params)).marginal().ppf(_quantile_nodes(nodes)[0])
+    quantiles.setflags(write=False)
+    return quantiles
+
+
 @dataclass
 class _Law:
     """Discrete laws of ℓ under μ, one per scale: ascending ``values`` (S, L), ``masses``,
@@ -210,8 +221,9 @@ def _iid_law(noise: IIDNoise, profile: Profile, magnitudes: np.ndarray, nodes: i
                               dtype=torch.float64, device=dev)
         weight = torch.as_tensor((1.0 - start)[..., None] * w, dtype=torch.float64, device=dev)
     else:
-        eps = torch.as_tensor(marginal.ppf(u), dtype=torch.float64, device=dev).expand(
-            *a.shape, -1)
+        quantiles = _marginal_quantiles(noise.name, noise.sigma,
+                                        tuple(sorted(noise.params.items())), nodes)
+        eps = torch.tensor(quantiles, dtype=torch.float64, device=dev).expand(*a.shape, -1)
         weight = torch.as_tensor(w, dtype=torch.float64, device=dev).expand(*a.shape, -1)
     log_f = noise._log_density_1d
     terms = log_f(eps - a[..., None]) - log_f(eps)                            # (S, J, N)
