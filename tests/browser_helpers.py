@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+#: A drawn Plotly chart of the page.
+PLOT = "[data-testid='stPlotlyChart'] .js-plotly-plot"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from browser_helpers import PLOT
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app" / "main.py"
@@ -27,6 +28,9 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROME_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 HAVE_CHROMIUM = Path(CHROMIUM).exists()
+#: Module marks of every browser test file: ``pytestmark = BROWSER_TEST``.
+BROWSER_TEST = [pytest.mark.e2e,
+                pytest.mark.skipif(not HAVE_CHROMIUM, reason=f"no Chromium at {CHROMIUM}")]
 #: How long a job outlives its closed tab on the server of ``short_timeout_server`` (s).
 SHORT_SESSION_TIMEOUT_S = 2
 if str(ROOT) not in sys.path:  # `import app` from the tests, however pytest is started
@@ -128,7 +132,7 @@ def page(browser_ctx, app_url):
     """A fresh tab on the app, once the first Plotly chart is drawn (not on networkidle)."""
     pg = browser_ctx.new_page()
     pg.goto(app_url)
-    pg.wait_for_selector("[data-testid='stPlotlyChart'] .js-plotly-plot svg.main-svg",
+    pg.wait_for_selector(f"{PLOT} svg.main-svg",
                          timeout=30_000)
     yield pg
     pg.close()

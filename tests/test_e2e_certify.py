@@ -22,13 +22,12 @@ from browser_helpers import (
     pick,
     wait_idle,
 )
-from conftest import CHROMIUM, HAVE_CHROMIUM
+from conftest import BROWSER_TEST
 
 ROUTING_SCREENSHOT = (Path(__file__).resolve().parents[1] / "docs" / "screenshots"
                       / "certify_routing.png")
 
-pytestmark = [pytest.mark.e2e,
-              pytest.mark.skipif(not HAVE_CHROMIUM, reason=f"no Chromium at {CHROMIUM}")]
+pytestmark = BROWSER_TEST
 
 
 def _expect():

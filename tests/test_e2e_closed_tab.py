@@ -11,12 +11,10 @@ from __future__ import annotations
 import re
 import time
 
-import pytest
 from browser_helpers import wait_idle
-from conftest import CHROMIUM, HAVE_CHROMIUM, SHORT_SESSION_TIMEOUT_S
+from conftest import BROWSER_TEST, SHORT_SESSION_TIMEOUT_S
 
-pytestmark = [pytest.mark.e2e,
-              pytest.mark.skipif(not HAVE_CHROMIUM, reason=f"no Chromium at {CHROMIUM}")]
+pytestmark = BROWSER_TEST
 
 #: The server-log line of a certification job's end (app/services.py BackgroundJob._log_end).
 JOB_END = re.compile(r"CertifyJob \d+ (?P<how>\w+)(?P<why>: [^;]*)?; (?P<done>[\d,]+) / "

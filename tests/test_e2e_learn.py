@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import io
 
-import pytest
 from browser_helpers import (
+    PLOT,
     check_png,
     check_svg,
     download_button,
@@ -16,12 +16,10 @@ from browser_helpers import (
     set_figure_format,
     wait_idle,
 )
-from conftest import CHROMIUM, HAVE_CHROMIUM
+from conftest import BROWSER_TEST
 
-pytestmark = [pytest.mark.e2e,
-              pytest.mark.skipif(not HAVE_CHROMIUM, reason=f"no Chromium at {CHROMIUM}")]
+pytestmark = BROWSER_TEST
 
-PLOT = "[data-testid='stPlotlyChart'] .js-plotly-plot"
 #: How many stages the slow-motion figure draws right now (points of its radius trace).
 SHOWN = "gd.calcdata[3].length"
 

@@ -6,8 +6,8 @@ import io
 import re
 
 import numpy as np
-import pytest
 from browser_helpers import (
+    PLOT,
     check_png,
     check_svg,
     download_figure,
@@ -16,13 +16,10 @@ from browser_helpers import (
     set_figure_format,
     wait_idle,
 )
-from conftest import CHROMIUM, HAVE_CHROMIUM
+from conftest import BROWSER_TEST
 from PIL import Image
 
-pytestmark = [pytest.mark.e2e,
-              pytest.mark.skipif(not HAVE_CHROMIUM, reason=f"no Chromium at {CHROMIUM}")]
-
-PLOT = "[data-testid='stPlotlyChart'] .js-plotly-plot"
+pytestmark = BROWSER_TEST
 
 
 def _expect():

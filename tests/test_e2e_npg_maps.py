@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
 from browser_helpers import (
+    PLOT,
     check_png,
     check_svg,
     download_button,
@@ -17,12 +17,9 @@ from browser_helpers import (
     set_figure_format,
     wait_idle,
 )
-from conftest import CHROMIUM, HAVE_CHROMIUM
+from conftest import BROWSER_TEST
 
-pytestmark = [pytest.mark.e2e,
-              pytest.mark.skipif(not HAVE_CHROMIUM, reason=f"no Chromium at {CHROMIUM}")]
-
-PLOT = "[data-testid='stPlotlyChart'] .js-plotly-plot"
+pytestmark = BROWSER_TEST
 
 
 def test_noise_maps_flow(page, tmp_path):

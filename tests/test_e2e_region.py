@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from browser_helpers import (
+    PLOT,
     check_png,
     check_svg,
     download_button,
@@ -19,12 +20,9 @@ from browser_helpers import (
     set_figure_format,
     wait_idle,
 )
-from conftest import CHROMIUM, HAVE_CHROMIUM
+from conftest import BROWSER_TEST
 
-pytestmark = [pytest.mark.e2e,
-              pytest.mark.skipif(not HAVE_CHROMIUM, reason=f"no Chromium at {CHROMIUM}")]
-
-PLOT = "[data-testid='stPlotlyChart'] .js-plotly-plot"
+pytestmark = BROWSER_TEST
 SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "screenshots" / "region.png"
 
 

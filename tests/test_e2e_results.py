@@ -6,8 +6,8 @@ import csv
 import io
 from pathlib import Path
 
-import pytest
 from browser_helpers import (
+    PLOT,
     check_svg,
     download_button,
     download_figure,
@@ -16,12 +16,9 @@ from browser_helpers import (
     set_figure_format,
     wait_idle,
 )
-from conftest import CHROMIUM, HAVE_CHROMIUM
+from conftest import BROWSER_TEST
 
-pytestmark = [pytest.mark.e2e,
-              pytest.mark.skipif(not HAVE_CHROMIUM, reason=f"no Chromium at {CHROMIUM}")]
-
-PLOT = "[data-testid='stPlotlyChart'] .js-plotly-plot"
+pytestmark = BROWSER_TEST
 LOG = Path(__file__).resolve().parents[1] / "assets" / "results" / "mnist-gaussian-1.00.tsv"
 
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import re
 
-import pytest
-from browser_helpers import pick, wait_idle
-from conftest import CHROMIUM, HAVE_CHROMIUM
+from browser_helpers import PLOT, pick, wait_idle
+from conftest import BROWSER_TEST
 
-pytestmark = [pytest.mark.e2e,
-              pytest.mark.skipif(not HAVE_CHROMIUM, reason=f"no Chromium at {CHROMIUM}")]
+pytestmark = BROWSER_TEST
 
-PLOT = "[data-testid='stPlotlyChart'] .js-plotly-plot svg.main-svg"
+DRAWN = f"{PLOT} svg.main-svg"
 CAPTION = re.compile(r"noise, .* generator · d = ")
 
 
@@ -24,7 +22,7 @@ def test_two_sessions_keep_their_own_state(browser, app_url):
         first, second = (ctx.new_page() for ctx in contexts)
         for page in (first, second):
             page.goto(app_url)
-            page.wait_for_selector(PLOT, timeout=30_000)
+            page.wait_for_selector(DRAWN, timeout=30_000)
         caption_1, caption_2 = (p.get_by_text(CAPTION) for p in (first, second))
 
         pick(first, "Density", "Laplace (laplace)")               # user 1 changes the noise
