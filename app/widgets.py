@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -288,6 +288,35 @@ def chart(figure: go.Figure, key: str, *, filename: str | None = None, tools: bo
     if not tools:
         plotly_config["modeBarButtons"] = [["toImage"]]
     return st.plotly_chart(figure, key=key, config=plotly_config | (config or {}), **kwargs)
+
+
+#: How often the panel of a running background job refreshes (s).
+JOB_POLL_S = 0.5
+#: After a click the script waits this long for the worker, so short runs and argument errors
+#: from the engine show up in the same rerun (s).
+JOB_FIRST_WAIT_S = 0.4
+
+
+def start_job(start: Callable[[], services.BackgroundJob], state_key: str,
+              failure: str) -> services.BackgroundJob | None:
+    """Start a background job (``start()``), keep it in session state ``state_key`` and wait
+    :data:`JOB_FIRST_WAIT_S` for it; if it cannot start, say ``failure: why`` and return None."""
+    try:
+        job = start()
+    except UcanError as error:
+        st.error(f"{failure}: {error}")
+        return None
+    except Exception as error:  # noqa: BLE001 — e.g. out of memory loading the model
+        st.error(f"{failure}: unexpected {type(error).__name__}: {error}")
+        return None
+    st.session_state[state_key] = job
+    job.wait(JOB_FIRST_WAIT_S)
+    return job
+
+
+def job_fragment(panel: Callable[[], None], job: services.BackgroundJob | None) -> None:
+    """Draw ``panel`` as a fragment that refreshes every :data:`JOB_POLL_S` while ``job`` runs."""
+    st.fragment(panel, run_every=JOB_POLL_S if job is not None and job.running else None)()
 
 
 def cancel_button(job: services.BackgroundJob, key: str) -> None:

@@ -40,10 +40,6 @@ _t0 = time.perf_counter()
 JOB, CACHE, LAST, FRESH, AUDITS = ("certify_job", "certify_cache", "certify_last_key",
                                    "certify_fresh_key", "certify_audits")
 CACHE_SIZE = 32
-POLL_S = 0.5
-#: After a click the script waits this long for the worker, so short runs and argument
-#: errors from the engine show up in the same rerun.
-FIRST_WAIT_S = 0.4
 DEFAULTS = {"n0": 100, "n": 10_000, "alpha": 0.001, "batch": 1000, "seed": 0,
             "kappa": 1.0, "iota": 1.0}
 MODES = {"standard": "Standard RS", "dual": "Dual RS", "routing": "Sound routing"}
@@ -795,19 +791,14 @@ def audit_section(result: services.CertifyResult, classes: tuple[str, ...],
     outcome = audits.get(audit_key)
     job: services.BackgroundJob | None = ss.get(JOB)
     busy = job is not None and job.running
-    if outcome is None and st.button("Audit this certificate", key="cert_audit", disabled=busy,
-                                     help="Attack the certificate inside the region it claims "
-                                          "and verify the worst point found (seconds), with "
-                                          "progress and Cancel. One job at a time per "
-                                          "session."):
-        try:
-            job = services.start_audit_job(result, shape, budget, services.session_probe())
-        except UcanError as error:
-            st.error(f"Cannot audit: {error}")
-        else:
-            ss[JOB] = job
-            job.wait(FIRST_WAIT_S)
-            st.rerun()
+    clicked = outcome is None and st.button(
+        "Audit this certificate", key="cert_audit", disabled=busy,
+        help="Attack the certificate inside the region it claims and verify the worst point "
+             "found (seconds), with progress and Cancel. One job at a time per session.")
+    if clicked and widgets.start_job(
+            lambda: services.start_audit_job(result, shape, budget, services.session_probe()),
+            JOB, "Cannot audit") is not None:
+        st.rerun()
     if outcome is not None:
         show_audit(outcome, classes, names)
 
@@ -906,20 +897,12 @@ with results:
             ss[FRESH] = None
             st.info("Already certified with these exact settings: showing the cached result.")
         else:
-            try:
-                job = services.start_certify_job(settings, image.pixels,
-                                                 services.session_probe())
-            except UcanError as error:
-                st.error(f"Cannot certify: {error}")
-            except Exception as error:  # noqa: BLE001 — e.g. out of memory loading the model
-                st.error(f"Cannot certify: unexpected {type(error).__name__}: {error}")
-            else:
-                ss[JOB] = job
-                job.wait(FIRST_WAIT_S)
+            job = widgets.start_job(lambda: services.start_certify_job(
+                settings, image.pixels, services.session_probe()), JOB, "Cannot certify") or job
     if job is not None:
         integrate(job)
     running = job is not None and job.running
-    st.fragment(job_panel, run_every=POLL_S if running else None)()
+    widgets.job_fragment(job_panel, job)
 
     shown = cache.get(key) or cache.get(ss.get(LAST, ""))
     if shown is not None:

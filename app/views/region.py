@@ -34,9 +34,6 @@ CHECK_JOB, CHECK_CACHE, CHECK_LAST = "region_check_job", "region_checks", "regio
 CHECK_CACHE_SIZE = 16
 CHECK_POINTS = [8, 16, 24, 32, 48]
 CHECK_PREDICT_N = [100, 200, 500]
-POLL_S = 0.5
-#: After a click the script waits this long for the worker, so argument errors show at once.
-FIRST_WAIT_S = 0.4
 
 ss = st.session_state
 ss.setdefault(CHECK_CACHE, OrderedDict())
@@ -235,18 +232,13 @@ def check_section(choice: services.NoiseChoice, norm: str, image: services.Input
                       f"{settings.seed} · CPU · {settings.samples:,} samples (seconds for "
                       "MNIST, tens of seconds for CIFAR-10)")
     if clicked and key not in checks:
-        try:
-            job = page_services.start_region_check(settings, image.pixels,
-                                                   services.session_probe())
-        except UcanError as error:
-            st.error(f"Cannot run the check: {error}")
-        else:
-            ss[CHECK_JOB] = job
-            job.wait(FIRST_WAIT_S)
+        job = widgets.start_job(lambda: page_services.start_region_check(
+            settings, image.pixels, services.session_probe()), CHECK_JOB,
+            "Cannot run the check") or job
     if job is not None:
         integrate_check(job)
     running = job is not None and job.running
-    st.fragment(check_panel, run_every=POLL_S if running else None)()
+    widgets.job_fragment(check_panel, job)
     result = checks.get(key)
     if result is not None:
         ss[CHECK_LAST] = key
