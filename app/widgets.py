@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -312,6 +313,23 @@ def start_job(start: Callable[[], services.BackgroundJob], state_key: str,
     st.session_state[state_key] = job
     job.wait(JOB_FIRST_WAIT_S)
     return job
+
+
+def new_outcome(job: services.BackgroundJob) -> Any:
+    """A stopped job's result, the first time it is asked for (it is then marked integrated);
+    None while it runs, afterwards, or when it failed or was cancelled."""
+    if job.running or job.integrated:
+        return None
+    job.integrated = True
+    return job.result
+
+
+def remember(cache: OrderedDict[str, Any], key: str, value: Any, size: int) -> None:
+    """Put ``value`` in the session's LRU ``cache`` (at most ``size`` entries)."""
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > size:
+        cache.popitem(last=False)
 
 
 def job_fragment(panel: Callable[[], None], job: services.BackgroundJob | None) -> None:

@@ -382,19 +382,13 @@ key = settings.key()
 
 def integrate(job: services.BackgroundJob) -> None:
     """Move a finished job's outcome into the session caches (once)."""
-    if job.running or job.integrated:
-        return
-    job.integrated = True
-    if job.result is None:
+    if widgets.new_outcome(job) is None:
         return
     if isinstance(job, services.AuditJob):
         audits[job.key] = services.audit_outcome(job)
         return
     assert isinstance(job, services.CertifyJob)
-    cache[job.key] = services.result_of(job)
-    cache.move_to_end(job.key)
-    while len(cache) > CACHE_SIZE:
-        cache.popitem(last=False)
+    widgets.remember(cache, job.key, services.result_of(job), CACHE_SIZE)
     ss[LAST] = ss[FRESH] = job.key
 
 

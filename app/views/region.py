@@ -113,14 +113,9 @@ def pixel_picker(pixels: np.ndarray, std_map: np.ndarray, pixel_a: tuple[int, in
 
 def integrate_check(job: services.BackgroundJob) -> None:
     """Move a finished check into the session cache (once)."""
-    if job.running or job.integrated:
-        return
-    job.integrated = True
-    if job.result is not None:
-        checks[job.key] = job.result
-        checks.move_to_end(job.key)
-        while len(checks) > CHECK_CACHE_SIZE:
-            checks.popitem(last=False)
+    result = widgets.new_outcome(job)
+    if result is not None:
+        widgets.remember(checks, job.key, result, CHECK_CACHE_SIZE)
 
 
 def check_panel() -> None:
