@@ -313,6 +313,25 @@ class _Attack:
         return torch.stack([votes, soft], 1) / b.screen
 
 
+def _attackable(region: CertifiedRegion, *claims: int) -> bool:
+    """Whether there is anything to attack: every claimed class/entry ≥ 0 (no abstention) and
+    a finite radius > 0; UcanError for a norm the audit does not attack."""
+    if region.norm not in ATTACK_NORMS:
+        raise UcanError(f"the audit attacks l1, l2 and linf regions, not l{norm_label(region.norm)}")
+    return min(claims) >= 0 and region.radius > 0 and math.isfinite(region.radius)
+
+
+def _pool(found: dict[str, torch.Tensor]) -> tuple[list[str], torch.Tensor]:
+    """All candidates of ``found`` (name → rows u) in one tensor, with each row's name."""
+    return ([name for name, us in found.items() for _ in range(len(us))],
+            torch.cat(list(found.values())))
+
+
+def _worst(ranked: torch.Tensor) -> int:
+    """The candidate with the fewest screening votes for the claim (ties: lowest softmax)."""
+    return int(np.lexsort((ranked[:, 1].cpu().numpy(), ranked[:, 0].cpu().numpy()))[0])
+
+
 def audit_certificate(deployed: DeployedSmoothing, x: torch.Tensor, certified: int,
                       region: CertifiedRegion, budget: AttackBudget, seed: int = 0,
                       soundness: str = "sound", idx: int = -1, shape: RegionShape = "ball",
@@ -323,19 +342,15 @@ def audit_certificate(deployed: DeployedSmoothing, x: torch.Tensor, certified: i
     info = {"idx": idx, "certified": certified, "soundness": soundness,
             "target": deployed.target, "norm": norm_label(region.norm), "region": shape,
             "radius": region.radius, "lp_radius": region.lp_radius}
-    if region.norm not in ATTACK_NORMS:
-        raise UcanError(f"the audit attacks l1, l2 and linf regions, not l{info['norm']}")
-    if certified < 0 or not region.radius > 0 or not math.isfinite(region.radius):
+    if not _attackable(region, certified):
         return AuditResult(**info, attacked=False)
     gen = torch.Generator(device=deployed.base.device).manual_seed(_stream_seed(seed, 0))
     attack = _Attack(deployed, x, certified, region, budget, gen)
     tick = _Tally(progress, budget.steps + 3)
-    found = attack.candidates(tick)
-    names = [name for name, us in found.items() for _ in range(len(us))]
-    us = torch.cat(list(found.values()))
+    names, us = _pool(attack.candidates(tick))
     ranked = attack.screen(us)
     tick()
-    best = int(np.lexsort((ranked[:, 1].cpu().numpy(), ranked[:, 0].cpu().numpy()))[0])
+    best = _worst(ranked)
     point = attack.points(us[best:best + 1])[0]
     smoothed = SmoothedClassifier(deployed.model, deployed.noise_at(point), deployed.num_classes)
     verdict = _verify(smoothed, point, certified, budget, budget.alpha, _stream_seed(seed, 1))
@@ -368,22 +383,19 @@ def audit_two_stage(router: SelectAndCertify, x: torch.Tensor, selected: int, ce
     info = {"idx": idx, "certified": certified, "soundness": "sound", "target": target,
             "norm": norm_label(region.norm), "region": "ball", "radius": region.radius,
             "lp_radius": region.lp_radius, "selected": selected}
-    if region.norm not in ATTACK_NORMS:
-        raise UcanError(f"the audit attacks l1, l2 and linf regions, not l{info['norm']}")
-    if certified < 0 or selected < 0 or not region.radius > 0 or not math.isfinite(region.radius):
+    if not _attackable(region, certified, selected):
         return AuditResult(**info, attacked=False)
     gen = torch.Generator(device=router.device).manual_seed(_stream_seed(seed, 0))
     attacks = [_Attack(DeployedSmoothing.of(stage), x, claim, region, budget, gen)
                for stage, claim in ((router.selector, selected),
                                     (router.stages[selected], certified))]
     tick = _Tally(progress, 2 * (budget.steps + 1) + 4)
-    found = {f"{stage}-{name}": us for stage, attack in zip(("selector", "classifier"), attacks)
-             for name, us in attack.candidates(tick).items()}
-    names = [name for name, us in found.items() for _ in range(len(us))]
-    us = torch.cat(list(found.values()))
+    names, us = _pool({f"{stage}-{name}": us
+                       for stage, attack in zip(("selector", "classifier"), attacks)
+                       for name, us in attack.candidates(tick).items()})
     ranked = torch.minimum(*(attack.screen(us) for attack in attacks))
     tick()
-    best = int(np.lexsort((ranked[:, 1].cpu().numpy(), ranked[:, 0].cpu().numpy()))[0])
+    best = _worst(ranked)
     point = attacks[0].points(us[best:best + 1])[0]
     half = budget.alpha / 2
     selection = _verify(router.selector, point, selected, budget, half, _stream_seed(seed, 1))
