@@ -585,8 +585,9 @@ def cmd_train(args: argparse.Namespace) -> None:
     if levels:
         training["levels"] = list(levels)
         metrics["noisy_accuracy_per_level"] = {
-            f"{level:g}": accuracy(model, x_test, y_test, make_noise(
-                args.noise, level, noise.dim, device=device, **_params(args.param)), seed=args.seed)
+            f"{level:g}": metrics["noisy_accuracy"] if level == noise.sigma else accuracy(
+                model, x_test, y_test, make_noise(args.noise, level, noise.dim, device=device,
+                                                  **_params(args.param)), seed=args.seed)
             for level in levels}
         how = (f"{noise.title} noise at a level drawn per image from "
                f"{', '.join(f'{v:g}' for v in levels)} (one expert for every Dual RS level; "
