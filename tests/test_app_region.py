@@ -292,6 +292,7 @@ def test_empirical_check_matches_engine_and_counts_add_up():
     shown = metrics(at)
     assert shown["Certified class"] == str(cert.prediction) == "7"
     assert shown["p̲_A"] == f"{cert.p_a_lower:.4f}" and shown["R (ℓ2)"] == f"{radius:.4g}"
+    assert next(m for m in at.metric if m.label == "R (ℓ2)").delta == "exact"   # Gaussian ℓ2
     held, changed, abstained = (int(shown[k].split(" /")[0])
                                 for k in ("Held", "Changed", "Abstained"))
     assert held + changed + abstained == 24 and shown["Held"].endswith("/ 24")

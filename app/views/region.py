@@ -146,18 +146,20 @@ def show_check(result: page_services.RegionCheck, names: tuple[str, str]) -> Non
                    "A model trained at this σ, or a smaller σ, may certify.")
         return
     counts = check.counts()
+    view = page_services.region_slice(s.noise, cert.p_a_lower, s.norm, s.i, s.j)
     top, bottom = st.columns(3), st.columns(3)
     top[0].metric("Certified class", classes[check.certified])
     top[1].metric("p̲_A", f"{cert.p_a_lower:.4f}", help=f"One-sided Clopper–Pearson lower "
                   f"bound at α = {s.alpha:g} from n = {s.n:,} samples.")
-    top[2].metric(f"R ({sym})", f"{result.radius:.4g}", help="The base noise's radius at "
-                  "p̲_A: the region is {δ : ‖δ/s‖_p ≤ R}.")
+    top[2].metric(f"R ({sym})", f"{result.radius:.4g}", delta=view.radius_kind,
+                  delta_color=figures.KIND_COLOURS.get(view.radius_kind, "gray"),
+                  delta_arrow="off", help="The base noise's radius at p̲_A: the region is "
+                  "{δ : ‖δ/s‖_p ≤ R}. exact: tight; sound: valid, maybe loose.")
     bottom[0].metric("Held", f"{counts['held']} / {s.points}",
                      help="PREDICT returned the certified class.")
     bottom[1].metric("Changed", counts["changed"], help="PREDICT returned another class.")
     bottom[2].metric("Abstained", counts["abstained"],
                      help="PREDICT's test was not significant: no answer (not a violation).")
-    view = page_services.region_slice(s.noise, cert.p_a_lower, s.norm, s.i, s.j)
     subtitle = (f"{s.model_id} · class {classes[check.certified]} · p̲_A = "
                 f"{cert.p_a_lower:.4f} · R = {result.radius:.4g}")
     widgets.chart(region_figures.check_figure(view, *names, check, classes, subtitle),
