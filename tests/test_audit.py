@@ -355,6 +355,14 @@ def test_cli_refuses_a_two_stage_log_that_does_not_match(tmp_path: Path,
     assert main(["audit", str(source), "--data-root", str(MNIST), "--region", "region",
                  *CLI_BUDGET]) == 2
     assert "--region region do not apply" in capsys.readouterr().err
+    header, *rows = source.read_text().splitlines()
+    drop = header.split("\t").index("level")
+    cut = tmp_path / "cut.tsv"
+    cut.write_text("".join("\t".join(c for k, c in enumerate(line.split("\t")) if k != drop) + "\n"
+                           for line in [header, *rows[:3]]))
+    cut.with_name("cut.tsv.run.json").write_text(source.with_name(source.name + ".run.json").read_text())
+    assert main(["audit", str(cut), "--data-root", str(MNIST), *CLI_BUDGET]) == 2
+    assert "is a dual-rs log without its level column(s)" in capsys.readouterr().err
 
 
 def test_cli_audits_one_image(capsys: pytest.CaptureFixture[str]) -> None:

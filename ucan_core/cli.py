@@ -546,11 +546,9 @@ def _train_with_npg(args: argparse.Namespace, model: torch.nn.Module, base: Any,
 
 def cmd_train(args: argparse.Namespace) -> None:
     from ucan_core.datasets import load_dataset
-    from ucan_core.models import ARCHITECTURES, ModelCard, build_model
-    from ucan_core.training import TrainConfig, accuracy, train_classifier
-
     from ucan_core.estimator import check_levels
-    from ucan_core.training import MixedLevels
+    from ucan_core.models import ARCHITECTURES, ModelCard, build_model
+    from ucan_core.training import MixedLevels, TrainConfig, accuracy, train_classifier
 
     device = _device(args.device)
     torch.manual_seed(args.seed)
@@ -840,6 +838,10 @@ def _audit_two_stage_log(args: argparse.Namespace, log: Any, settings: dict[str,
         router, _ = load_router(settings["route"], device)
         target, entry, p_sel = "routing", "config", "p_a_lower_sel"
         menu = list(router.names)
+    missing = [c for c in (entry, p_sel) if c not in log.extra]
+    if missing:
+        raise UcanError(f"{args.log} is a {target} log without its {', '.join(missing)} "
+                        "column(s): it was not written by `ucan certify`")
     results = []
     for count, (i, idx, x) in enumerate(rows, 1):
         certified, chosen = int(log.predict[i]), log.extra[entry][i]
