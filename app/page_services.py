@@ -27,16 +27,22 @@ from app import services
 from app.learn_figures import Stage
 from app.region_figures import RegionSlice
 from ucan_core import analysis
-from ucan_core.anisotropic import AnisotropicNoise, unit_sphere_2d
-from ucan_core.errors import UcanError, parse_norm
-from ucan_core.generators import smoothing_noise
-from ucan_core.logs import Log, read_log
-from ucan_core.models import assets_dir, load_npg, model_card
-from ucan_core.noises import Noise, make_noise
-from ucan_core.slice_check import SliceCheck, check_slice
-from ucan_core.smoothing import SOUNDNESS_NOTES, Certificate, SmoothedClassifier
-from ucan_core.smoothing import noisy_samples as engine_noisy_samples
-from ucan_core.stats import clopper_pearson_lower
+from ucan_core.audit.slice_check import SliceCheck, check_slice
+from ucan_core.certify.certificate import Certificate
+from ucan_core.certify.smoothed import SmoothedClassifier
+from ucan_core.certify.smoothed import noisy_samples as engine_noisy_samples
+from ucan_core.certify.stats import clopper_pearson_lower
+from ucan_core.errors import UcanError
+from ucan_core.io.logs import Log, read_log
+from ucan_core.labels import SOUNDNESS_NOTES
+from ucan_core.noises.anisotropic import AnisotropicNoise
+from ucan_core.noises.base import Noise
+from ucan_core.noises.catalog import make_noise
+from ucan_core.noises.region import unit_sphere_2d
+from ucan_core.norms import parse_norm
+from ucan_core.npg.learned import smoothing_noise
+from ucan_core.zoo.bundled import load_npg, model_card
+from ucan_core.zoo.paths import assets_dir
 
 # --------------------------------------------------------------------------------------------
 # Region page
@@ -56,7 +62,7 @@ def pixel_index(shape: tuple[int, int, int], channel: int, row: int, col: int) -
     return (channel * height + row) * width + col
 
 
-def _anisotropic(noise: Noise | AnisotropicNoise) -> AnisotropicNoise:
+def _anisotropic(noise: Noise) -> AnisotropicNoise:
     return noise if isinstance(noise, AnisotropicNoise) else AnisotropicNoise(noise)
 
 
@@ -80,7 +86,7 @@ def _slice_density(noise: AnisotropicNoise, i: int, j: int, axis: np.ndarray) ->
     return np.exp(log_density - peak)
 
 
-def _reach(aniso: AnisotropicNoise, noise: Noise | AnisotropicNoise, p_a: float, norm: str,
+def _reach(aniso: AnisotropicNoise, noise: Noise, p_a: float, norm: str,
            i: int, j: int) -> float:
     """Half-width of the slice: the noise's spread, widened to hold the region at ``p_a``."""
     std = aniso.std_map().double().cpu().numpy()
@@ -233,7 +239,7 @@ class NoiseMaps:
     stats: dict[str, float]
 
 
-def _maps_of(noise: Noise | AnisotropicNoise, title: str,
+def _maps_of(noise: Noise, title: str,
              shape: tuple[int, int, int]) -> NoiseMaps:
     aniso = _anisotropic(noise)
     tag = "input-dependent" if aniso.input_dependent else "sound"
@@ -317,7 +323,7 @@ class NoiseView:
     """One noise on one image: the engine noise, its σ and μ maps ((C, H, W), pixel units),
     ``num`` seeded noisy samples x + μ + s ⊙ ε and the soundness tag of its certificates."""
 
-    noise: Noise | AnisotropicNoise
+    noise: Noise
     std_map: np.ndarray
     shift: np.ndarray
     samples: np.ndarray

@@ -15,7 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from app.figures import Curve, _heatmap, _title, map_for_display, radius_curve_figure
-from ucan_core.universal import Comparison
+from ucan_core.universal.compare import Comparison
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
 PIXELDP_COLOUR = "#7f7f7f"

@@ -13,16 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from ucan_core.errors import parse_norm
-from ucan_core.noises import NOISES, make_noise
-from ucan_core.universal import (
-    Comparison,
-    Mode,
-    Settings,
-    compare_with_closed,
-    pixeldp_radius,
-    worst_direction_is_known,
-)
+from ucan_core.noises.catalog import NOISES, make_noise
+from ucan_core.norms import parse_norm
+from ucan_core.universal.compare import Comparison, compare_with_closed, pixeldp_radius
+from ucan_core.universal.search import Mode, Settings, worst_direction_is_known
 
 #: The p_A grid spans (½, 1): from P_LOW to P_HIGH in ``points`` steps.
 P_LOW, P_HIGH = 0.51, 0.999

@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from app.figures import fmt, norm_symbol
-from ucan_core.slice_check import SliceCheck
+from ucan_core.audit.slice_check import SliceCheck
 
 REGION_COLOUR = "#2ca02c"
 BALL_COLOUR = "#1f77b4"

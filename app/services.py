@@ -26,35 +26,34 @@ from streamlit import runtime
 from streamlit.logger import get_logger
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from ucan_core.anisotropic import AnisotropicNoise
-from ucan_core.audit import (
-    AttackBudget,
+from ucan_core.audit.attack import AttackBudget
+from ucan_core.audit.certificates import (
     AuditResult,
-    DeployedSmoothing,
     RegionShape,
     audit_certificate,
     audit_two_stage,
     claimed_region,
 )
+from ucan_core.audit.deployed import DeployedSmoothing
+from ucan_core.certify.certificate import Certificate
+from ucan_core.certify.smoothed import Progress, SmoothedClassifier
+from ucan_core.certify.smoothed import noisy_samples as engine_noisy_samples
+from ucan_core.certify.stats import clopper_pearson_interval
 from ucan_core.devices import resolve_device
-from ucan_core.dual import (
-    DualCertificate,
-    DualSmoothedClassifier,
-    SelectAndCertify,
-    TwoStageCertificate,
-    load_dual,
-)
-from ucan_core.errors import Cancelled, UcanError, norm_label, parse_norm
-from ucan_core.estimator import EstimatorCard, list_estimators
-from ucan_core.generators import smoothing_noise
-from ucan_core.images import decode_image, list_images, to_tensor
-from ucan_core.models import ModelCard, list_models, load_model, load_npg, model_card
-from ucan_core.noises import NOISES, Noise, make_noise
-from ucan_core.npg import build_noise
-from ucan_core.routing import RouteCertificate, RoutedSmoothedClassifier, load_router
-from ucan_core.smoothing import Certificate, Progress, SmoothedClassifier
-from ucan_core.smoothing import noisy_samples as engine_noisy_samples
-from ucan_core.stats import clopper_pearson_interval
+from ucan_core.errors import Cancelled, UcanError
+from ucan_core.io.images import decode_image, to_tensor
+from ucan_core.noises.anisotropic import AnisotropicNoise
+from ucan_core.noises.base import Noise
+from ucan_core.noises.catalog import NOISES, make_noise
+from ucan_core.norms import norm_label, parse_norm
+from ucan_core.npg.learned import smoothing_noise
+from ucan_core.npg.source import build_noise
+from ucan_core.two_stage.dual import DualCertificate, DualSmoothedClassifier, load_dual
+from ucan_core.two_stage.engine import SelectAndCertify, TwoStageCertificate
+from ucan_core.two_stage.routing import RouteCertificate, RoutedSmoothedClassifier, load_router
+from ucan_core.two_stage.selectors import EstimatorCard, list_estimators
+from ucan_core.zoo.bundled import list_images, list_models, load_model, load_npg, model_card
+from ucan_core.zoo.cards import ModelCard
 
 #: Photos and uploads are worked on with their longer side at most this many pixels.
 MAX_SIDE = 224
@@ -141,13 +140,13 @@ class NoiseChoice:
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def build(choice: NoiseChoice) -> Noise | AnisotropicNoise:
+def build(choice: NoiseChoice) -> Noise:
     """The engine noise for ``choice`` on the CPU (isotropic, or anisotropic with a pattern
     map); cached across sessions."""
     return build_on_device(choice, "cpu")
 
 
-def base_of(noise: Noise | AnisotropicNoise) -> Noise:
+def base_of(noise: Noise) -> Noise:
     return noise.base if isinstance(noise, AnisotropicNoise) else noise
 
 
@@ -157,7 +156,7 @@ def noise_maps(choice: NoiseChoice) -> tuple[np.ndarray, np.ndarray]:
     return maps_of(build(choice), choice.shape)
 
 
-def maps_of(noise: Noise | AnisotropicNoise,
+def maps_of(noise: Noise,
             shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """(σ map, μ map) of ``noise`` reshaped to ``shape``, from the engine's anisotropic view."""
     if not isinstance(noise, AnisotropicNoise):
@@ -188,11 +187,11 @@ class Curves:
     alm_marker: float | None = None
 
 
-def has_closed_form(noise: Noise | AnisotropicNoise) -> bool:
+def has_closed_form(noise: Noise) -> bool:
     return bool(base_of(noise).direct)
 
 
-def radius_curves(noise: Noise | AnisotropicNoise, p_grid: np.ndarray, p_a: float,
+def radius_curves(noise: Noise, p_grid: np.ndarray, p_a: float,
                   norm: str) -> Curves:
     """Isotropic radius (and, for anisotropic noise, ℓp radius and ALM) from the engine."""
     base = base_of(noise)
@@ -207,7 +206,7 @@ def radius_curves(noise: Noise | AnisotropicNoise, p_grid: np.ndarray, p_a: floa
                   alm_values=noise.alm_curve(p_grid, norm), alm_marker=noise.alm(p_a, norm))
 
 
-def direct_radii(noise: Noise | AnisotropicNoise, p_a: float) -> dict[str, float]:
+def direct_radii(noise: Noise, p_a: float) -> dict[str, float]:
     """Symbols r_1, r_2, r_inf → the base noise's closed-form radii (for conversion rules)."""
     base = base_of(noise)
     return {f"r_{norm_label(q)}": base.radius(p_a, q).value for q in base.direct}
@@ -411,7 +410,7 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def build_on_device(choice: NoiseChoice, device: str) -> Noise | AnisotropicNoise:
+def build_on_device(choice: NoiseChoice, device: str) -> Noise:
     """The engine noise for ``choice`` on ``device`` (cheap; not cached)."""
     npg = {} if choice.pattern_norm is None else dict(
         npg="pattern", pattern_norm=choice.pattern_norm, kappa=choice.kappa, iota=choice.iota)
@@ -580,7 +579,7 @@ class CertifyJob(BackgroundJob):
 
     def __init__(self, settings: CertifySettings | TwoStageSettings,
                  classifier: SmoothedClassifier | SelectAndCertify, x: torch.Tensor,
-                 noise: Noise | AnisotropicNoise | None,
+                 noise: Noise | None,
                  alive: Callable[[], bool] | None = None, timeout: float | None = None) -> None:
         s = settings
         super().__init__(settings.key(), settings.samples,
@@ -680,7 +679,7 @@ class CertifyResult:
     key: str
     settings: CertifySettings | TwoStageSettings
     certificate: Certificate | TwoStageCertificate
-    noise: Noise | AnisotropicNoise | None  # None for two stages (one noise per menu entry)
+    noise: Noise | None  # None for two stages (one noise per menu entry)
     pixels: np.ndarray      # the certified input, for the audit
     elapsed: float          # wall time of the job, all stages
     samples_per_s: float
@@ -821,7 +820,7 @@ def formula_values(cert: Certificate) -> dict[str, float]:
     return table
 
 
-def base_radius(noise: Noise | AnisotropicNoise, p_a: float, norm: str) -> float:
+def base_radius(noise: Noise, p_a: float, norm: str) -> float:
     """The base (isotropic) noise's radius R at p_A, from the engine (for the ALM line)."""
     return base_of(noise).radius(p_a, norm).value
 
@@ -858,19 +857,20 @@ ALM_UPPER_KIND = "upper bound, not certified"
 def selection_fields(cert: DualCertificate | RouteCertificate) -> dict[str, Any]:
     """The selection stage's outcome of a Dual RS or routing certificate (and, for routing,
     the ALMs), as named in the engine's certify logs."""
+    record = cert.to_dict()
     if isinstance(cert, DualCertificate):
-        return {"level": cert.level, "r_sigma": cert.r_sigma,
-                "p_a_lower_sigma": cert.p_a_lower_sigma}
-    return {"config": cert.config, "r_sel": cert.r_sel, "p_a_lower_sel": cert.p_a_lower_sel,
-            "alm": cert.alm, "alm_c": cert.alm_c, "alm_upper": cert.alm_upper,
+        return {name: record[name] for name in ("level", "r_sigma", "p_a_lower_sigma")}
+    return {**{name: record[name] for name in ("config", "r_sel", "p_a_lower_sel", "alm",
+                                              "alm_c", "alm_upper")},
             "alm_upper_kind": ALM_UPPER_KIND}
 
 
 def menu_fields(cert: DualCertificate | RouteCertificate) -> dict[str, Any]:
     """The selector's menu and smoothing noise of a Dual RS or routing certificate."""
+    record = cert.to_dict()
     if isinstance(cert, DualCertificate):
-        return {"levels": " ".join(f"{v:g}" for v in cert.levels), "sigma_e": cert.sigma_e}
-    return {"menu": " ".join(cert.menu), "sigma_s": cert.sigma_s}
+        return {"levels": " ".join(f"{v:g}" for v in cert.menu), "sigma_e": record["sigma_e"]}
+    return {"menu": " ".join(cert.menu), "sigma_s": record["sigma_s"]}
 
 
 def two_stage_row(result: CertifyResult, classes: tuple[str, ...]) -> dict[str, Any]:

@@ -20,7 +20,7 @@ import streamlit as st
 
 from app import figures, page_services, services
 from ucan_core.errors import UcanError
-from ucan_core.noises import NOISES
+from ucan_core.noises.catalog import NOISES
 
 NORMS = ["1", "2", "inf"]
 DEFAULT_SIGMA = 0.5

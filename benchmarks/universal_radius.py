@@ -21,8 +21,9 @@ import numpy as np
 import torch
 
 from ucan_core.devices import resolve_device
-from ucan_core.noises import IIDNoise, make_noise
-from ucan_core.universal import universal_radius, universal_radius_curve
+from ucan_core.noises.catalog import make_noise
+from ucan_core.noises.iid import IIDNoise
+from ucan_core.universal.search import universal_radius, universal_radius_curve
 
 
 def brute_force_radius(noise: IIDNoise, p_a: float, direction: np.ndarray, samples: int,

@@ -1,12 +1,16 @@
 """ucan_core: certified robustness by randomized smoothing (UCAN, UniCR, Dual RS)."""
 
-from ucan_core.anisotropic import AnisotropicNoise, CertifiedRegion
-from ucan_core.dual import DualCertificate, DualSmoothedClassifier
+from ucan_core.certify.certificate import Certificate
+from ucan_core.certify.smoothed import SmoothedClassifier
 from ucan_core.errors import UcanError
-from ucan_core.noises import NOISES, Noise, Radius, make_noise
-from ucan_core.npg import pattern_scale_map
-from ucan_core.smoothing import Certificate, SmoothedClassifier
-from ucan_core.universal import UniversalCurve, universal_radius, universal_radius_curve
+from ucan_core.labels import Radius
+from ucan_core.noises.anisotropic import AnisotropicNoise
+from ucan_core.noises.base import Noise
+from ucan_core.noises.catalog import NOISES, make_noise
+from ucan_core.noises.region import CertifiedRegion
+from ucan_core.npg.pattern import pattern_scale_map
+from ucan_core.two_stage.dual import DualCertificate, DualSmoothedClassifier
+from ucan_core.universal.search import UniversalCurve, universal_radius, universal_radius_curve
 
 __all__ = [
            "NOISES",

@@ -25,8 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ucan_core.errors import UcanError, check_open_unit
-from ucan_core.logs import Log
+from ucan_core.checks import check_open_unit
+from ucan_core.errors import UcanError
+from ucan_core.io.logs import Log
 
 DEFAULT_RADII = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0)
 FORMATS = ("md", "csv", "json")

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ucan_core.errors import check_count
-from ucan_core.smoothing import NoiseLike, SmoothedClassifier
+from ucan_core.certify.smoothed import Noise, SmoothedClassifier
+from ucan_core.checks import check_count
 
 
 def _sync(device: torch.device) -> None:
@@ -30,7 +30,7 @@ def _sync(device: torch.device) -> None:
 
 
 @torch.inference_mode()
-def naive_counts(model: nn.Module, noise: NoiseLike, x: torch.Tensor, num: int,
+def naive_counts(model: nn.Module, noise: Noise, x: torch.Tensor, num: int,
                  batch_size: int, num_classes: int) -> np.ndarray:
     """Reference algorithm: repeat one input, add noise, predict, copy to host, count in Python."""
     counts = np.zeros(num_classes, dtype=np.int64)
@@ -46,7 +46,7 @@ def naive_counts(model: nn.Module, noise: NoiseLike, x: torch.Tensor, num: int,
 
 
 @torch.inference_mode()
-def benchmark(model: nn.Module, noise: NoiseLike, inputs: torch.Tensor, num_classes: int,
+def benchmark(model: nn.Module, noise: Noise, inputs: torch.Tensor, num_classes: int,
               n: int, batch_size: int, repeats: int = 3) -> dict[str, Any]:
     """Samples per second of forward, certify and naive; median over ``repeats`` rounds."""
     check_count("n", n)

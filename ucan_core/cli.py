@@ -17,9 +17,12 @@ from typing import Any
 
 import torch
 
-from ucan_core import tightness, universal
-from ucan_core.errors import UcanError, parse_norm
-from ucan_core.noises import NOISES, make_noise
+from ucan_core import universal
+from ucan_core.errors import UcanError
+from ucan_core.io.records import log_row
+from ucan_core.noises.catalog import NOISES, make_noise
+from ucan_core.norms import parse_norm
+from ucan_core.universal import tightness
 
 
 def _params(pairs: Sequence[str]) -> dict[str, float]:
@@ -69,7 +72,7 @@ def cmd_radius(args: argparse.Namespace) -> None:
     else:
         settings = universal.Settings(conservative_samples=args.samples, alpha_np=args.alpha_np)
         curve = universal.universal_radius(noise, pa, norm, args.mode, settings, p_b=args.pb)
-        result = {**universal.describe(curve),
+        result = {**universal.search.describe(curve),
                   "formula": "universal Neyman–Pearson search (UniCR)"}
     if args.json:
         _print_json({**result, "noise": noise.describe(), "p_a": pa, "p_b": args.pb,
@@ -109,40 +112,21 @@ def _device(name: str) -> torch.device:
 
 def _smoothing_noise(args: argparse.Namespace, shape: tuple[int, int, int], device: torch.device,
                      card_noise: dict[str, Any]) -> Callable[[torch.Tensor | None], Any]:
-    """A function x ↦ the smoothing noise for input ``x``: the model's learned NPG when its
-    card has one (loaded once, evaluated on ``x``; a universal NPG needs no input), else
-    isotropic or pattern noise (the same for every input)."""
-    from ucan_core.models import load_npg
-    from ucan_core.npg import build_noise
+    """A function x ↦ the smoothing noise for input ``x`` (:class:`NoiseSource`): the model's
+    learned NPG when its card has one (loaded once), else isotropic or pattern noise."""
+    from ucan_core.npg.source import NoiseSource
+    from ucan_core.zoo.bundled import load_npg
 
-    name = args.noise or card_noise["name"]
-    sigma = args.sigma if args.sigma is not None else card_noise["sigma"]
-    params = {**card_noise.get("params", {}), **_params(args.param)} if not args.noise else _params(args.param)
-    generator = load_npg(args.model, device) if getattr(args, "model", None) else None
-    if generator is None:
-        noise = build_noise(name, sigma, shape, npg=args.npg, pattern_norm=args.pattern_norm,
-                            kappa=args.kappa, iota=args.iota, device=device, **params)
-        return lambda x: noise
-    from ucan_core.generators import smoothing_noise
-
-    if args.npg != "isotropic":
-        raise UcanError(f"model {args.model} has a learned {generator.kind} NPG; "
-                        f"--npg {args.npg} applies to isotropic models only")
-    base = make_noise(name, sigma, math.prod(shape), device=device, **params)
-
-    def for_input(x: torch.Tensor | None) -> Any:
-        if x is None:
-            if generator.input_dependent:
-                raise UcanError(f"model {args.model} has an input-dependent NPG: its noise is "
-                                "computed from each input")
-            x = torch.zeros(shape)
-        return smoothing_noise(generator, base, x)
-
-    return for_input
+    model_id = getattr(args, "model", None)
+    source = NoiseSource.of_model(
+        model_id or "", card_noise, shape, load_npg(model_id, device) if model_id else None,
+        density=args.noise, sigma=args.sigma, params=_params(args.param), npg=args.npg,
+        pattern_norm=args.pattern_norm, kappa=args.kappa, iota=args.iota, device=device)
+    return source.at
 
 
 def _load_split(name: str, root: str, split: str, download: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    from ucan_core import datasets
+    from ucan_core.io import datasets
 
     loader = getattr(datasets, f"load_{name}", None)
     if loader is None:
@@ -228,7 +212,7 @@ def _check_run_file(out: Path, settings: dict[str, Any], has_rows: bool) -> None
 
 def _check_dataset_args(args: argparse.Namespace) -> None:
     """The options of ``certify --dataset``, checked before any model or data is loaded."""
-    from ucan_core.errors import check_count
+    from ucan_core.checks import check_count
 
     if args.out is None:
         raise UcanError("--dataset needs --out LOG.tsv")
@@ -251,7 +235,7 @@ def _write_certify_log(args: argparse.Namespace, images: int, settings: dict[str
     ``certify(chunk, seed, progress)`` gives the certificates, ``row(idx, cert)`` a log row
     with the header ``columns`` (default: the ucan columns). Then prints the summary."""
     from ucan_core.analysis import DEFAULT_RADII, format_table, summarize
-    from ucan_core.logs import UCAN_COLUMNS, LogWriter, read_log
+    from ucan_core.io.logs import UCAN_COLUMNS, LogWriter, read_log
 
     indices = list(range(0, images, args.skip))[:args.max]
     settings = {**settings, "dataset": args.dataset, "split": args.split, "skip": args.skip,
@@ -289,9 +273,8 @@ def _write_certify_log(args: argparse.Namespace, images: int, settings: dict[str
 
 
 def _certify_dataset(args: argparse.Namespace) -> None:
-    from ucan_core.logs import LogRow
-    from ucan_core.models import load_model
-    from ucan_core.smoothing import SmoothedClassifier
+    from ucan_core.certify.smoothed import SmoothedClassifier
+    from ucan_core.zoo.bundled import load_model
 
     _check_dataset_args(args)
     device = _device(args.device)
@@ -319,14 +302,14 @@ def _certify_dataset(args: argparse.Namespace) -> None:
                                      seed=seed, progress=progress)
 
     _write_certify_log(args, len(xs), {"model": args.model, "noise": noise.describe()}, certify,
-                       lambda i, cert: LogRow.from_certificate(i, int(ys[i]), cert),
+                       lambda i, cert: log_row(i, int(ys[i]), cert),
                        f"l{noise.native_norm:g}")
 
 
 def cmd_certify(args: argparse.Namespace) -> None:
-    from ucan_core.images import read_image, to_tensor
-    from ucan_core.models import load_model
-    from ucan_core.smoothing import SmoothedClassifier
+    from ucan_core.certify.smoothed import SmoothedClassifier
+    from ucan_core.io.images import read_image, to_tensor
+    from ucan_core.zoo.bundled import load_model
 
     if (args.image is None) == (args.dataset is None):
         raise UcanError("give exactly one of --image PATH (one image) or --dataset NAME "
@@ -376,7 +359,8 @@ def _csv(option: str, text: str | None) -> list[str]:
 
 def _certify_dual(args: argparse.Namespace) -> None:
     """``certify --dual ESTIMATOR --experts IDS``: Dual RS of one image or a dataset."""
-    from ucan_core.dual import DUAL_COLUMNS, DualLogRow, load_dual
+    from ucan_core.io.logs import DUAL_COLUMNS
+    from ucan_core.two_stage.dual import load_dual
 
     if (args.model is not None or args.noise is not None or args.sigma is not None
             or args.param or args.npg != "isotropic"):
@@ -390,18 +374,18 @@ def _certify_dual(args: argparse.Namespace) -> None:
     settings = {"dual": args.dual, "experts": experts, "levels": list(dual.levels),
                 "sigma_e": dual.sigma_e}
     cert = _certify_two_stage(args, dual, card, f"σ-estimator {args.dual}", settings,
-                              DualLogRow.from_dual, DUAL_COLUMNS,
+                              log_row, DUAL_COLUMNS,
                               {"estimator": args.dual, "experts": experts})
     if cert is None:
         return
     sel, cls = cert.selection, cert.classification
     print(f"prediction: {'abstain' if cert.abstained else cert.prediction}")
-    choice = "abstains" if sel.abstained else f"selects sigma={cert.level:g}"
-    print(f"stage 1, sigma-estimator smoothed at sigma_e={cert.sigma_e:g} over levels "
-          f"{', '.join(f'{v:g}' for v in cert.levels)}: {choice}; p_A lower bound "
-          f"{sel.p_a_lower:.6f} (alpha={sel.alpha:g}); R_sigma {cert.r_sigma:.6g}")
+    choice = "abstains" if sel.abstained else f"selects sigma={cert.selected:g}"
+    print(f"stage 1, sigma-estimator smoothed at sigma_e={cert.sigma_sel:g} over levels "
+          f"{', '.join(f'{v:g}' for v in cert.menu)}: {choice}; p_A lower bound "
+          f"{sel.p_a_lower:.6f} (alpha={sel.alpha:g}); R_sigma {cert.r_sel:.6g}")
     if cls is not None:
-        print(f"stage 2, classifier smoothed at sigma={cert.level:g}: p_A lower bound "
+        print(f"stage 2, classifier smoothed at sigma={cert.selected:g}: p_A lower bound "
               f"{cls.p_a_lower:.6f} (alpha={cls.alpha:g}); R_c {cert.r_c:.6g}")
     print(f"radius: min(R_sigma, R_c) = {cert.radius:.6g} in l2 ({cert.kind})")
     for label, radius in cert.radii.items():
@@ -417,7 +401,7 @@ def _certify_two_stage(args: argparse.Namespace, router: Any, card: Any, what: s
     rows, ``settings`` go to LOG.run.json), or the one image, printed as JSON with
     ``labels`` when ``--json``. Returns that image's certificate to print as text, else
     None."""
-    from ucan_core.images import read_image, to_tensor
+    from ucan_core.io.images import read_image, to_tensor
 
     if args.dataset is not None:
         if card.dataset != args.dataset:
@@ -439,7 +423,8 @@ def _certify_two_stage(args: argparse.Namespace, router: Any, card: Any, what: s
 
 def _certify_route(args: argparse.Namespace) -> None:
     """``certify --route SELECTOR``: sound anisotropic routing of one image or a dataset."""
-    from ucan_core.routing import ROUTE_COLUMNS, RouteLogRow, load_router
+    from ucan_core.io.logs import ROUTE_COLUMNS
+    from ucan_core.two_stage.routing import load_router
 
     if (args.model is not None or args.dual is not None or args.experts is not None
             or args.noise is not None or args.sigma is not None or args.param
@@ -452,16 +437,16 @@ def _certify_route(args: argparse.Namespace) -> None:
     router, card = load_router(args.route, _device(args.device))
     settings = {"route": args.route, "menu": list(router.names), "sigma_s": router.sigma_s}
     cert = _certify_two_stage(args, router, card, f"selector {args.route}", settings,
-                              RouteLogRow.from_route, ROUTE_COLUMNS, {"selector": args.route})
+                              log_row, ROUTE_COLUMNS, {"selector": args.route})
     if cert is not None:
         print("\n".join(router.describe(cert)))
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
     from ucan_core.bench import benchmark
-    from ucan_core.generators import smoothing_noise
-    from ucan_core.images import list_images, to_tensor
-    from ucan_core.models import load_model, load_npg
+    from ucan_core.io.images import to_tensor
+    from ucan_core.npg.learned import smoothing_noise
+    from ucan_core.zoo.bundled import list_images, load_model, load_npg
 
     device = _device(args.device)
     if args.threads:
@@ -486,9 +471,12 @@ def _train_with_npg(args: argparse.Namespace, model: torch.nn.Module, base: Any,
                     test: tuple[torch.Tensor, torch.Tensor]) -> None:
     """``ucan train --npg universal|input-dependent``: classifier and NPG trained jointly
     (UCAN §4.2–4.3), selected on the last ``--val`` training images, scored on the test set."""
-    from ucan_core.generators import make_generator
-    from ucan_core.models import ARCHITECTURES, ModelCard, save_npg_model
-    from ucan_core.training import TrainConfig, evaluate_npg, train_with_npg
+    from ucan_core.io.checkpoints import save_npg_model
+    from ucan_core.npg.learned import make_generator
+    from ucan_core.training.classifier import TrainConfig
+    from ucan_core.training.npg import evaluate_npg, train_with_npg
+    from ucan_core.zoo.architectures import ARCHITECTURES
+    from ucan_core.zoo.cards import ModelCard
 
     arch = ARCHITECTURES[args.arch]
     if args.init_from:
@@ -545,10 +533,11 @@ def _train_with_npg(args: argparse.Namespace, model: torch.nn.Module, base: Any,
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from ucan_core.datasets import load_dataset
-    from ucan_core.estimator import check_levels
-    from ucan_core.models import ARCHITECTURES, ModelCard, build_model
-    from ucan_core.training import MixedLevels, TrainConfig, accuracy, train_classifier
+    from ucan_core.io.datasets import load_dataset
+    from ucan_core.training.classifier import MixedLevels, TrainConfig, accuracy, train_classifier
+    from ucan_core.two_stage.selectors import check_levels
+    from ucan_core.zoo.architectures import ARCHITECTURES, build_model
+    from ucan_core.zoo.cards import ModelCard
 
     device = _device(args.device)
     torch.manual_seed(args.seed)
@@ -600,7 +589,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 def _init_from(args: argparse.Namespace, model: torch.nn.Module) -> str:
     """Load ``--init-from``'s weights into ``model``; what the card says of the start."""
-    from ucan_core.models import load_model
+    from ucan_core.zoo.bundled import load_model
 
     if not args.init_from:
         return "random (from scratch)"
@@ -616,7 +605,7 @@ def _init_from(args: argparse.Namespace, model: torch.nn.Module) -> str:
 def _save_model(args: argparse.Namespace, model: torch.nn.Module, card: Any) -> None:
     """Write ``--out``/``--id``.safetensors and the card (with the reproducing command),
     then print the id and metrics as JSON."""
-    from ucan_core.models import save_weights
+    from ucan_core.io.checkpoints import save_weights
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -630,9 +619,10 @@ def cmd_train_estimator(args: argparse.Namespace) -> None:
     """``ucan train-estimator``: soft labels from the experts' votes on the first
     ``--train-images`` training images, training under N(0, σ_e²I), metrics on the next
     ``--val-images`` (held out; the test set is not used)."""
-    from ucan_core.datasets import load_dataset
-    from ucan_core.errors import check_count
-    from ucan_core.estimator import (
+    from ucan_core.checks import check_count
+    from ucan_core.io.datasets import load_dataset
+    from ucan_core.training.classifier import TrainConfig, accuracy
+    from ucan_core.two_stage.selectors import (
         EstimatorCard,
         build_estimator,
         check_levels,
@@ -641,8 +631,7 @@ def cmd_train_estimator(args: argparse.Namespace) -> None:
         soft_labels,
         train_estimator,
     )
-    from ucan_core.models import load_model
-    from ucan_core.training import TrainConfig, accuracy
+    from ucan_core.zoo.bundled import load_model
 
     try:
         levels = check_levels([float(v) for v in _csv("--levels", args.levels)])
@@ -714,11 +703,12 @@ def cmd_train_selector(args: argparse.Namespace) -> None:
     """``ucan train-selector``: a routing selector over ``--menu`` (``routing.train_selector``),
     labels and clusters from the first ``--train-images`` training images, metrics on the
     next ``--val-images`` (held out; the test set is not used)."""
-    from ucan_core.datasets import load_dataset
-    from ucan_core.errors import check_count
-    from ucan_core.models import load_model
-    from ucan_core.routing import build_menu, train_selector
-    from ucan_core.training import TrainConfig
+    from ucan_core.checks import check_count
+    from ucan_core.io.datasets import load_dataset
+    from ucan_core.training.classifier import TrainConfig
+    from ucan_core.two_stage.menu import build_menu
+    from ucan_core.two_stage.routing import train_selector
+    from ucan_core.zoo.bundled import load_model
 
     train_n = check_count("--train-images", args.train_images)
     val_n = check_count("--val-images", args.val_images)
@@ -743,7 +733,7 @@ def cmd_analyze(args: argparse.Namespace) -> None:
         summarize,
         write_plot,
     )
-    from ucan_core.logs import read_log
+    from ucan_core.io.logs import read_log
 
     radii = DEFAULT_RADII if args.radii is None else tuple(args.radii)
     if not all(math.isfinite(r) and r >= 0 for r in radii):
@@ -773,7 +763,7 @@ RADIUS_COLUMNS = {n: f"radius_l{n}" for n in ("1", "2", "inf")}
 def _audit_log(args: argparse.Namespace) -> tuple[Any, dict[str, Any], list[tuple[int, int, torch.Tensor]]]:
     """A ``ucan certify --dataset`` log, its settings file, and its first ``--max`` rows as
     (row, dataset idx, image), each checked to carry its image's label."""
-    from ucan_core.logs import read_log
+    from ucan_core.io.logs import read_log
 
     log = read_log(args.log)
     missing = [c for c in ("p_a_lower", "soundness", *RADIUS_COLUMNS.values()) if c not in log.extra]
@@ -820,11 +810,11 @@ def _audit_two_stage_log(args: argparse.Namespace, log: Any, settings: dict[str,
     radii first checked against the rebuilt stages (min(R_sel, R_c) from its two p̲_A)."""
     import numpy as np
 
-    from ucan_core.anisotropic import CertifiedRegion
-    from ucan_core.audit import audit_two_stage
-    from ucan_core.dual import load_dual
-    from ucan_core.errors import norm_label
-    from ucan_core.routing import load_router
+    from ucan_core.audit.certificates import audit_two_stage
+    from ucan_core.noises.region import CertifiedRegion
+    from ucan_core.norms import norm_label
+    from ucan_core.two_stage.dual import load_dual
+    from ucan_core.two_stage.routing import load_router
 
     if args.model or args.frozen or args.region != "ball":
         raise UcanError("a Dual RS or routing log names its own models, and its certificate is "
@@ -869,11 +859,14 @@ def _audit_two_stage_log(args: argparse.Namespace, log: Any, settings: dict[str,
 
 
 def cmd_audit(args: argparse.Namespace) -> None:
-    from ucan_core.audit import AttackBudget, DeployedSmoothing, audit_certificate, claimed_region
-    from ucan_core.errors import check_count, norm_label
-    from ucan_core.images import read_image, to_tensor
-    from ucan_core.models import load_model, load_npg
-    from ucan_core.smoothing import SmoothedClassifier
+    from ucan_core.audit.attack import AttackBudget
+    from ucan_core.audit.certificates import audit_certificate, claimed_region
+    from ucan_core.audit.deployed import DeployedSmoothing
+    from ucan_core.certify.smoothed import SmoothedClassifier
+    from ucan_core.checks import check_count
+    from ucan_core.io.images import read_image, to_tensor
+    from ucan_core.norms import norm_label
+    from ucan_core.zoo.bundled import load_model, load_npg
 
     if (args.log is None) == (args.image is None):
         raise UcanError("give exactly one of LOG (a `ucan certify --dataset` log) or --image PATH "
@@ -937,7 +930,7 @@ def _report_audit(args: argparse.Namespace, name: str, budget: Any, results: lis
     """Print the audit of ``name``'s certificates: JSON with ``--json``, else the summary table."""
     from dataclasses import asdict
 
-    from ucan_core.audit import format_summary, summarize
+    from ucan_core.audit.certificates import format_summary, summarize
 
     summaries = summarize(results)
     if args.json:
@@ -964,9 +957,9 @@ def cmd_copt(args: argparse.Namespace) -> None:
     """``ucan copt``: C-OPT grid search (``noise_opt.copt``): one certify log per grid point,
     then ``copt.csv`` (certified accuracy) and ``copt.json`` (scores, settings, command)."""
     from ucan_core.analysis import format_table
-    from ucan_core.errors import check_count
-    from ucan_core.noise_opt import check_grid, copt
-    from ucan_core.training import TrainConfig
+    from ucan_core.checks import check_count
+    from ucan_core.optimize.copt import check_grid, copt
+    from ucan_core.training.classifier import TrainConfig
 
     shapes, sigmas = check_grid(_floats("--shapes", args.shapes), _floats("--sigmas", args.sigmas))
     norm = parse_norm(args.norm)
@@ -1016,9 +1009,9 @@ def cmd_copt(args: argparse.Namespace) -> None:
 
 def cmd_iopt(args: argparse.Namespace) -> None:
     """``ucan iopt``: per-input hill climbing of the gennorm noise (``noise_opt.iopt``)."""
-    from ucan_core.images import read_image, to_tensor
-    from ucan_core.models import load_model
-    from ucan_core.noise_opt import iopt
+    from ucan_core.io.images import read_image, to_tensor
+    from ucan_core.optimize.iopt import iopt
+    from ucan_core.zoo.bundled import load_model
 
     device = _device(args.device)
     model, card = load_model(args.model, device)
@@ -1053,7 +1046,7 @@ def cmd_iopt(args: argparse.Namespace) -> None:
 
 
 def cmd_models(args: argparse.Namespace) -> None:
-    from ucan_core.models import list_models
+    from ucan_core.zoo.bundled import list_models
 
     for model_id, card in list_models().items():
         acc = card.metrics.get("clean_accuracy")

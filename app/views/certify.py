@@ -26,14 +26,15 @@ from dataclasses import dataclass
 import streamlit as st
 
 from app import figures, services, widgets
-from ucan_core.audit import RegionShape
+from ucan_core.audit.certificates import RegionShape
+from ucan_core.certify.certificate import Certificate
 from ucan_core.devices import available_devices
-from ucan_core.dual import DualCertificate, TwoStageCertificate
 from ucan_core.errors import UcanError
-from ucan_core.estimator import EstimatorCard
-from ucan_core.models import ModelCard
-from ucan_core.routing import RouteCertificate
-from ucan_core.smoothing import Certificate
+from ucan_core.two_stage.dual import DualCertificate
+from ucan_core.two_stage.engine import TwoStageCertificate
+from ucan_core.two_stage.routing import RouteCertificate
+from ucan_core.two_stage.selectors import EstimatorCard
+from ucan_core.zoo.cards import ModelCard
 
 _t0 = time.perf_counter()
 
@@ -575,14 +576,14 @@ def dual_names(result: services.CertifyResult) -> StageNames:
     cert, s = result.certificate, result.settings
     assert isinstance(s, services.DualSettings) and isinstance(cert, DualCertificate)
     sel, cls = cert.selection, cert.classification
-    level = "abstain" if sel.abstained else f"{cert.level:g}"
+    level = "abstain" if sel.abstained else f"{cert.selected:g}"
     return StageNames(
         selector="σ-estimator", r_sel="R_σ", unit="level", choice_label="Selected level σ",
         choice=level,
         outcome=f"σ = {level}", selector_model=s.estimator_id,
-        selector_noise=f"σ_e = {cert.sigma_e:g}",
+        selector_noise=f"σ_e = {cert.sigma_sel:g}",
         expert=s.expert_ids[sel.prediction] if not sel.abstained else "—",
-        expert_noise=f"σ = {level}", menu=[f"σ = {v:g}" for v in cert.levels],
+        expert_noise=f"σ = {level}", menu=[f"σ = {v:g}" for v in cert.menu],
         classes=classes_of(s.expert_ids[0], len(cls.counts) if cls is not None else 10),
         stem=f"certificate-dual-rs-{s.estimator_id}-{result.key[:8]}")
 
@@ -599,10 +600,10 @@ def routing_names(result: services.CertifyResult) -> StageNames:
     first = services.menu_entry(s.selector_id, cert.menu[0])["model"]
     return StageNames(
         selector="selector", r_sel="R_sel", unit="configuration",
-        choice_label="Selected configuration", choice=cert.config,
-        outcome=cert.config, selector_model=s.selector_id,
-        selector_noise=f"σ_s = {cert.sigma_s:g}",
-        expert="—" if sel.abstained else services.menu_entry(s.selector_id, cert.config)["model"],
+        choice_label="Selected configuration", choice=cert.selected,
+        outcome=cert.selected, selector_model=s.selector_id,
+        selector_noise=f"σ_s = {cert.sigma_sel:g}",
+        expert="—" if sel.abstained else services.menu_entry(s.selector_id, cert.selected)["model"],
         expert_noise=noise, menu=list(cert.menu),
         classes=classes_of(first, len(cls.counts) if cls is not None else 10),
         stem=f"certificate-routing-{s.selector_id}-{result.key[:8]}")

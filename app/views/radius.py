@@ -17,8 +17,8 @@ import streamlit as st
 
 from app import figures, radius_figures, radius_services, widgets
 from ucan_core.errors import UcanError
-from ucan_core.noises import NOISES
-from ucan_core.universal import MODES
+from ucan_core.noises.catalog import NOISES
+from ucan_core.universal.search import MODES
 
 _t0 = time.perf_counter()
 PREFIX = "rd_"

@@ -1,0 +1,1 @@
+"""Attack audits of certificates, and the empirical check of a certified 2-D slice."""

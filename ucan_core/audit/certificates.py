@@ -1,0 +1,236 @@
+"""Attack audit: does the *deployed* smoothed classifier keep the certified class everywhere
+in the certified region?
+
+A certificate claims that the smoothed classifier returns class c at every x + δ with δ in
+the region {δ : ‖δ/s‖_p ≤ R} (s ≡ 1 for an ℓp ball; ``CertifiedRegion``). For one
+certificate the audit
+
+1. **attacks**: builds candidate points x′ = clip(x + s ⊙ u, 0, 1) with ‖u‖_p ≤ R (clipping
+   to [0, 1] shrinks every |δ_i|, so x′ stays in the region): PGD on a Monte-Carlo surrogate
+   of the deployed smoothed classifier, −log E_ε softmax_c(f(x′ + μ(x′) + s(x′) ⊙ ε)) with
+   fresh draws each step (expectation over transformation), from random starts; PGD's end
+   points pushed to the boundary; the clean gradient's steepest-ascent direction scaled to
+   the boundary; and random boundary directions;
+2. **screens** the candidates with ``screen`` hard votes each (common draws) and picks the
+   one where c gets the fewest votes;
+3. **verifies** that one candidate only, with ``n_verify`` fresh samples of the deployed
+   smoothed classifier at x′: for an input-dependent NPG the noise μ(x′), s(x′) is recomputed
+   from x′, as a deployed classifier does (``prior-art.md`` §3.4).
+
+**Rule.** ``violation`` ⇔ p̄_c < ½, p̄_c the one-sided Clopper–Pearson upper bound at level
+α_audit on P(f(x′ + ε′) = c) from the verification counts. Every radius in this project is
+where the Neyman–Pearson lower bound on p_c(x + δ) reaches ½, so a certificate claims
+p_c ≥ ½ on its region; and another class being likelier (p_j > p_c) implies p_c < ½, so
+this one test also covers "another class's lower bound exceeds c's". ``changed`` records
+the stronger event that Cohen's PREDICT at x′ (two-sided binomial test of the top two
+counts at α_audit) returns a class other than c, i.e. g(x′) ≠ c with confidence 1 − α_audit.
+Only one candidate per certificate is tested, on fresh samples, so a certificate that holds
+is flagged with probability ≤ α_audit, and a sound certificate (itself wrong with
+probability ≤ α) with probability ≤ α + α_audit.
+
+Two-stage certificates (Dual RS, routing) are audited on the deployed two-stage classifier
+by :func:`audit_two_stage`: both stages' claims are attacked and verified, at α_audit/2 each.
+
+**Progress.** Both audits call ``progress(done, total)`` (``ucan_core.smoothing.Progress``)
+after each unit of work: each PGD step and the clean gradient of every attacked claim, the
+screening, and each verification. An exception raised there (e.g.
+``ucan_core.errors.Cancelled``) stops the audit.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+
+from ucan_core.audit.attack import AttackBudget, _Attack, _attackable, _pool, _stream_seed, _worst
+from ucan_core.audit.deployed import DeployedSmoothing
+from ucan_core.audit.verify import _distances, _Tally, _verify
+from ucan_core.certify.smoothed import Noise, Progress, SmoothedClassifier
+from ucan_core.certify.stats import clopper_pearson_upper
+from ucan_core.noises.region import CertifiedRegion
+from ucan_core.norms import norm_label, parse_norm
+from ucan_core.two_stage.engine import SelectAndCertify
+
+RegionShape = Literal["ball", "region"]
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """The audit of one certificate; ``attacked`` is False for abstentions and radius 0.
+
+    ``source`` names the verified candidate; ``delta_norm`` is ‖x′ − x‖_p and
+    ``region_norm`` ‖(x′ − x)/s‖_p / R (≤ 1: inside the region); ``screen_p`` is c's vote
+    fraction in screening; ``count`` c's votes among ``n_verify``; ``p_upper`` = p̄_c.
+    Two-stage certificates (:func:`audit_two_stage`) add the ``selected`` menu entry and
+    ``p_upper_selection``, the upper bound on the selector's vote share for it.
+    """
+
+    idx: int
+    certified: int
+    soundness: str
+    target: str
+    norm: str
+    region: str
+    radius: float
+    lp_radius: float
+    attacked: bool
+    source: str = ""
+    delta_norm: float = math.nan
+    region_norm: float = math.nan
+    screen_p: float = math.nan
+    count: int = 0
+    n_verify: int = 0
+    p_upper: float = math.nan
+    top_class: int = -1
+    violation: bool = False
+    changed: bool = False
+    selected: int = -1
+    p_upper_selection: float = math.nan
+
+
+def claimed_region(noise: Noise, lp_radius: float, norm: float | str,
+                   shape: RegionShape = "ball") -> CertifiedRegion:
+    """The region claimed by a certified ℓp radius ``lp_radius`` under ``noise``: the ℓp
+    ball (``"ball"``), or for anisotropic noise the whole region {‖δ/s‖_p ≤ R} with
+    R = lp_radius / min s (``"region"``; the same ball for isotropic noise)."""
+    q = parse_norm(norm)
+    if shape == "region":
+        scale = noise.scale.double().cpu().numpy()
+        return CertifiedRegion(scale, lp_radius / float(scale.min()), q)
+    return CertifiedRegion(np.ones(noise.dim), lp_radius, q)
+
+
+def audit_certificate(deployed: DeployedSmoothing, x: torch.Tensor, certified: int,
+                      region: CertifiedRegion, budget: AttackBudget, seed: int = 0,
+                      soundness: str = "sound", idx: int = -1, shape: RegionShape = "ball",
+                      progress: Progress | None = None) -> AuditResult:
+    """Attack one certificate (input ``x``, class ``certified``, ``region``) and verify the
+    worst candidate on the deployed classifier (module docstring: search and rule);
+    ``progress`` counts ``budget.steps`` + 3 units (module docstring)."""
+    info = {"idx": idx, "certified": certified, "soundness": soundness,
+            "target": deployed.target, "norm": norm_label(region.norm), "region": shape,
+            "radius": region.radius, "lp_radius": region.lp_radius}
+    if not _attackable(region, certified):
+        return AuditResult(**info, attacked=False)
+    gen = torch.Generator(device=deployed.base.device).manual_seed(_stream_seed(seed, 0))
+    attack = _Attack(deployed, x, certified, region, budget, gen)
+    tick = _Tally(progress, budget.steps + 3)
+    names, us = _pool(attack.candidates(tick))
+    ranked = attack.screen(us)
+    tick()
+    best = _worst(ranked)
+    point = attack.points(us[best:best + 1])[0]
+    smoothed = SmoothedClassifier(deployed.model, deployed.noise_at(point), deployed.num_classes)
+    verdict = _verify(smoothed, point, certified, budget, budget.alpha, _stream_seed(seed, 1))
+    tick()
+    return AuditResult(
+        **info, attacked=True, source=names[best], **_distances(attack, point),
+        screen_p=float(ranked[best, 0]), count=verdict.count, n_verify=budget.n_verify,
+        p_upper=verdict.p_upper, top_class=verdict.top, violation=verdict.p_upper < 0.5,
+        changed=verdict.changed_from(certified))
+
+
+def audit_two_stage(router: SelectAndCertify, x: torch.Tensor, selected: int, certified: int,
+                    region: CertifiedRegion, budget: AttackBudget, seed: int = 0,
+                    target: str = "two-stage", idx: int = -1,
+                    progress: Progress | None = None) -> AuditResult:
+    """Attack a two-stage certificate (Dual RS or routing, ``ucan_core.dual``) on the
+    deployed classifier x′ ↦ g_{g_sel(x′)}(x′), over the ℓp ball ``region`` (s ≡ 1).
+
+    The certificate's proof claims, on the ball, that the smoothed selector keeps entry
+    ``selected`` (p_sel,k(x′) ≥ ½) and that entry k's smoothed classifier keeps ``certified``
+    (p_k,c(x′) ≥ ½). Candidates: the single-stage search against each stage; the screened
+    worst for either claim is verified with ``n_verify`` fresh samples per stage, each bound
+    at α_audit/2 (the union bound of certification). ``violation`` ⇔ either upper bound is
+    < ½ (a holding certificate is flagged with probability ≤ α_audit); ``changed`` ⇔ the
+    deployed PREDICT — the selector's, then the chosen entry's, each at α_audit/2 — returns
+    another class. ``progress`` counts 2·(``budget.steps`` + 1) + 4 units: both attacks, the
+    screening and three verifications (the third, of the entry the selector picks at x′,
+    counts even when that is the certified entry and the second one serves).
+    """
+    info = {"idx": idx, "certified": certified, "soundness": "sound", "target": target,
+            "norm": norm_label(region.norm), "region": "ball", "radius": region.radius,
+            "lp_radius": region.lp_radius, "selected": selected}
+    if not _attackable(region, certified, selected):
+        return AuditResult(**info, attacked=False)
+    gen = torch.Generator(device=router.device).manual_seed(_stream_seed(seed, 0))
+    attacks = [_Attack(DeployedSmoothing.of(stage), x, claim, region, budget, gen)
+               for stage, claim in ((router.selector, selected),
+                                    (router.stages[selected], certified))]
+    tick = _Tally(progress, 2 * (budget.steps + 1) + 4)
+    names, us = _pool({f"{stage}-{name}": us
+                       for stage, attack in zip(("selector", "classifier"), attacks)
+                       for name, us in attack.candidates(tick).items()})
+    ranked = torch.minimum(*(attack.screen(us) for attack in attacks))
+    tick()
+    best = _worst(ranked)
+    point = attacks[0].points(us[best:best + 1])[0]
+    half = budget.alpha / 2
+    selection = _verify(router.selector, point, selected, budget, half, _stream_seed(seed, 1))
+    tick()
+    classification = _verify(router.stages[selected], point, certified, budget, half,
+                             _stream_seed(seed, 2))
+    tick()
+    deployed = classification
+    if selection.changed_from(selected):
+        deployed = _verify(router.stages[selection.top], point, certified, budget, half,
+                           _stream_seed(seed, 3))
+    tick()
+    return AuditResult(
+        **info, attacked=True, source=names[best], **_distances(attacks[0], point),
+        screen_p=float(ranked[best, 0]), count=classification.count, n_verify=budget.n_verify,
+        p_upper=classification.p_upper, top_class=deployed.top,
+        violation=min(selection.p_upper, classification.p_upper) < 0.5,
+        changed=selection.confident and deployed.changed_from(certified),
+        p_upper_selection=selection.p_upper)
+
+
+@dataclass(frozen=True)
+class KindSummary:
+    """Audit totals for one (soundness, target, norm, region): certificates audited and
+    attacked, violations and PREDICT changes, and the violation rate among the attacked
+    with its one-sided 95 % Clopper–Pearson upper bound."""
+
+    soundness: str
+    target: str
+    norm: str
+    region: str
+    audited: int
+    attacked: int
+    violations: int
+    changed: int
+    rate: float
+    rate_upper95: float
+
+
+def summarize(results: list[AuditResult]) -> list[KindSummary]:
+    """One :class:`KindSummary` per (soundness, target, norm, region), in first-seen order."""
+    groups: dict[tuple[str, str, str, str], list[AuditResult]] = {}
+    for r in results:
+        groups.setdefault((r.soundness, r.target, r.norm, r.region), []).append(r)
+    summaries = []
+    for key, rows in groups.items():
+        attacked = sum(r.attacked for r in rows)
+        violations = sum(r.violation for r in rows)
+        summaries.append(KindSummary(
+            *key, audited=len(rows), attacked=attacked, violations=violations,
+            changed=sum(r.changed for r in rows),
+            rate=violations / attacked if attacked else math.nan,
+            rate_upper95=clopper_pearson_upper(violations, attacked, 0.05) if attacked else math.nan))
+    return summaries
+
+
+def format_summary(summaries: list[KindSummary]) -> str:
+    """A Markdown table of :func:`summarize`'s rows."""
+    header = ("| soundness | classifier | norm | region | audited | attacked | violations | "
+              "PREDICT changed | violation rate (95 % upper) |")
+    lines = [header, "|---" * 9 + "|"]
+    for s in summaries:
+        rate = "—" if not s.attacked else f"{100 * s.rate:.1f} % (≤ {100 * s.rate_upper95:.1f} %)"
+        lines.append(f"| {s.soundness} | {s.target} | l{s.norm} | {s.region} | {s.audited} | "
+                     f"{s.attacked} | {s.violations} | {s.changed} | {rate} |")
+    return "\n".join(lines) + "\n"

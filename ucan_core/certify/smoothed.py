@@ -1,0 +1,211 @@
+"""The smoothed classifier g(x) = argmax_c P(f(x + ε) = c) and its Monte-Carlo certificates.
+
+Modelled on Cohen, Rosenfeld & Kolter (2019). Noise is added in [0, 1] pixel space, before
+any normalisation (which is the model's first layer), so radii are in pixel units.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from ucan_core.certify.certificate import ABSTAIN, Certificate
+from ucan_core.certify.radii import certified_radii
+from ucan_core.certify.stats import clopper_pearson_lower, top_two_test_pvalue
+from ucan_core.checks import check_count, check_open_unit
+from ucan_core.errors import UcanError
+from ucan_core.labels import Soundness
+from ucan_core.noises.base import Noise
+from ucan_core.norms import norm_label
+
+Progress = Callable[[int, int], None]
+
+
+def _as_generator(seed: int | None, device: torch.device) -> torch.Generator | None:
+    if seed is None:
+        return None
+    generator = torch.Generator(device=device)
+    generator.manual_seed(int(seed))
+    return generator
+
+
+def noisy_samples(noise: Noise, x: torch.Tensor, num: int,
+                  seed: int | None = None) -> torch.Tensor:
+    """``num`` noisy copies x + ε of one input ``x`` (C×H×W), seeded; shape (num, C, H, W).
+
+    These are exactly what the base classifier sees (no clipping to [0, 1])."""
+    check_count("num", num)
+    if x.numel() != noise.dim:
+        raise UcanError(f"input has {x.numel()} values, the noise has dim {noise.dim}")
+    generator = _as_generator(seed, noise.device)
+    eps = noise.sample(num, generator).view(num, *x.shape)
+    return x.to(noise.device, torch.float32)[None] + eps
+
+
+class SmoothedClassifier:
+    """Randomized smoothing of ``base_classifier`` (a module mapping images in [0, 1] to
+    logits over ``num_classes``) with additive ``noise`` (isotropic or anisotropic).
+
+    Runs on the model's device (cpu, cuda or mps); counts stay on the device until the end.
+    """
+
+    ABSTAIN = ABSTAIN
+
+    def __init__(self, base_classifier: nn.Module, noise: Noise, num_classes: int,
+                 device: str | torch.device | None = None) -> None:
+        self.base_classifier = base_classifier.eval()
+        self.num_classes = check_count("num_classes", num_classes, 2)
+        if device is None:
+            first = next(base_classifier.parameters(), None)
+            device = first.device if first is not None else noise.device
+        self.device = torch.device(device)
+        if noise.device != self.device:
+            raise UcanError(f"noise is on {noise.device} but the model runs on {self.device}")
+        self.noise = noise
+
+    def _prepare(self, x: torch.Tensor) -> torch.Tensor:
+        """Check a batch of inputs (B, …) and flatten it to (B, d) on the device."""
+        if not isinstance(x, torch.Tensor):
+            raise UcanError("inputs must be torch tensors")
+        if x.dim() < 2:
+            raise UcanError(f"expected a batch of inputs of shape (B, ...), got {tuple(x.shape)}")
+        if x[0].numel() != self.noise.dim:
+            raise UcanError(f"input has {x[0].numel()} values per example, the noise has "
+                            f"dim {self.noise.dim}")
+        if not torch.isfinite(x).all():
+            raise UcanError("input contains NaN or infinite values")
+        if x.min() < -1e-6 or x.max() > 1 + 1e-6:
+            raise UcanError("inputs must lie in [0, 1] pixel space (normalise inside the model)")
+        return x.to(self.device, torch.float32).reshape(x.shape[0], -1)
+
+    @torch.inference_mode()
+    def _count(self, flat: torch.Tensor, shape: tuple[int, ...], num: int, batch_size: int,
+               generator: torch.Generator | None, progress: Progress | None, done: int,
+               total: int) -> torch.Tensor:
+        """Class counts (B, K) of f on ``num`` noisy copies of each of the B inputs.
+
+        Each forward pass carries ≤ ``batch_size`` samples from all B inputs at once.
+        """
+        b = flat.shape[0]
+        counts = torch.zeros(b, self.num_classes, dtype=torch.int64, device=self.device)
+        per_input = max(1, batch_size // b)
+        remaining = num
+        while remaining > 0:
+            k = min(per_input, remaining)
+            eps = self.noise.sample(b * k, generator).view(b, k, -1)
+            noisy = (flat[:, None, :] + eps).view(b * k, *shape)
+            predictions = self.base_classifier(noisy).argmax(dim=1).view(b, k)
+            counts.scatter_add_(1, predictions, torch.ones_like(predictions))
+            remaining -= k
+            done += b * k
+            if progress is not None:
+                progress(done, total)
+        return counts
+
+    def _soundness(self) -> Soundness:
+        if self.noise.input_dependent:
+            return "input-dependent"
+        return "sound"
+
+    def certify(self, x: torch.Tensor, n0: int, n: int, alpha: float, batch_size: int = 1000,
+                seed: int | None = None, progress: Progress | None = None) -> Certificate:
+        """Cohen's CERTIFY for one input ``x``, shaped as the model takes one example
+        (e.g. C×H×W).
+
+        Draws n0 samples to select the top class ĉ_A, then n fresh samples; p̲_A is the
+        one-sided Clopper–Pearson lower bound at level α on P(f(x + ε) = ĉ_A). Abstains
+        (prediction −1, radius 0) when p̲_A ≤ ½. Otherwise, with probability ≥ 1 − α over
+        the sampling, g(x + δ) = ĉ_A for every δ in the certified region, whose ℓp radii
+        and ALM the certificate lists.
+        """
+        return self.certify_batch(x.unsqueeze(0), n0, n, alpha, batch_size, seed, progress)[0]
+
+    def certify_batch(self, xs: torch.Tensor, n0: int, n: int, alpha: float,
+                      batch_size: int = 1000, seed: int | None = None,
+                      progress: Progress | None = None) -> list[Certificate]:
+        """CERTIFY for every input of ``xs`` (B×C×H×W) in one vectorised pass.
+
+        Inputs share forward passes (≤ ``batch_size`` samples each); each input has its
+        own selection and estimation samples, so each certificate holds at level α.
+        ``progress(done, total)`` is called after every forward pass; it may raise
+        :class:`~ucan_core.errors.Cancelled` to stop the run.
+        """
+        check_count("n0", n0)
+        check_count("n", n)
+        if n0 > n:
+            raise UcanError(f"n0 (selection samples, {n0}) must not exceed n (estimation samples, {n})")
+        check_open_unit("alpha", alpha)
+        check_count("batch_size", batch_size)
+        flat = self._prepare(xs)
+        shape = tuple(xs.shape[1:])
+        generator = _as_generator(seed, self.device)
+        results: list[Certificate] = []
+        total = flat.shape[0] * (n0 + n)
+        done = 0
+        for start in range(0, flat.shape[0], batch_size):
+            chunk = flat[start:start + batch_size]
+            began = time.perf_counter()
+            selection = self._count(chunk, shape, n0, batch_size, generator, progress, done, total)
+            done += chunk.shape[0] * n0
+            estimation = self._count(chunk, shape, n, batch_size, generator, progress, done, total)
+            done += chunk.shape[0] * n
+            seconds = (time.perf_counter() - began) / chunk.shape[0]
+            selection_np, estimation_np = selection.cpu().numpy(), estimation.cpu().numpy()
+            for sel, est in zip(selection_np, estimation_np):
+                results.append(self._certificate(sel, est, n0, n, alpha, seconds))
+        return results
+
+    def _certificate(self, selection: np.ndarray, estimation: np.ndarray, n0: int, n: int,
+                     alpha: float, seconds: float) -> Certificate:
+        top = int(selection.argmax())
+        p_lower = clopper_pearson_lower(int(estimation[top]), n, alpha)
+        noise = self.noise
+        norm = noise.native_norm
+        abstain = p_lower <= 0.5
+        radius, radii, alm = certified_radii(noise, p_lower, norm)
+        return Certificate(
+            prediction=self.ABSTAIN if abstain else top,
+            p_a_lower=p_lower,
+            radius=0.0 if abstain else radius.value,
+            norm=norm_label(norm),
+            kind=radius.kind,
+            radii=radii,
+            alm=0.0 if abstain else alm,
+            counts=[int(c) for c in estimation],
+            selection_counts=[int(c) for c in selection],
+            n0=n0, n=n, alpha=alpha,
+            noise=noise.describe(),
+            soundness="approximate" if (radius.kind == "approximate"
+                                        and self._soundness() == "sound") else self._soundness(),
+            seconds=seconds,
+        )
+
+    def predict(self, x: torch.Tensor, n: int, alpha: float, batch_size: int = 1000,
+                seed: int | None = None, progress: Progress | None = None) -> int:
+        """Cohen's PREDICT for one input ``x`` (shaped as one example): the top class, or −1 (abstain) if the two-sided binomial test of
+        the top two counts does not reject equality at level α. Returns a class ≠ g(x) with
+        probability ≤ α.
+        """
+        return self.predict_batch(x.unsqueeze(0), n, alpha, batch_size, seed, progress)[0]
+
+    def predict_batch(self, xs: torch.Tensor, n: int, alpha: float, batch_size: int = 1000,
+                      seed: int | None = None, progress: Progress | None = None) -> list[int]:
+        """PREDICT for every input of ``xs`` in one vectorised pass."""
+        check_count("n", n)
+        check_open_unit("alpha", alpha)
+        check_count("batch_size", batch_size)
+        flat = self._prepare(xs)
+        generator = _as_generator(seed, self.device)
+        counts = self._count(flat, tuple(xs.shape[1:]), n, batch_size, generator, progress, 0,
+                             flat.shape[0] * n).cpu().numpy()
+        predictions = []
+        for row in counts:
+            order = np.argsort(row)[::-1]
+            top, second = int(row[order[0]]), int(row[order[1]])
+            significant = top_two_test_pvalue(top, second) <= alpha
+            predictions.append(int(order[0]) if significant else self.ABSTAIN)
+        return predictions

@@ -1,0 +1,1 @@
+"""Files in and out: images, datasets, checkpoints and certification logs."""

@@ -1,0 +1,1 @@
+"""UniCR's noise optimisation: C-OPT (one noise for a dataset) and I-OPT (one per input)."""

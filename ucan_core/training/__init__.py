@@ -1,0 +1,1 @@
+"""Training classifiers under noise and learned noise parameter generators."""

@@ -1,0 +1,1 @@
+"""Two-stage certification (select, then certify): Dual RS and sound routing."""

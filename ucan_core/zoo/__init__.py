@@ -1,0 +1,1 @@
+"""The bundled models and images: architectures, model cards, paths and loaders."""

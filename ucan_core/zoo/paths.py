@@ -1,0 +1,35 @@
+"""Where the bundled assets are: ``$UCAN_ASSETS`` if set, else the repository's ``assets/``
+(editable install or source tree), else the copy installed with the package
+(``ucan_core/_assets``, a non-editable install)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ucan_core.errors import UcanError
+
+ASSETS_ENV = "UCAN_ASSETS"
+_PACKAGE = Path(__file__).resolve().parents[1]
+
+
+def assets_dir() -> Path:
+    """The bundled assets folder (models, images, results, Cohen et al.'s logs)."""
+    override = os.environ.get(ASSETS_ENV)
+    if override:
+        path = Path(override).expanduser()
+        if not path.is_dir():
+            raise UcanError(f"{ASSETS_ENV}={override} is not a folder")
+        return path
+    for candidate in (_PACKAGE.parent / "assets", _PACKAGE / "_assets"):
+        if candidate.is_dir():
+            return candidate
+    return _PACKAGE.parent / "assets"
+
+
+def models_dir() -> Path:
+    return assets_dir() / "models"
+
+
+def images_dir() -> Path:
+    return assets_dir() / "images"
