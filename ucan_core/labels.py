@@ -5,10 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+#: exact: tight; sound: a valid certificate that may be loose; approximate: an estimate.
 Kind = Literal["exact", "sound", "approximate"]
-
-
-KINDS: tuple[Kind, ...] = ("exact", "sound", "approximate")
 
 
 @dataclass(frozen=True)
@@ -24,8 +22,8 @@ class Radius:
         return asdict(self)
 
 
+#: What a certificate covers (:data:`SOUNDNESS_NOTES`).
 Soundness = Literal["sound", "input-dependent", "approximate"]
-
 
 SOUNDNESS_NOTES: dict[str, str] = {
     "sound": "Certificate: with probability ≥ 1 − α over the sampling, the deployed smoothed "
