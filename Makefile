@@ -1,5 +1,6 @@
 # UCAN Explorer — two commands: `make run` (install what is missing, start the app) and
-# `make test` (install what is missing, Debian Chromium included, run the whole suite).
+# `make test` (install what is missing, Debian Chromium included, then `ruff check .` and the
+# whole suite).
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -16,8 +17,8 @@ $(PY):
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python >= 3.10 needed"'
 	$(PYTHON) -m venv $(VENV)
 
-# Stamps make both installs idempotent: they rerun only when the pins change.
-$(VENV)/.installed: requirements.txt pyproject.toml | $(PY)
+# Stamps make both installs idempotent: they rerun only when the pins or the packaging change.
+$(VENV)/.installed: requirements.txt pyproject.toml setup.py | $(PY)
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
 	$(PY) -m pip install --disable-pip-version-check -q --no-deps -e .
 	touch $@
@@ -42,7 +43,9 @@ run: install
 	  --server.headless $(HEADLESS) --browser.gatherUsageStats false \
 	  --server.fileWatcherType none
 
+# Lint first (rule set and reasons: pyproject.toml [tool.ruff.lint]), then the tests.
 test: install-test
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
 bench: install
@@ -51,4 +54,4 @@ bench: install
 	$(PY) benchmarks/app_speed.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache build

@@ -1,8 +1,15 @@
-"""Playwright helpers shared by the browser tests (Streamlit 1.67 selectors)."""
+"""Playwright helpers shared by the browser tests (Streamlit 1.67 selectors).
+
+Screenshots are taken into pytest's ``tmp_path`` only, so that ``make test`` leaves the
+working tree clean. The README's screenshots (``docs/screenshots/``) are rewritten from a run
+only on request: ``UCAN_UPDATE_SCREENSHOTS=1 .venv/bin/python -m pytest tests/e2e``
+(see :func:`update_readme_screenshot`).
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +25,9 @@ HAVE_CHROMIUM = Path(CHROMIUM).exists()
 #: Module marks of every browser test file: ``pytestmark = BROWSER_TEST``.
 BROWSER_TEST = [pytest.mark.e2e,
                 pytest.mark.skipif(not HAVE_CHROMIUM, reason=f"no Chromium at {CHROMIUM}")]
+#: ``UCAN_UPDATE_SCREENSHOTS=1`` copies the browser tests' screenshots into the README's folder.
+UPDATE_SCREENSHOTS_ENV = "UCAN_UPDATE_SCREENSHOTS"
+README_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 #: How long a job outlives its closed tab on the server of ``short_timeout_server`` (s).
 SHORT_SESSION_TIMEOUT_S = 2
 
@@ -42,6 +52,15 @@ def full_screenshot(page, path) -> None:
     page.set_viewport_size({"width": 1280, "height": int(height) + 40})
     page.wait_for_timeout(400)
     page.screenshot(path=str(path), full_page=True)
+
+
+def update_readme_screenshot(path: Path) -> None:
+    """Copy the screenshot ``path`` (in pytest's ``tmp_path``) over the README's
+    ``docs/screenshots/<same name>``, only when ``UCAN_UPDATE_SCREENSHOTS=1``; otherwise nothing
+    in the repository is written."""
+    if os.environ.get(UPDATE_SCREENSHOTS_ENV) == "1":
+        README_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, README_SCREENSHOTS / Path(path).name)
 
 
 def open_nav(page, title: str, path: str) -> None:

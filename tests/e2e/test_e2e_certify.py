@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import time
-from pathlib import Path
 
 import pytest
 from browser_helpers import (
@@ -21,11 +19,9 @@ from browser_helpers import (
     download_figure,
     full_screenshot,
     pick,
+    update_readme_screenshot,
     wait_idle,
 )
-
-ROUTING_SCREENSHOT = (Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-                      / "certify_routing.png")
 
 pytestmark = BROWSER_TEST
 
@@ -219,12 +215,14 @@ def test_dual_rs_shows_both_radii(certify_page, tmp_path):
     expect(page.get_by_role("progressbar")).to_have_count(0)
     # a CIFAR-10 image: refused with a reason, Certify disabled
     pick_below(page, "Dataset", "CIFAR-10")
-    expect(page.get_by_text(re.compile(r"^Dual RS with mnist-sigma-estimator takes MNIST images only"))).to_be_visible(timeout=15_000)
+    refused = re.compile(r"^Dual RS with mnist-sigma-estimator takes MNIST images only")
+    expect(page.get_by_text(refused)).to_be_visible(timeout=15_000)
     expect(page.get_by_role("button", name="Certify", exact=True)).to_be_disabled()
     pick_below(page, "Dataset", "MNIST")
     expect(page.get_by_role("button", name="Certify", exact=True)).to_be_enabled(timeout=15_000)
     wait_idle(page)
     full_screenshot(page, tmp_path / "certify_dual.png")
+    update_readme_screenshot(tmp_path / "certify_dual.png")
     print(f"\nscreenshot {tmp_path / 'certify_dual.png'}")
 
 
@@ -275,8 +273,7 @@ def test_sound_routing_shows_both_radii_the_alm_and_downloads(certify_page, tmp_
     wait_idle(page)
     full_screenshot(page, tmp_path / "certify_routing.png")
     assert (tmp_path / "certify_routing.png").stat().st_size > 50_000
-    ROUTING_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(tmp_path / "certify_routing.png", ROUTING_SCREENSHOT)
+    update_readme_screenshot(tmp_path / "certify_routing.png")
 
     # the link reproduces the mode and the selector in a new session
     again = page.context.new_page()

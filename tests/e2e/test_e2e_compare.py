@@ -4,8 +4,6 @@ flow with presets, the URL, a screenshot, and legibility in the light and dark t
 from __future__ import annotations
 
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 from browser_helpers import (
@@ -17,11 +15,11 @@ from browser_helpers import (
     full_screenshot,
     open_nav,
     set_figure_format,
+    update_readme_screenshot,
     wait_idle,
 )
 
 pytestmark = BROWSER_TEST
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "compare.png"
 
 
 def choose_preset(page, side: int, name: str) -> None:
@@ -78,8 +76,7 @@ def test_compare_flow(page, tmp_path):
     wait_idle(page)
     full_screenshot(page, tmp_path / "compare.png")
     assert (tmp_path / "compare.png").stat().st_size > 50_000
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(tmp_path / "compare.png", SCREENSHOT)
+    update_readme_screenshot(tmp_path / "compare.png")
     # The figures download: PNG by default, SVG after the sidebar switch.
     png = download_figure(page, plots.nth(2), tmp_path)
     assert png.name == "ucan-compare-curves.png"

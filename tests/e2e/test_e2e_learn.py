@@ -15,6 +15,7 @@ from browser_helpers import (
     full_screenshot,
     open_nav,
     set_figure_format,
+    update_readme_screenshot,
     wait_idle,
 )
 
@@ -50,6 +51,7 @@ def test_learn_flow(page, tmp_path):
     expect(page.locator(PLOT)).to_have_count(2)         # slow motion, region
     full_screenshot(page, tmp_path / "learn.png")
     assert (tmp_path / "learn.png").stat().st_size > 50_000
+    update_readme_screenshot(tmp_path / "learn.png")
 
     # The stages as CSV: one row per n, p̲_A and the radius growing with n.
     stages = download_button(page, "Stages (CSV)", tmp_path)

@@ -15,6 +15,7 @@ from browser_helpers import (
     full_screenshot,
     pick,
     set_figure_format,
+    update_readme_screenshot,
     wait_idle,
 )
 from PIL import Image
@@ -98,6 +99,7 @@ def test_noise_lab_flow(page, tmp_path):
     check_svg(svg, "σ map")
     full_screenshot(page, tmp_path / "noise_lab.png")
     assert (tmp_path / "noise_lab.png").stat().st_size > 50_000
+    update_readme_screenshot(tmp_path / "noise_lab.png")
 
 
 def test_url_reproduces_state(browser_ctx, app_url):

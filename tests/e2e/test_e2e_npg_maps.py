@@ -16,6 +16,7 @@ from browser_helpers import (
     open_nav,
     pick,
     set_figure_format,
+    update_readme_screenshot,
     wait_idle,
 )
 
@@ -49,6 +50,7 @@ def test_noise_maps_flow(page, tmp_path):
         has_text=re.compile(r"^input-dependent input-dependent$"))).to_have_count(1)
     full_screenshot(page, tmp_path / "npg_maps.png")
     assert (tmp_path / "npg_maps.png").stat().st_size > 50_000
+    update_readme_screenshot(tmp_path / "npg_maps.png")
 
     # The summary as JSON: the four noises of the figure with their soundness tags.
     summary = download_button(page, "Summary (JSON)", tmp_path)

@@ -15,6 +15,7 @@ from browser_helpers import (
     full_screenshot,
     open_nav,
     set_figure_format,
+    update_readme_screenshot,
     wait_idle,
 )
 
@@ -45,6 +46,7 @@ def test_radius_flow(page, tmp_path):
     expect(page.locator(PLOT).nth(1).locator(".gtitle")).to_contain_text("Worst direction")
     full_screenshot(page, tmp_path / "radius.png")
     assert (tmp_path / "radius.png").stat().st_size > 50_000
+    update_readme_screenshot(tmp_path / "radius.png")
 
     # The figure as Plotly JSON, then as PNG under the same name (settings in it).
     spec = download_button(page, "Figure (Plotly JSON)", tmp_path)

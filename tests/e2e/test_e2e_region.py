@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 from browser_helpers import (
@@ -19,11 +17,11 @@ from browser_helpers import (
     open_nav,
     pick,
     set_figure_format,
+    update_readme_screenshot,
     wait_idle,
 )
 
 pytestmark = BROWSER_TEST
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "region.png"
 
 
 def click_pixel(page, plot, row: int, col: int) -> None:
@@ -85,8 +83,7 @@ def test_region_flow(page, tmp_path):
     expect(check.locator(".scatterlayer .point")).not_to_have_count(0)
     full_screenshot(page, tmp_path / "region.png")
     assert (tmp_path / "region.png").stat().st_size > 50_000
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(tmp_path / "region.png", SCREENSHOT)
+    update_readme_screenshot(tmp_path / "region.png")
 
     # The numbers as JSON (pixels A = 14·28 + 14 and B = 5·28 + 20), the figures as PNG and SVG
     numbers = download_button(page, "Numbers (JSON)", tmp_path)

@@ -15,6 +15,7 @@ from browser_helpers import (
     full_screenshot,
     open_nav,
     set_figure_format,
+    update_readme_screenshot,
     wait_idle,
 )
 
@@ -46,6 +47,7 @@ def test_results_flow(page, tmp_path):
     expect(page.get_by_role("button", name="Table (CSV)")).to_be_visible()
     full_screenshot(page, tmp_path / "results.png")
     assert (tmp_path / "results.png").stat().st_size > 50_000
+    update_readme_screenshot(tmp_path / "results.png")
 
     # The table as CSV: the upload's row has the numbers of the bundled log it copies.
     table = download_button(page, "Table (CSV)", tmp_path)

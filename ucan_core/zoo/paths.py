@@ -1,6 +1,7 @@
-"""Where the bundled assets are: ``$UCAN_ASSETS`` if set, else the repository's ``assets/``
-(editable install or source tree), else the copy installed with the package
-(``ucan_core/_assets``, a non-editable install)."""
+"""Where the bundled assets are: ``$UCAN_ASSETS`` if set (it must be a folder, else a one-line
+:class:`UcanError`), else the copy installed with the package (``ucan_core/_assets``, which
+only a built wheel has: ``setup.py`` maps the top-level ``assets/`` into it), else the
+repository's ``assets/`` (source tree or editable install)."""
 
 from __future__ import annotations
 
@@ -21,10 +22,8 @@ def assets_dir() -> Path:
         if not path.is_dir():
             raise UcanError(f"{ASSETS_ENV}={override} is not a folder")
         return path
-    for candidate in (_PACKAGE.parent / "assets", _PACKAGE / "_assets"):
-        if candidate.is_dir():
-            return candidate
-    return _PACKAGE.parent / "assets"
+    installed, source = _PACKAGE / "_assets", _PACKAGE.parent / "assets"
+    return installed if installed.is_dir() else source
 
 
 def models_dir() -> Path:
