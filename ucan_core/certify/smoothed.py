@@ -88,7 +88,9 @@ class SmoothedClassifier:
                total: int) -> torch.Tensor:
         """Class counts (B, K) of f on ``num`` noisy copies of each of the B inputs.
 
-        Each forward pass carries ≤ ``batch_size`` samples from all B inputs at once.
+        Each forward pass carries ≤ ``batch_size`` samples from all B inputs at once. A
+        non-finite noisy input or logit aborts with :class:`UcanError`: argmax over NaN
+        returns class 0, which would count votes that no classifier cast.
         """
         b = flat.shape[0]
         counts = torch.zeros(b, self.num_classes, dtype=torch.int64, device=self.device)
@@ -98,7 +100,14 @@ class SmoothedClassifier:
             k = min(per_input, remaining)
             eps = self.noise.sample(b * k, generator).view(b, k, -1)
             noisy = (flat[:, None, :] + eps).view(b * k, *shape)
-            predictions = self.base_classifier(noisy).argmax(dim=1).view(b, k)
+            if not torch.isfinite(noisy).all():
+                raise UcanError(f"the noise {self.noise!r} produced non-finite values: its "
+                                "scale is outside the range float32 sampling represents")
+            logits = self.base_classifier(noisy)
+            if not torch.isfinite(logits).all():
+                raise UcanError("the base classifier returned non-finite logits (NaN or inf): "
+                                "its weights or the noisy inputs are broken")
+            predictions = logits.argmax(dim=1).view(b, k)
             counts.scatter_add_(1, predictions, torch.ones_like(predictions))
             remaining -= k
             done += b * k

@@ -23,7 +23,8 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
             return load_file(str(path))
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # corrupt file, or a pickle with arbitrary objects
-        raise UcanError(f"cannot read checkpoint {path.name} safely: {error}") from None
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise UcanError(f"cannot read checkpoint {path.name} safely: {first}") from None
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
@@ -31,18 +32,39 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
+def check_state(state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor],
+                name: str) -> None:
+    """Refuse a state dict that does not fit ``expected`` (a model's ``state_dict()``): the
+    first missing, unexpected, wrongly shaped, wrongly typed (e.g. bool or int where floats
+    belong) or non-finite tensor is named in one line."""
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        what, key = ("lacks", missing[0]) if missing else ("has an unexpected", unexpected[0])
+        raise UcanError(f"checkpoint {name} does not fit the architecture: it {what} key {key!r}"
+                        f" ({len(missing)} missing, {len(unexpected)} unexpected)")
+    for key, want in expected.items():
+        got = state[key]
+        if tuple(got.shape) != tuple(want.shape):
+            raise UcanError(f"checkpoint {name} does not fit the architecture: {key!r} has shape "
+                            f"{tuple(got.shape)}, the model needs {tuple(want.shape)}")
+        if got.dtype.is_floating_point != want.dtype.is_floating_point or got.dtype == torch.bool:
+            raise UcanError(f"checkpoint {name}: {key!r} holds {got.dtype} values, the model "
+                            f"needs {want.dtype}")
+        if got.dtype.is_floating_point and not torch.isfinite(got).all():
+            raise UcanError(f"checkpoint {name}: {key!r} holds NaN or infinite values")
+
+
 def load_weights(model: nn.Module, path: str | Path, prefix: str = "") -> nn.Module:
     """Load a state dict from ``path`` (.safetensors, or .pt/.pth read with
-    ``weights_only=True``) into ``model``; shape or key mismatches raise UcanError.
-    With ``prefix`` (e.g. ``"classifier."``) only the keys under it are loaded, stripped."""
+    ``weights_only=True``) into ``model``; a state dict that does not fit (:func:`check_state`)
+    raises UcanError. With ``prefix`` (e.g. ``"classifier."``) only the keys under it are
+    loaded, stripped."""
     state = _read_state_dict(Path(path))
     if prefix:
         state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as error:
-        first = str(error).splitlines()[0]
-        raise UcanError(f"checkpoint {Path(path).name} does not fit the architecture: {first}") from None
+    check_state(state, model.state_dict(), Path(path).name)
+    model.load_state_dict(state, strict=True)
     return model
 
 

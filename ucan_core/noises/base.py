@@ -40,6 +40,12 @@ from ucan_core.labels import Kind, Radius
 from ucan_core.noises.region import CertifiedRegion
 from ucan_core.norms import STANDARD_NORMS, convert_radius, norm_label, parse_norm
 
+#: The σ range in which float32 sampling keeps the certificate's assumptions (pixel units,
+#: inputs in [0, 1]). Below 1e-4 the draws near a pixel value of 1 are not far above float32's
+#: spacing there (6·10⁻⁸), so x + ε starts to round back to x; above 1000 the spacing of
+#: x + ε at 6σ (6σ·2⁻²³) exceeds half a grey level (1/510), so the sum loses the input.
+SIGMA_RANGE = (1e-4, 1e3)
+
 
 class Noise(ABC):
     """An isotropic (exchangeable) noise ε ∈ ℝ^d with per-coordinate standard deviation σ.
@@ -60,6 +66,11 @@ class Noise(ABC):
     def __init__(self, sigma: float, dim: int, device: str | torch.device | None = None,
                  **params: float) -> None:
         self.sigma = check_positive("sigma", sigma)
+        low, high = SIGMA_RANGE
+        if not low <= self.sigma <= high:
+            raise UcanError(f"sigma must lie in [{low:g}, {high:g}] (pixel units, inputs in "
+                            f"[0, 1]), got {sigma!r}: outside it float32 noise loses the input "
+                            "or vanishes against its rounding")
         self.dim = check_count("dim", dim)
         self.device = torch.device(device or "cpu")
         unknown = set(params) - set(self.defaults)
@@ -72,6 +83,9 @@ class Noise(ABC):
             if not math.isfinite(value):
                 raise UcanError(f"noise parameter {key} must be finite, got {value!r}")
         self._check_params()
+        if not (math.isfinite(self.lambd) and self.lambd > 0):
+            raise UcanError(f"noise {self.name!r} with sigma={self.sigma:g} and {self.params} "
+                            f"has scale lambda={self.lambd!r}: not a finite positive number")
 
     def _check_params(self) -> None:
         """Validate ``self.params``; raise :class:`UcanError` on a bad value."""
@@ -109,12 +123,13 @@ class Noise(ABC):
                             "use the universal (numerical) radius engine")
         live = p > 0.5
         pl = np.where(live, p, 0.75)
-        if q in self.direct:
-            values, kind = self._direct_radius(pl, q), self.direct[q]
-        else:
-            values = convert_radius({a: self._direct_radius(pl, a) for a in self.direct}, q,
-                                    self.dim)
-            kind = "sound"
+        with np.errstate(divide="ignore"):  # p_A = 1: the radius is +∞, not a warning
+            if q in self.direct:
+                values, kind = self._direct_radius(pl, q), self.direct[q]
+            else:
+                values = convert_radius({a: self._direct_radius(pl, a) for a in self.direct}, q,
+                                        self.dim)
+                kind = "sound"
         return np.where(live, values, 0.0), kind
 
     def radius(self, p_a: float, norm: float | str | None = None) -> Radius:

@@ -128,6 +128,12 @@ class Uniform(IIDNoise):
         return 2.0 * self.lambd * -np.expm1(np.log1p(0.5 - p) / self.dim)
 
 
+#: Smallest generalized-normal shape whose draws G^{1/s} (G ~ Gamma(1/s)) stay in float32.
+GENNORM_MIN_SHAPE = 0.2
+#: Largest Pareto tail index a: (a−1)(a−2) and the float64 sampler stay exact below it.
+PARETO_MAX_A = 1e8
+
+
 class GeneralizedNormal(IIDNoise):
     """i.i.d. generalized normal, density ∝ exp(−|x/λ|^s), λ = σ/√(Γ(3/s)/Γ(1/s)).
 
@@ -144,6 +150,9 @@ class GeneralizedNormal(IIDNoise):
         s = self.params["shape"]
         if s <= 0:
             raise UcanError(f"gennorm shape must be > 0, got {s:g}")
+        if s < GENNORM_MIN_SHAPE:
+            raise UcanError(f"gennorm shape must be >= {GENNORM_MIN_SHAPE:g}, got {s:g}: below "
+                            "it the draws λ·G^{1/s} overflow float32 (G ~ Gamma(1/s))")
 
     @property
     def shape(self) -> float:
@@ -219,7 +228,9 @@ class HyperbolicSecant(IIDNoise):
         return -log_cosh - math.log(math.pi * self.lambd)
 
     def _direct_radius(self, p: np.ndarray, norm: float) -> np.ndarray:
-        return self.lambd * np.log(np.tan(0.5 * np.pi * p))
+        # tan(π/2) is 1.6·10¹⁶ in float64, not ∞: p_A = 1 certifies every radius
+        with np.errstate(divide="ignore"):
+            return np.where(p >= 1.0, np.inf, self.lambd * np.log(np.tan(0.5 * np.pi * p)))
 
 
 class Cauchy(IIDNoise):
@@ -311,6 +322,9 @@ class Pareto(IIDNoise):
     def _check_params(self) -> None:
         if self.params["a"] <= 2:
             raise UcanError(f"pareto a must be > 2 for a finite variance, got {self.params['a']:g}")
+        if self.params["a"] > PARETO_MAX_A:
+            raise UcanError(f"pareto a must be <= {PARETO_MAX_A:g}, got {self.params['a']:g}: "
+                            "beyond it the law is Laplace to float precision (use laplace)")
 
     @property
     def lambd(self) -> float:
@@ -324,9 +338,11 @@ class Pareto(IIDNoise):
     def sample(self, num: int, generator: torch.Generator | None = None) -> torch.Tensor:
         # float32 U(0, 1) is a multiple of 2^−24 and is 0 with probability 2^−24: floor it at
         # 2^−24, not lower, or each 0 lands at the 10^−12 tail quantile, ~10^4× too often.
-        u = _uniform(num, self.dim, generator, self.device, low=2.0 ** -24)
-        magnitude = u ** (-1.0 / self.params["a"]) - 1.0
-        return magnitude * _random_sign(num, self.dim, generator, self.device) * self.lambd
+        # u^{−1/a} − 1 = expm1(−ln(u)/a) in float64: in float32 it rounds to 0 for large a
+        # (a = 10⁸: 99.7 % of the coordinates), voiding the certificate.
+        u = _uniform(num, self.dim, generator, self.device, low=2.0 ** -24).double()
+        magnitude = (torch.expm1(-torch.log(u) / self.params["a"]) * self.lambd).float()
+        return magnitude * _random_sign(num, self.dim, generator, self.device)
 
     def _log_density_1d(self, x: torch.Tensor) -> torch.Tensor:
         a = self.params["a"]

@@ -32,7 +32,7 @@ from ucan_core.io.checkpoints import load_weights
 from ucan_core.noises.catalog import make_noise
 from ucan_core.training.classifier import TrainConfig, train_classifier
 from ucan_core.zoo.architectures import build_model
-from ucan_core.zoo.cards import ModelCard
+from ucan_core.zoo.cards import ModelCard, read_cards
 from ucan_core.zoo.paths import models_dir
 
 
@@ -96,7 +96,7 @@ def estimators_dir() -> Path:
 
 def list_estimators() -> dict[str, EstimatorCard]:
     """The bundled σ-estimators, by id."""
-    return {p.stem: EstimatorCard.read(p) for p in sorted(estimators_dir().glob("*.json"))}
+    return read_cards(estimators_dir(), EstimatorCard)
 
 
 def load_estimator(estimator_id: str,

@@ -14,13 +14,13 @@ from ucan_core.checks import check_choice
 from ucan_core.io.checkpoints import load_weights
 from ucan_core.io.images import read_image
 from ucan_core.zoo.architectures import build_model
-from ucan_core.zoo.cards import LEARNED_NPGS, ModelCard
+from ucan_core.zoo.cards import LEARNED_NPGS, ModelCard, read_cards
 from ucan_core.zoo.paths import images_dir, models_dir
 
 
 def list_models() -> dict[str, ModelCard]:
     """The bundled models, by id (cards in ``assets/models/*.json``)."""
-    return {p.stem: ModelCard.read(p) for p in sorted(models_dir().glob("*.json"))}
+    return read_cards(models_dir(), ModelCard)
 
 
 def model_card(model_id: str) -> ModelCard:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -17,8 +18,24 @@ from ucan_core.npg.source import NoiseSource
 from ucan_core.zoo.architectures import ARCHITECTURES, Architecture
 from ucan_core.zoo.paths import models_dir
 
+CardT = TypeVar("CardT", bound="ModelCard")
 #: Card ``npg`` values of models that ship a learned noise parameter generator.
 LEARNED_NPGS = ("universal", "input-dependent")
+
+
+LOG = logging.getLogger("ucan_core")
+
+
+def read_cards(folder: Path, card_type: type[CardT]) -> dict[str, CardT]:
+    """The cards ``folder/*.json`` by id; a malformed card is skipped with a one-line
+    warning on the ``ucan_core`` logger, so one bad file cannot break the others."""
+    cards = {}
+    for path in sorted(folder.glob("*.json")):
+        try:
+            cards[path.stem] = card_type.read(path)
+        except UcanError as error:
+            LOG.warning("skipped: %s", error)
+    return cards
 
 
 @dataclass
@@ -67,9 +84,37 @@ class ModelCard:
 
     @classmethod
     def read(cls, path: Path) -> ModelCard:
-        data = json.loads(path.read_text())
+        """The card in ``path``; a malformed one raises a one-line UcanError naming it."""
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, ValueError) as error:
+            raise UcanError(f"model card {path.name} is not readable JSON: {error}") from None
+        if not isinstance(data, dict):
+            raise UcanError(f"model card {path.name} is not a JSON object")
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
-        return cls(**known)
+        missing = [k for k in ("id", "arch", "dataset", "noise") if k not in known]
+        if missing:
+            raise UcanError(f"model card {path.name} lacks {missing[0]!r}")
+        card = cls(**known)
+        card.check(path.name)
+        return card
+
+    def check(self, name: str) -> None:
+        """Types and values the loaders rely on; a bad one raises UcanError naming it."""
+        for key in ("id", "arch", "dataset", "npg"):
+            if not isinstance(getattr(self, key), str):
+                raise UcanError(f"model card {name}: {key!r} must be a string")
+        if self.arch not in ARCHITECTURES:
+            raise UcanError(f"model card {name}: unknown architecture {self.arch!r}")
+        for key in ("noise", "npg_config", "training", "metrics"):
+            if not isinstance(getattr(self, key), dict):
+                raise UcanError(f"model card {name}: {key!r} must be an object")
+        sigma = self.noise.get("sigma")
+        if not isinstance(self.noise.get("name"), str) or isinstance(sigma, bool) \
+                or not isinstance(sigma, (int, float)) or not sigma > 0:
+            raise UcanError(f"model card {name}: noise needs a name and a number sigma > 0")
+        if not isinstance(self.noise.get("params", {}), dict):
+            raise UcanError(f"model card {name}: noise params must be an object")
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(self.__dict__, indent=2) + "\n")

@@ -1,0 +1,129 @@
+"""Garbage in is refused in one line, never certified: non-finite noise or logits, noise
+parameters outside float32's exact range, broken weights, malformed model cards."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+from torch import nn
+
+from ucan_core import SmoothedClassifier, UcanError, make_noise
+from ucan_core.cli import main
+from ucan_core.io.checkpoints import load_weights, save_weights
+from ucan_core.zoo import bundled
+from ucan_core.zoo.architectures import build_model
+from ucan_core.zoo.paths import models_dir
+
+
+@pytest.mark.parametrize(("name", "sigma", "params", "message"), [
+    ("gaussian", 1e300, {}, "sigma must lie in"),
+    ("gaussian", 1e39, {}, "sigma must lie in"),
+    ("laplace", 1e-9, {}, "sigma must lie in"),
+    ("pareto", 0.5, {"a": 1e200}, "pareto a must be <="),
+    ("gennorm", 0.5, {"shape": 1e-9}, "gennorm shape must be >= 0.2"),
+])
+def test_noise_parameters_outside_float32_range_are_refused(name, sigma, params, message):
+    with pytest.raises(UcanError, match=message):
+        make_noise(name, sigma, 16, **params)
+
+
+def test_pareto_with_a_large_tail_index_keeps_its_noise():
+    """u^(−1/a) − 1 in float32 is 0 for 99.7 % of the coordinates at a = 10⁸; the float64
+    sampler keeps every draw non-zero with the requested standard deviation."""
+    noise = make_noise("pareto", 0.5, 2000, a=1e8)
+    eps = noise.sample(20, torch.Generator().manual_seed(0))
+    assert (eps != 0).float().mean().item() > 0.999
+    assert eps.std().item() == pytest.approx(0.5, rel=0.1)
+
+
+def test_a_certain_top_class_certifies_an_infinite_hyperbolic_secant_radius():
+    """tan(π/2) is finite in floating point; p_A = 1 must still give +∞, not 11.88."""
+    radius = make_noise("hypsecant", 0.5, 784).radius(1.0, 1)
+    assert math.isinf(radius.value) and radius.kind == "exact"
+
+
+class NaNModel(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.full((x.shape[0], 3), math.nan)
+
+
+def test_non_finite_logits_abort_the_certificate():
+    """argmax over NaN logits is class 0: without the check every vote went to class 0."""
+    smoothed = SmoothedClassifier(NaNModel(), make_noise("gaussian", 0.5, 4), 3)
+    with pytest.raises(UcanError, match="non-finite logits"):
+        smoothed.certify(torch.zeros(4), 10, 20, 0.01, seed=0)
+
+
+@pytest.mark.parametrize(("corrupt", "message"), [
+    (lambda state, key: state.__setitem__(key, torch.full_like(state[key], math.nan)),
+     "NaN or infinite"),
+    (lambda state, key: state.__setitem__(key, torch.full_like(state[key], math.inf)),
+     "NaN or infinite"),
+    (lambda state, key: state.__setitem__(key, state[key] > 0), "holds torch.bool values"),
+    (lambda state, key: state.__setitem__(key, state[key].to(torch.int64)),
+     "holds torch.int64 values"),
+    (lambda state, key: state.__setitem__(key, torch.zeros(7, 3)), "has shape"),
+    (lambda state, key: state.pop(key), "lacks key"),
+])
+def test_broken_weights_are_refused_naming_the_key(tmp_path, corrupt, message):
+    model = build_model("mnist_cnn")
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    key = next(k for k, v in state.items() if v.dtype.is_floating_point)
+    corrupt(state, key)
+    path = tmp_path / "broken.safetensors"
+    save_file(state, str(path))
+    with pytest.raises(UcanError, match=message) as info:
+        load_weights(build_model("mnist_cnn"), path)
+    text = str(info.value)
+    assert "\n" not in text and "broken.safetensors" in text
+    if message != "lacks key":
+        assert repr(key) in text
+
+
+def test_good_weights_still_load(tmp_path):
+    model = build_model("mnist_cnn")
+    save_weights(model, tmp_path / "good.safetensors")
+    loaded = load_weights(build_model("mnist_cnn"), tmp_path / "good.safetensors")
+    for (name, a), b in zip(model.state_dict().items(), loaded.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+BAD_CARDS = {
+    "no-noise": json.dumps({"id": "no-noise", "arch": "mnist_cnn", "dataset": "mnist"}),
+    "a-list": "[1, 2]",
+    "not-json": "{this is not json",
+    "string-sigma": json.dumps({"id": "string-sigma", "arch": "mnist_cnn", "dataset": "mnist",
+                                "noise": {"name": "gaussian", "sigma": "0.25"}}),
+    "bad-arch": json.dumps({"id": "bad-arch", "arch": "bogus", "dataset": "mnist",
+                            "noise": {"name": "gaussian", "sigma": 0.25}}),
+}
+
+
+def test_a_malformed_card_is_skipped_and_the_others_keep_working(tmp_path, monkeypatch, caplog,
+                                                                  capsys):
+    for suffix in (".json", ".safetensors"):
+        shutil.copy(models_dir() / f"mnist-gaussian-0.25{suffix}", tmp_path)
+    for stem, text in BAD_CARDS.items():
+        (tmp_path / f"{stem}.json").write_text(text)
+    monkeypatch.setattr(bundled, "models_dir", lambda: tmp_path)
+    with caplog.at_level(logging.WARNING, logger="ucan_core"):
+        cards = bundled.list_models()
+    assert list(cards) == ["mnist-gaussian-0.25"]
+    skipped = [r.getMessage() for r in caplog.records if r.getMessage().startswith("skipped")]
+    assert len(skipped) == len(BAD_CARDS) and all("\n" not in m for m in skipped)
+    for stem in BAD_CARDS:
+        assert any(f"{stem}.json" in m for m in skipped), stem
+    model, card = bundled.load_model("mnist-gaussian-0.25")
+    x = torch.zeros(1, 28, 28)
+    cert = SmoothedClassifier(model, card.noise_source().at(x), 10).certify(x, 10, 50, 0.01)
+    assert cert.kind == "exact" and cert.soundness == "sound"
+    assert main(["models"]) == 0
+    assert capsys.readouterr().out.startswith("mnist-gaussian-0.25\t")
+    assert np.isfinite(cert.p_a_lower)
