@@ -127,3 +127,22 @@ def test_a_malformed_card_is_skipped_and_the_others_keep_working(tmp_path, monke
     assert main(["models"]) == 0
     assert capsys.readouterr().out.startswith("mnist-gaussian-0.25\t")
     assert np.isfinite(cert.p_a_lower)
+
+
+@pytest.mark.parametrize(("row", "message"), [
+    ("0\t1\t1\tnan\t1\t0.1", "radius 'nan' is not a finite number >= 0"),
+    ("0\t1\t1\tinf\t1\t0.1", "radius 'inf' is not a finite number >= 0"),
+    ("0\t1\t1\t-3\t1\t0.1", "radius '-3' is not a finite number >= 0"),
+    ("0\t1\t1\t" + "9" * 400 + "\t1\t0.1", "is not a finite number >= 0"),
+    ("1" * 40 + "\t1\t1\t0.5\t1\t0.1", "idx '1111111111"),
+    ("0\t1\t1\t0.5\t7\t0.1", "correct '7' is outside [0, 1]"),
+    ("0\t1\t1\t0.5\t1\tnan", "time 'nan' is not a finite number >= 0"),
+])
+def test_analyze_refuses_impossible_log_values_with_the_row_number(tmp_path, capsys, row,
+                                                                   message):
+    log = tmp_path / "log.tsv"
+    log.write_text("idx\tlabel\tpredict\tradius\tcorrect\ttime\n" + row + "\n")
+    assert main(["analyze", str(log)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"ucan: error: {log} line 2: ") and message in err
+    assert err.count("\n") == 1

@@ -15,6 +15,7 @@ and resumes an interrupted log (see :class:`LogWriter`).
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -160,17 +161,27 @@ def _header_kind(path: Path, header: list[str]) -> Literal["certify", "predict"]
                     f"got {' '.join(header[:len(expected)])}")
 
 
+#: Allowed ranges of the integer columns (``predict`` −1 = abstain; int64 throughout).
+_INT_RANGES = {"idx": (0, 2**63 - 1), "label": (0, 2**63 - 1), "predict": (-1, 2**63 - 1),
+               "correct": (0, 1)}
+
+
 def _parse_row(fields: list[str], columns: tuple[str, ...]) -> dict[str, object]:
     if len(fields) != len(columns):
         raise ValueError(f"{len(fields)} fields for {len(columns)} columns")
     row: dict[str, object] = {}
     for name, text in zip(columns, fields):
         if name in _INT_COLUMNS:
-            row[name] = int(text)
-        elif name == "time":
-            row[name] = parse_time(text)
-        elif name == "radius":
-            row[name] = float(text)
+            value = int(text)
+            low, high = _INT_RANGES[name]
+            if not low <= value <= high:
+                raise ValueError(f"{name} {text[:24]!r} is outside [{low}, {high}]")
+            row[name] = value
+        elif name in ("time", "radius"):
+            value = parse_time(text) if name == "time" else float(text)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} {text[:24]!r} is not a finite number >= 0")
+            row[name] = value
         else:
             row[name] = text
     return row
