@@ -68,9 +68,11 @@ def run() -> None:
     default_threads = torch.get_num_threads()
     for norm, threads in [(q, t) for q in ("1", "2", "inf") for t in sorted({1, default_threads})]:
         torch.set_num_threads(threads)
-        t_one, one = timed(lambda: universal_radius(noise, 0.9, norm), args.repeats)
-        t_curve, curve = timed(lambda: universal_radius_curve(noise, p_curve, norm), args.repeats)
-        t_brute, brute = timed(lambda: brute_force_radius(noise, 0.9, one.direction(0), args.samples), 1)
+        t_one, one = timed(lambda q=norm: universal_radius(noise, 0.9, q), args.repeats)
+        t_curve, curve = timed(lambda q=norm: universal_radius_curve(noise, p_curve, q),
+                               args.repeats)
+        t_brute, brute = timed(
+            lambda r=one: brute_force_radius(noise, 0.9, r.direction(0), args.samples), 1)
         print(json.dumps({
             "noise": args.noise, "dim": args.dim, "norm": norm, "device": str(device),
             "threads": threads,

@@ -376,7 +376,7 @@ def test_powinf_l1_equals_differential_integral(dim: int, a: float) -> None:
     coordinate_second_moment = 1.0 / dim + (1.0 - 1.0 / dim) / 3.0
     lam = SIGMA / math.sqrt(b_second_moment * coordinate_second_moment)
     phi_max = stats.betaprime(dim, a - dim).expect(lambda b: a / (lam * (1 + b))) / (2 * dim)
-    rho = P_AS[1 - P_AS >= 1 / (2 * dim)]
+    rho = P_AS[1 / (2 * dim) <= 1 - P_AS]
     values, kind = noise.radius_curve(rho, 1)
     np.testing.assert_allclose(values, (rho - 0.5) / phi_max, rtol=1e-8)
     assert kind == "sound"

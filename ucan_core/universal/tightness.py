@@ -98,7 +98,8 @@ def format_rows(rows: Sequence[Row], fmt: str = "md") -> str:
         return out.getvalue()
     if fmt != "md":
         raise UcanError(f"unknown format {fmt!r}; choose one of: md, csv, json")
-    head = "| noise | norm | d | p_A | closed (kind) | universal | difference |\n|---|---|---|---|---|---|---|\n"
+    head = ("| noise | norm | d | p_A | closed (kind) | universal | difference |\n"
+            "|---|---|---|---|---|---|---|\n")
     return head + "".join(
         f"| {r.noise}{f' ({r.params})' if r.params else ''} | ℓ{r.norm} | {r.dim} | {r.p_a:g} | "
         f"{r.closed:.5g} ({r.closed_kind}) | {r.universal:.5g} | {100 * r.relative_difference:+.2f} % |\n"
