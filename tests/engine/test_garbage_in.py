@@ -3,20 +3,26 @@ parameters outside float32's exact range, broken weights, malformed model cards.
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import logging
 import math
 import shutil
+import zipfile
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from safetensors.torch import save_file
 from torch import nn
 
 from ucan_core import SmoothedClassifier, UcanError, make_noise
 from ucan_core.cli import main
+from ucan_core.io import datasets
 from ucan_core.io.checkpoints import load_weights, save_weights
+from ucan_core.io.datasets import load_cifar10, load_mnist
 from ucan_core.zoo import bundled
 from ucan_core.zoo.architectures import build_model
 from ucan_core.zoo.paths import models_dir
@@ -146,3 +152,81 @@ def test_analyze_refuses_impossible_log_values_with_the_row_number(tmp_path, cap
     err = capsys.readouterr().err
     assert err.startswith(f"ucan: error: {log} line 2: ") and message in err
     assert err.count("\n") == 1
+
+
+def _idx(shape: tuple[int, ...], values: bytes | None = None) -> bytes:
+    head = bytes([0, 0, 8, len(shape)]) + b"".join(n.to_bytes(4, "big") for n in shape)
+    return head + (values if values is not None else bytes(int(np.prod(shape))))
+
+
+def _mnist(root, images: bytes, labels: bytes) -> None:
+    (root / "t10k-images-idx3-ubyte").write_bytes(images)
+    (root / "t10k-labels-idx1-ubyte").write_bytes(labels)
+
+
+@pytest.mark.parametrize(("images", "labels", "message"), [
+    (b"garbage, not an IDX file", _idx((3,)), "is not an unsigned-byte IDX file"),
+    (gzip.compress(b"\x00\x00\x08\x03" + b"\x00" * 5), _idx((3,)), "truncated"),
+    (_idx((3, 28, 28)), _idx((2,)), "3 images but 2 labels"),
+    (_idx((3, 28, 28)), _idx((3,), bytes([1, 200, 3])), "label 200 is not a digit"),
+    (_idx((3, 28, 27)), _idx((3,)), "expected N×28×28"),
+])
+def test_broken_mnist_files_are_refused_in_one_line(tmp_path, capsys, images, labels, message):
+    _mnist(tmp_path, images, labels)
+    with pytest.raises(UcanError, match=message):
+        load_mnist(tmp_path, "test")
+    code = main(["certify", "--model", "mnist-gaussian-0.25", "--dataset", "mnist",
+                 "--data-root", str(tmp_path), "--out", str(tmp_path / "log.tsv"), "--n", "10",
+                 "--n0", "5"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("ucan: error: ") and err.count("\n") == 1, err
+
+
+def test_a_gzip_bomb_stops_at_the_size_bound(tmp_path, monkeypatch):
+    monkeypatch.setattr(datasets, "MAX_DECODED_BYTES", 1 << 20)
+    _mnist(tmp_path, gzip.compress(bytes(4 << 20)), _idx((3,)))
+    with pytest.raises(UcanError, match="decodes to more than 1 MB"):
+        load_mnist(tmp_path, "test")
+
+
+def _zip(path, entries: dict[str, bytes]) -> None:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+
+
+def _jpeg(width: int, height: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height)).save(out, "JPEG")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(("setup", "message"), [
+    (lambda root: (root / "cifar10_test_10k_jpeg.zip").write_bytes(b"not a zip"),
+     "is not a readable zip archive"),
+    (lambda root: _zip(root / "cifar10_test_10k_jpeg.zip", {}), "holds no"),
+    (lambda root: _zip(root / "cifar10_test_10k_jpeg.zip", {"test/cat/0.jpg": b"text"}),
+     "is not a readable image"),
+    (lambda root: _zip(root / "cifar10_test_10k_jpeg.zip", {"test/cat/0.jpg": _jpeg(64, 64)}),
+     "64×64 pixels, not a CIFAR-10 image"),
+    (lambda root: _zip(root / "cifar10_test_10k_jpeg.zip", {"test/cat/0.jpg": _jpeg(31, 32)}),
+     "CIFAR-10 images are 32×32"),
+    (lambda root: (root / "cifar-10-batches-py").mkdir(), "cannot read cifar-10-batches-py"),
+])
+def test_broken_cifar_sources_are_refused_in_one_line(tmp_path, monkeypatch, setup, message):
+    monkeypatch.setattr(datasets, "MAX_ARCHIVE_PIXELS", 40 * 40)
+    setup(tmp_path)
+    with pytest.raises(UcanError, match=message) as info:
+        load_cifar10(tmp_path, "test")
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("1,a,b\n", "is not a CSV of numbers"),
+    ("1," + ",".join(["300"] * 3072) + "\n", "outside the bytes 0-255"),
+    ("1," + ",".join(["2"] * 3072) + "\n", "should have 100 rows of 3073 values"),
+])
+def test_a_broken_cifar_csv_is_refused(tmp_path, text, message):
+    (tmp_path / "cifar10_test_first100.csv").write_text(text)
+    with pytest.raises(UcanError, match=message):
+        load_cifar10(tmp_path, "test100")
