@@ -376,7 +376,8 @@ class _TwoSidedLomax:
     def ppf(self, q: np.ndarray) -> np.ndarray:
         q = np.asarray(q, dtype=np.float64)
         tail = np.minimum(q, 1 - q)
-        magnitude = self.scale * ((2 * tail) ** (-1 / self.a) - 1)
+        with np.errstate(divide="ignore"):  # q ∈ {0, 1}: the quantile is ±∞
+            magnitude = self.scale * ((2 * tail) ** (-1 / self.a) - 1)
         return np.where(q < 0.5, -magnitude, magnitude)
 
 
