@@ -9,36 +9,40 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import streamlit as st
+import streamlit as st  # noqa: E402
 
-from app import widgets
+from app import state  # noqa: E402
 
 st.set_page_config(page_title="UCAN Explorer", page_icon="🎲", layout="wide")
 
 PAGES_DIR = Path(__file__).resolve().parent / "views"
-#: (file in views/, title, icon), in navigation order; the first page is the default. Material
-#: Symbols ship with Streamlit's own font, so they render without a system emoji font.
-PAGES = [
-    ("noise_lab.py", "Noise Lab", ":material/science:"),
-    ("compare.py", "Compare", ":material/compare_arrows:"),
-    ("certify.py", "Certify", ":material/verified:"),
-    ("region.py", "Region", ":material/hexagon:"),
-    ("radius.py", "Radius", ":material/straighten:"),
-    ("npg_maps.py", "Noise maps", ":material/map:"),
-    ("results.py", "Results", ":material/show_chart:"),
-    ("learn.py", "Learn", ":material/school:"),
-]
-page = st.navigation([st.Page(PAGES_DIR / name, title=title, icon=icon, default=index == 0)
-                      for index, (name, title, icon) in enumerate(PAGES)])
-st.session_state[widgets.PAGE_KEY] = page.title
+#: Navigation sections: (file in views/, title, icon), each in the order of the former flat
+#: list; Noise Lab is the default page. Material Symbols ship with Streamlit's own font, so they render
+#: without a system emoji font.
+SECTIONS = {
+    "Explore": [("noise_lab.py", "Noise Lab", ":material/science:"),
+                ("compare.py", "Compare", ":material/compare_arrows:"),
+                ("radius.py", "Radius", ":material/straighten:"),
+                ("npg_maps.py", "Noise maps", ":material/map:")],
+    "Certify": [("certify.py", "Certify", ":material/verified:"),
+                ("region.py", "Region", ":material/hexagon:")],
+    "Learn": [("learn.py", "Learn", ":material/school:")],
+    "Results": [("results.py", "Results", ":material/show_chart:")],
+}
+DEFAULT_PAGE = "noise_lab.py"
+page = st.navigation({section: [st.Page(PAGES_DIR / name, title=title, icon=icon,
+                                        default=name == DEFAULT_PAGE)
+                                for name, title, icon in pages]
+                      for section, pages in SECTIONS.items()})
+st.session_state[state.PAGE_KEY] = page.title
 
 with st.sidebar:
     st.markdown("### UCAN Explorer")
-    st.toggle("Teaching mode", key=widgets.TEACHING_KEY, bind="query-params",
+    st.toggle("Teaching mode", key=state.TEACHING_KEY, bind="query-params",
               help="A simpler view for classes and demos: hides the advanced controls (seeds, "
                    "pattern κ and ι, density parameters, numerical settings) and uses their "
                    "defaults. The Certify page keeps all its controls.")
-    st.radio("Figure download format", widgets.FIGURE_FORMATS, key=widgets.FIGURE_FORMAT_KEY,
+    st.radio("Figure download format", state.FIGURE_FORMATS, key=state.FIGURE_FORMAT_KEY,
              bind="query-params", horizontal=True,
              help="What the camera button at the top right of every chart (shown on hover) "
                   "saves: PNG, a picture at twice the screen resolution, or SVG, vector "

@@ -1,9 +1,9 @@
 """Compare: two noise configurations side by side on the same image.
 
 σ maps on one shared sequential colour scale and μ maps on one shared diverging scale
-(``app.map_figures``), seeded noisy samples of each, and both noises' closed-form
-radius-vs-p_A curves overlaid in one norm (``app.figures``), each labelled with its kind.
-Every number comes from ``ucan_core`` through ``app.services`` and ``app.page_services``.
+(``app.figures.maps``), seeded noisy samples of each, and both noises' closed-form
+radius-vs-p_A curves overlaid in one norm (``app.figures.curves``), each labelled with its
+kind. Every number comes from ``ucan_core`` through ``app.cached``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,17 @@ import time
 
 import streamlit as st
 
-from app import figures, map_figures, page_services, services, widgets
+from app import state
+from app.cached.noise import NoiseView, has_closed_form, noise_view, radius_curves
+from app.choices import NPG_TITLES, NoiseChoice
+from app.figures.common import fmt, kind_badge, norm_symbol
+from app.figures.curves import P_GRID, Curve, radius_curve_figure, radius_traces
+from app.figures.images import grid_png
+from app.figures.maps import maps_figure
+from app.widgets.images import image_picker
+from app.widgets.noise import NORMS, noise_choice
+from app.widgets.output import chart, soundness_badge
+from app.widgets.presets import matching_preset, preset_picker
 from ucan_core.errors import UcanError
 
 _t0 = time.perf_counter()
@@ -32,83 +42,81 @@ st.markdown(
 col_shared, *col_sides = st.columns(3, gap="large")
 with col_shared:
     st.subheader("Image")
-    image = widgets.image_picker(PREFIX)
+    image = image_picker(PREFIX)
     st.subheader("Both noises")
-    norm = st.radio("Norm of both certificates", widgets.NORMS, index=1, key=f"{PREFIX}norm",
-                    bind="query-params", horizontal=True, format_func=figures.norm_symbol,
+    norm = st.radio("Norm of both certificates", NORMS, index=1, key=f"{PREFIX}norm",
+                    bind="query-params", horizontal=True, format_func=norm_symbol,
                     help="The ℓp norm in which both radius curves are measured.")
     p_a = st.slider("p_A (markers)", 0.501, 0.999, 0.9, 0.001, format="%.3f",
                     key=f"{PREFIX}p_a", bind="query-params",
                     help="Lower bound on the top-class probability at which both curves are "
                          "marked and the table below is filled.")
     seed = 0
-    if not widgets.teaching_mode():
+    if not state.teaching_mode():
         seed = int(st.number_input("Seed", min_value=0, max_value=2**31 - 1, value=seed,
                                    step=1, key=f"{PREFIX}seed", bind="query-params",
                                    help="Seed of both noise samplers: same seed, same "
                                         "samples."))
 
-choices: dict[str, services.NoiseChoice] = {}
+choices: dict[str, NoiseChoice] = {}
 for (side, (prefix, _, default_npg)), column in zip(SIDES.items(), col_sides):
     with column:
         st.subheader(f"Noise {side}")
-        widgets.preset_picker(prefix, image_prefix=PREFIX, norm_key=f"{PREFIX}norm")
-        choices[side] = widgets.noise_choice(image.shape, prefix, learned=True,
-                                             default_npg=default_npg)
-        preset = widgets.matching_preset(choices[side], norm)
+        preset_picker(prefix, image_prefix=PREFIX, norm_key=f"{PREFIX}norm")
+        choices[side] = noise_choice(image.shape, prefix, learned=True, default_npg=default_npg)
+        preset = matching_preset(choices[side], norm)
         st.caption(f"Preset: **{preset}**" if preset else "Custom settings (no preset).")
 
-views: dict[str, page_services.NoiseView] = {}
+views: dict[str, NoiseView] = {}
 for side, choice in choices.items():
     try:
-        views[side] = page_services.noise_view(choice, image.pixels, N_SAMPLES, seed)
+        views[side] = noise_view(choice, image.pixels, N_SAMPLES, seed)
     except UcanError as error:
         st.error(f"Cannot build noise {side}: {error}")
         st.stop()
 
-names = {side: f"{side}: {services.base_of(view.noise).title} σ = {choices[side].sigma:.2f}, "
-               f"{page_services.NPG_TITLES[choices[side].npg]}"
+names = {side: f"{side}: {view.noise.base.title} σ = {choices[side].sigma:.2f}, "
+               f"{NPG_TITLES[choices[side].npg]}"
          for side, view in views.items()}
 for side, column in zip(views, st.columns(2, gap="medium")):
     column.markdown(f"**{names[side]}** · certificates "
-                    f"{widgets.soundness_badge(views[side].soundness)}")
-st.caption(f"{image.name} · d = {services.base_of(views['A'].noise).dim:,} "
+                    f"{soundness_badge(views[side].soundness)}")
+st.caption(f"{image.name} · d = {views['A'].noise.dim:,} "
            f"({'×'.join(map(str, image.shape))})")
 
 col_sigma, col_mu = st.columns(2, gap="medium")
 with col_sigma:
-    widgets.chart(map_figures.maps_figure([v.std_map for v in views.values()], list(views),
-                                          "sigma", height=340), key="compare_sigma")
+    chart(maps_figure([v.std_map for v in views.values()], list(views), "sigma", height=340),
+          key="compare_sigma")
 with col_mu:
-    widgets.chart(map_figures.maps_figure([v.shift for v in views.values()], list(views), "mu",
-                                          height=340), key="compare_mu")
+    chart(maps_figure([v.shift for v in views.values()], list(views), "mu", height=340),
+          key="compare_mu")
 
 st.markdown(f"**{N_SAMPLES} noisy samples x + μ + s⊙ε of each** (seed {seed}; clipped to "
             "[0, 1] for display only)")
 for side, column in zip(views, st.columns(2, gap="medium")):
-    column.image(figures.grid_png(views[side].samples, ncols=N_SAMPLES, min_tile=112),
+    column.image(grid_png(views[side].samples, ncols=N_SAMPLES, min_tile=112),
                  caption=names[side], width="stretch")
 
-traces: list[figures.Curve] = []
+traces: list[Curve] = []
 for side, view in views.items():
     _, colour, _ = SIDES[side]
-    if not services.has_closed_form(view.noise):
-        st.info(f"{names[side]}: {services.base_of(view.noise).title} noise has no closed-form "
+    if not has_closed_form(view.noise):
+        st.info(f"{names[side]}: {view.noise.base.title} noise has no closed-form "
                 "radius (the Radius page computes it numerically); no curve for it here.")
         continue
     try:
-        curves = services.radius_curves(view.noise, figures.P_GRID, p_a, norm)
+        curves = radius_curves(view.noise, P_GRID, p_a, norm)
     except UcanError as error:
         st.error(f"Cannot compute the radius of {side}: {error}")
         continue
     tag = "" if view.soundness == "sound" else f" [{view.soundness}]"
-    traces += figures.radius_traces(curves, norm, f"{side}{tag}: ", colour, with_base=False)
+    traces += radius_traces(curves, norm, f"{side}{tag}: ", colour, with_base=False)
 if traces:
-    widgets.chart(figures.radius_curve_figure(figures.P_GRID, traces, p_a, norm, height=420),
-                  key="compare_curves")
+    chart(radius_curve_figure(P_GRID, traces, p_a, norm, height=420), key="compare_curves")
     st.markdown(f"| at p_A = {p_a:.3f} | radius | kind |\n|---|---|---|\n" + "\n".join(
-        f"| {t.label} | {figures.fmt(t.marker_value)} | "
-        + (figures.kind_badge(t.kind) if t.dash == "solid" else ":gray-badge[size measure]")
+        f"| {t.label} | {fmt(t.marker_value)} | "
+        + (kind_badge(t.kind) if t.dash == "solid" else ":gray-badge[size measure]")
         + " |" for t in traces))
     st.caption("Anisotropic noise: min sᵢ·R is the largest ℓp ball inside the certified "
                "region (a radius); the dashed ALM is the radius of the isotropic region of "

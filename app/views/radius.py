@@ -4,7 +4,7 @@ For one or several noise densities at the same σ, in any ℓp norm and dimensio
 overlays the engine's universal radius curve, the density's closed form (if any) and,
 optionally, PixelDP's Gaussian ℓ2 radius; it tabulates their relative difference and draws the
 worst-case direction found on the image grid. Every number comes from ``ucan_core.universal``
-(through ``app.radius_services``); the figures are built by ``app.radius_figures``.
+(through ``app.cached.radius``); the figures are built by ``app.figures.radius``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,13 @@ import time
 import numpy as np
 import streamlit as st
 
-from app import figures, radius_figures, radius_services, widgets
+from app import state
+from app.cached import radius as radius_services
+from app.figures import radius as radius_figures
+from app.figures.common import csv_text, fmt, kind_badge, norm_symbol
+from app.widgets.images import image_picker
+from app.widgets.noise import DEFAULT_SIGMA
+from app.widgets.output import chart, downloads
 from ucan_core.errors import UcanError
 from ucan_core.noises.catalog import NOISES
 from ucan_core.universal.search import MODES
@@ -56,7 +62,7 @@ with controls:
                       help="Image: d = C·H·W of the image as the app works with it. Typed: "
                            "any d (the worst direction is then drawn on a near-square grid).")
     if source == "Image":
-        image = widgets.image_picker(PREFIX)
+        image = image_picker(PREFIX)
         shape: tuple[int, int, int] | None = image.shape
         dim = math.prod(image.shape)
         st.caption(f"d = C·H·W = {'×'.join(map(str, image.shape))} = {dim:,}")
@@ -74,14 +80,14 @@ with controls:
         help=f"Up to {MAX_DENSITIES} densities, each with its default parameters. Cauchy, "
              "expmix and laplace_gaussian have no closed form: the universal curve only.")
     sigma = st.slider("σ (noise level)", min_value=0.05, max_value=2.0,
-                      value=widgets.DEFAULT_SIGMA, step=0.05, key=f"{PREFIX}sigma",
+                      value=DEFAULT_SIGMA, step=0.05, key=f"{PREFIX}sigma",
                       bind="query-params",
                       help="Per-coordinate standard deviation shared by every density.")
     norm = st.select_slider("Norm ℓp", NORMS, value="2", key=f"{PREFIX}norm",
-                            bind="query-params", format_func=figures.norm_symbol,
+                            bind="query-params", format_func=norm_symbol,
                             help="The norm in which the radius is measured; fractional p "
                                  "(0.5, 1.5) too.")
-    teaching = widgets.teaching_mode()
+    teaching = state.teaching_mode()
     mode = MODES[0]
     if not teaching:
         mode = st.radio("Mode", MODES, key=f"{PREFIX}mode", bind="query-params",
@@ -118,7 +124,7 @@ with controls:
 with results:
     p = radius_services.p_grid(points)
     marker = int(np.argmin(np.abs(p - p_a)))
-    sym = figures.norm_symbol(norm)
+    sym = norm_symbol(norm)
     entries: list[radius_services.DensityCurves] = []
     errors: dict[str, list[str]] = {}
     for name in densities:
@@ -143,7 +149,7 @@ with results:
                f"{scales} scales a direction · markers at p_A = {p[marker]:.3f}")
     figure = radius_figures.radius_figure(p, pairs, pixeldp, marker, norm)
     stem = f"radius-{'-'.join(e.name for e in entries)}-l{norm}-d{dim}-s{sigma:g}-{mode}"
-    widgets.chart(figure, key="radius_curves", filename=stem, tools=True)
+    chart(figure, key="radius_curves", filename=stem, tools=True)
     if pixeldp is not None:
         st.caption("PixelDP's differential-privacy bound is sound but loose: compare it with the "
                    "Gaussian's exact ℓ2 radius (UniCR, Hong et al. 2022).")
@@ -160,18 +166,18 @@ with results:
         with tab:
             closed_col, universal_col, diff_col = st.columns(3)
             closed_col.metric(f"Closed form at p_A = {p[marker]:.3f}",
-                              "none" if cmp.closed is None else figures.fmt(cmp.closed[marker]))
-            universal_col.metric("Universal", figures.fmt(curve.radius[marker]))
+                              "none" if cmp.closed is None else fmt(cmp.closed[marker]))
+            universal_col.metric("Universal", fmt(curve.radius[marker]))
             difference = cmp.relative_difference
             diff_col.metric("Difference vs closed",
                             "—" if difference is None else f"{100 * difference[marker]:+.2f} %",
                             help="(universal − closed)/closed: about 0 where the closed form "
                                  "is tight, > 0 where it is loose.")
             closed_text = ("no closed form" if cmp.closed is None
-                           else f"closed form {figures.kind_badge(str(cmp.closed_kind))}")
+                           else f"closed form {kind_badge(str(cmp.closed_kind))}")
             known = ("the worst direction is provably among those searched"
                      if entry.direction_known else "the direction search is a heuristic")
-            st.markdown(f"{closed_text} · universal {figures.kind_badge(curve.kind)} · worst "
+            st.markdown(f"{closed_text} · universal {kind_badge(curve.kind)} · worst "
                         f"direction at this p_A: **{curve.worst_label(marker)}** ({known})")
             st.caption(curve.statement)
             st.dataframe(
@@ -188,7 +194,7 @@ with results:
                     "worst_direction": st.column_config.TextColumn("worst direction")})
             direction_col, note_col = st.columns(2, gap="medium")
             with direction_col:
-                widgets.chart(radius_figures.direction_figure(
+                chart(radius_figures.direction_figure(
                     curve.direction(marker), shape, reduction,
                     f"Worst direction at p_A = {p[marker]:.3f}: {curve.worst_label(marker)}"),
                     key=f"radius_direction_{entry.name}")
@@ -197,8 +203,8 @@ with results:
                              "pixels move and by how much matters; the engine puts them "
                              "first in reading order.")
 
-    widgets.downloads([
-        ("Curves (CSV)", figures.csv_text(radius_figures.csv_rows(
+    downloads([
+        ("Curves (CSV)", csv_text(radius_figures.csv_rows(
             [(e.name, e.comparison) for e in entries], pixeldp, norm, mode)), f"{stem}.csv"),
         ("Figure (Plotly JSON)", figure.to_json(), f"{stem}.json")], key="radius_dl")
 

@@ -1,7 +1,7 @@
 """Results: certified accuracy vs radius from certify logs, ours and Cohen et al.'s, overlaid.
 
 Logs are read by ``ucan_core.logs.read_log`` and summarised by ``ucan_core.analysis``
-(through ``app.page_services``); the figure comes from ``app.results_figures``.
+(through ``app.cached.results``); the figure comes from ``app.figures.results``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,10 @@ import time
 
 import streamlit as st
 
-from app import figures, page_services, results_figures, widgets
+from app.cached.results import accuracy_curves, accuracy_table, bundled_logs, cohen_logs, uploaded_log
+from app.figures.common import csv_text
+from app.figures.results import accuracy_figure
+from app.widgets.output import chart, downloads, soundness_badge
 from ucan_core import analysis
 from ucan_core.errors import UcanError
 
@@ -29,7 +32,7 @@ st.markdown(
     "Radii are in pixel units of each dataset: a radius on 3×224×224 ImageNet images is not "
     "comparable with one on 28×28 MNIST digits.")
 
-ours, cohen = page_services.bundled_logs(), page_services.cohen_logs()
+ours, cohen = bundled_logs(), cohen_logs()
 col_ours, col_cohen = st.columns(2, gap="medium")
 chosen_ours = col_ours.multiselect(
     "This project's logs", list(ours), default=[n for n in ours if "/" not in n],
@@ -59,7 +62,7 @@ radii_text = col_options.text_input(
 logs = [ours[name] for name in chosen_ours] + [cohen[name] for name in chosen_cohen]
 if upload is not None:
     try:
-        logs.append(page_services.uploaded_log(upload.getvalue(), upload.name))
+        logs.append(uploaded_log(upload.getvalue(), upload.name))
     except UcanError as error:
         col_upload.error(f"Cannot use this log: {error}")
 try:
@@ -73,10 +76,10 @@ except ValueError:
 if not logs:
     st.info("Choose at least one log (or upload one).")
     st.stop()
-grid, curves = page_services.accuracy_curves(logs, with_alm)
-widgets.chart(results_figures.accuracy_figure(
+grid, curves = accuracy_curves(logs, with_alm)
+chart(accuracy_figure(
     grid, [(s.log, s.measure, s.certified_accuracy) for s in curves]), key="results_curves")
-summaries = page_services.accuracy_table(logs, radii, with_alm)
+summaries = accuracy_table(logs, radii, with_alm)
 records = json.loads(analysis.format_table(summaries, "json"))["rows"]
 st.markdown("**Certified accuracy** (`ucan_core.analysis`; ACR = average certified radius)")
 percent = st.column_config.NumberColumn(format="percent")
@@ -85,7 +88,7 @@ st.dataframe(records, hide_index=True, width="stretch", height="content", key="r
                             **{f"r={r:g}": percent for r in radii},
                             "acr": st.column_config.NumberColumn(format="%.3f")})
 tags = sorted({s.soundness for s in summaries})
-st.markdown("Soundness of the rows: " + " · ".join(map(widgets.soundness_badge, tags)))
+st.markdown("Soundness of the rows: " + " · ".join(map(soundness_badge, tags)))
 st.caption("sound: certificates for the deployed smoothed classifier. input-dependent: "
            "the noise maps were computed from each test image, so these numbers are not "
            "certificates for the deployed classifier. unstated: Cohen's logs carry no tag "
@@ -93,10 +96,10 @@ st.caption("sound: certificates for the deployed smoothed classifier. input-depe
            "ALM row measures the size of the certified region.")
 curve_rows = [{"radius": float(r), **{f"{s.log} [{s.measure}]": s.certified_accuracy[k]
                                       for s in curves}} for k, r in enumerate(grid)]
-widgets.downloads([
+downloads([
     ("Table (CSV)", analysis.format_table(summaries, "csv"), "certified-accuracy.csv"),
     ("Table (JSON)", analysis.format_table(summaries, "json"), "certified-accuracy.json"),
-    ("Curves (CSV)", figures.csv_text(curve_rows), "certified-accuracy-curves.csv")],
+    ("Curves (CSV)", csv_text(curve_rows), "certified-accuracy-curves.csv")],
     key="results_dl")
 runs = [{"log": e.name, "source": e.source, "rows": len(e.log),
          **{k: v for k, v in e.settings.items() if not isinstance(v, dict)},

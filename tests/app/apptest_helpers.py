@@ -76,7 +76,7 @@ def wait_for_job(at: AppTest, key: str, timeout: float) -> AppTest:
     taken its outcome."""
     deadline = time.monotonic() + timeout
     while True:
-        job = at.session_state[key] if key in at.session_state else None
+        job = at.session_state.get(key, None)
         assert job is not None, "no job was started"
         if not job.running and job.integrated:
             assert not at.exception, at.exception

@@ -24,7 +24,12 @@ from PIL import Image
 from scipy.stats import beta, norm
 from streamlit.testing.v1 import AppTest
 
-from app import figures, services
+from app import choices, jobs
+from app.cached import certify as cached_certify
+from app.cached import images as cached_images
+from app.figures import common as fig_common
+from app.figures import formulas as fig_formulas
+from app.figures import votes as fig_votes
 from ucan_core.audit.attack import AttackBudget
 from ucan_core.audit.certificates import AuditResult, audit_two_stage, claimed_region
 from ucan_core.certify.smoothed import SmoothedClassifier
@@ -66,7 +71,7 @@ def open_certify() -> AppTest:
 
 
 def job_of(at: AppTest):
-    return at.session_state["certify_job"] if "certify_job" in at.session_state else None
+    return at.session_state.get("certify_job", None)
 
 
 def wait_job(at: AppTest, timeout: float = 90.0) -> AppTest:
@@ -187,8 +192,8 @@ def test_small_run_result_radius_cache_and_stale():
     first_job = job_of(at)
     cert = first_job.result
     assert json.loads(cert.to_json())["prediction"] == 7
-    row = services.certificate_row(services.result_of(first_job), tuple("0123456789"))
-    parsed = list(csv.DictReader(io.StringIO(figures.csv_text([row]))))
+    row = cached_certify.certificate_row(jobs.result_of(first_job), tuple("0123456789"))
+    parsed = list(csv.DictReader(io.StringIO(fig_common.csv_text([row]))))
     assert len(parsed) == 1 and parsed[0]["prediction_name"] == "7"
     assert float(parsed[0]["radius"]) == pytest.approx(radius, rel=1e-9)
 
@@ -299,8 +304,8 @@ def test_sigma_override_and_pattern_npg_alm():
     badge = ":gray-badge[size of the certified region, not a radius]"
     assert f"ALM (ℓ2) = `{alm:.6g}` {badge}" in text
     assert "`ALM = (∏sᵢ)^(1/d)·R = 1 · " in text                 # the pattern's geometric mean
-    assert f"= {figures.fmt(alm, 6)}`" in text
-    assert f"{figures.fmt(s_min, 6)} · [0.3·Φ⁻¹(" in text    # the formula, filled
+    assert f"= {fig_common.fmt(alm, 6)}`" in text
+    assert f"{fig_common.fmt(s_min, 6)} · [0.3·Φ⁻¹(" in text    # the formula, filled
 
 
 def test_abstain_at_a_far_too_large_sigma():
@@ -325,51 +330,51 @@ def test_abstain_at_a_far_too_large_sigma():
 
 
 def test_votes_figure_highlights_selected_class():
-    fig = figures.votes_figure(list("0123"), [5, 80, 15, 0], [1, 8, 1, 0], 1, 100, 10)
+    fig = fig_votes.votes_figure(list("0123"), [5, 80, 15, 0], [1, 8, 1, 0], 1, 100, 10)
     estimation, selection = fig.data
     assert list(estimation.customdata) == [5, 80, 15, 0]
     np.testing.assert_allclose(estimation.y, [0.05, 0.8, 0.15, 0.0])
     np.testing.assert_allclose(selection.y, [0.1, 0.8, 0.1, 0.0])
     colours = list(estimation.marker.color)
-    assert colours[1] == figures.SELECTED_COLOUR and set(colours[:1] + colours[2:]) == {
-        figures.OTHER_COLOUR}
+    assert colours[1] == fig_common.SELECTED_COLOUR and set(colours[:1] + colours[2:]) == {
+        fig_common.OTHER_COLOUR}
     assert "ĉ_A = 1" in fig.layout.title.text
     with pytest.raises(ValueError):
-        figures.votes_figure(list("01"), [1, 2, 3], [1, 2], 0, 6, 3)
+        fig_votes.votes_figure(list("01"), [1, 2, 3], [1, 2], 0, 6, 3)
 
 
 def test_p_a_interval_figure_zooms_and_marks_half():
-    fig = figures.p_a_interval_figure(1.0, 0.9966, 0.9963, 1.0, 0.001)
+    fig = fig_votes.p_a_interval_figure(1.0, 0.9966, 0.9963, 1.0, 0.001)
     lo, hi = fig.layout.xaxis.range
     assert lo < 0.9963 and hi >= 1.0 and hi - lo >= 0.002
     assert not fig.layout.shapes                              # ½ is far outside the view
     assert "99.9% interval" in fig.layout.title.text
-    fig = figures.p_a_interval_figure(0.55, 0.45, 0.44, 0.66, 0.01)
+    fig = fig_votes.p_a_interval_figure(0.55, 0.45, 0.44, 0.66, 0.01)
     assert fig.layout.shapes and fig.layout.shapes[0].x0 == 0.5
 
 
 def test_csv_text_one_row():
-    text = figures.csv_text([{"a": 1, "b": "x y", "c": 0.5}])
+    text = fig_common.csv_text([{"a": 1, "b": "x y", "c": 0.5}])
     assert text == "a,b,c\n1,x y,0.5\n"
-    assert figures.csv_text([]) == ""
+    assert fig_common.csv_text([]) == ""
 
 
 def test_fill_formula_digits_keeps_default():
-    values = figures.values_table(0.25, 0.25, 784, 0.99965467, {})
-    assert figures.fill_formula("σ·Φ⁻¹(p_A)", values, 0.8483, "exact", "2")[1] == \
+    values = fig_formulas.values_table(0.25, 0.25, 784, 0.99965467, {})
+    assert fig_formulas.fill_formula("σ·Φ⁻¹(p_A)", values, 0.8483, "exact", "2")[1] == \
         "`  = 0.25·Φ⁻¹(0.9997)`"
-    assert figures.fill_formula("σ·Φ⁻¹(p_A)", values, 0.8483, "exact", "2",
+    assert fig_formulas.fill_formula("σ·Φ⁻¹(p_A)", values, 0.8483, "exact", "2",
                                 digits=6)[1] == "`  = 0.25·Φ⁻¹(0.999655)`"
 
 
 # ---------------------------------------------------------------------------------- services
 
 
-def _settings(**changes) -> services.CertifySettings:
-    choice = services.NoiseChoice("gaussian", 0.25, (1, 28, 28))
+def _settings(**changes) -> choices.CertifySettings:
+    choice = choices.NoiseChoice("gaussian", 0.25, (1, 28, 28))
     base = dict(model_id="mnist-gaussian-0.25", image_key="bundled:mnist-0000", noise=choice,
                 n0=20, n=200, alpha=0.001, batch_size=100, seed=0, device="cpu")
-    return services.CertifySettings(**{**base, **changes})
+    return choices.CertifySettings(**{**base, **changes})
 
 
 def test_settings_key_is_stable_and_names_differences():
@@ -378,21 +383,21 @@ def test_settings_key_is_stable_and_names_differences():
     c = _settings(seed=1, n=400)
     assert c.key() != a.key()
     assert sorted(c.differences(a)) == ["n", "seed"]
-    d = _settings(noise=services.NoiseChoice("gaussian", 0.5, (1, 28, 28)))
+    d = _settings(noise=choices.NoiseChoice("gaussian", 0.5, (1, 28, 28)))
     assert d.differences(a) == ["σ"]
 
 
 def test_job_worker_matches_engine_and_cancels():
     model, _ = load_model("mnist-gaussian-0.25")
-    x = torch.from_numpy(services.bundled_model_input("mnist-0000", (1, 28, 28)).pixels)
+    x = torch.from_numpy(cached_images.bundled_model_input("mnist-0000", (1, 28, 28)).pixels)
     noise = build_noise("gaussian", 0.25, (1, 28, 28))
-    job = services.CertifyJob(_settings(), SmoothedClassifier(model, noise, 10), x, noise).start()
+    job = jobs.CertifyJob(_settings(), SmoothedClassifier(model, noise, 10), x, noise).start()
     assert job.wait(60) and job.error is None and not job.cancelled
     direct = SmoothedClassifier(model, noise, 10).certify(x, 20, 200, 0.001, 100, 0)
     assert job.result.counts == direct.counts and job.result.radius == direct.radius
     assert job.done == job.total == 220 and job.rate > 0
 
-    long = services.CertifyJob(_settings(n=100_000, n0=100),
+    long = jobs.CertifyJob(_settings(n=100_000, n0=100),
                                SmoothedClassifier(model, noise, 10), x, noise).start()
     long.cancel()
     assert long.wait(30)
@@ -460,12 +465,12 @@ def test_dual_rs_result_equals_engine_and_downloads():
     certify(at, n0=20, n=200)
     assert not at.error
     job = job_of(at)
-    assert isinstance(job.settings, services.DualSettings) and job.done == job.total == 440
+    assert isinstance(job.settings, choices.DualSettings) and job.done == job.total == 440
     dual, card = load_dual("mnist-sigma-estimator", list(EXPERTS))
-    x = torch.from_numpy(services.bundled_model_input("mnist-0000", (1, 28, 28)).pixels)
+    x = torch.from_numpy(cached_images.bundled_model_input("mnist-0000", (1, 28, 28)).pixels)
     direct = dual.certify(x, 20, 200, 0.001, 1000, seed=0)
     cert = job.result
-    for name in ("prediction", "level", "radius", "r_sigma", "r_c", "p_a_lower_sigma",
+    for name in ("prediction", "selected", "radius", "r_sel", "r_c", "p_a_lower_sel",
                  "p_a_lower_c"):
         assert getattr(cert, name) == getattr(direct, name), name
     assert cert.selection.counts == direct.selection.counts
@@ -494,16 +499,16 @@ def test_dual_rs_result_equals_engine_and_downloads():
     assert set(chart_keys(at)) == {"cert_votes_sigma", "cert_votes"}
 
     # downloads carry both radii, the level, both p̲_A and the α split
-    result = services.result_of(job)
-    data = json.loads(services.two_stage_json(result))
+    result = jobs.result_of(job)
+    data = json.loads(cached_certify.two_stage_json(result))
     assert data["r_sigma"] == direct.r_sel and data["r_c"] == direct.r_c
     assert data["level"] == direct.selected and data["soundness"] == "sound"
     assert data["selection"]["alpha"] == data["classification"]["alpha"] == 0.0005
     assert data["experts"] == list(EXPERTS) and data["seed"] == 0
-    row = services.two_stage_row(result, tuple("0123456789"))
-    (parsed,) = csv.DictReader(io.StringIO(figures.csv_text([row])))
+    row = cached_certify.two_stage_row(result, tuple("0123456789"))
+    (parsed,) = csv.DictReader(io.StringIO(fig_common.csv_text([row])))
     for name in ("radius", "r_sigma", "r_c", "level", "p_a_lower_sigma", "p_a_lower_c"):
-        assert float(parsed[name]) == pytest.approx(getattr(direct, name), rel=1e-12), name
+        assert float(parsed[name]) == pytest.approx(direct.to_dict()[name], rel=1e-12), name
     assert float(parsed["alpha_sigma"]) == float(parsed["alpha_c"]) == 0.0005
     assert parsed["soundness"] == "sound" and parsed["prediction_name"] == "7"
 
@@ -553,10 +558,10 @@ def test_dual_rs_on_cifar10_with_its_own_estimator():
     certify(at, n0=20, n=200)
     assert not at.error
     dual, _ = load_dual("cifar10-sigma-estimator", list(experts))
-    x = torch.from_numpy(services.bundled_model_input("cifar10-0000", (3, 32, 32)).pixels)
+    x = torch.from_numpy(cached_images.bundled_model_input("cifar10-0000", (3, 32, 32)).pixels)
     direct = dual.certify(x, 20, 200, 0.001, 1000, seed=0)
     cert = job_of(at).result
-    for name in ("prediction", "level", "radius", "r_sigma", "r_c"):
+    for name in ("prediction", "selected", "radius", "r_sel", "r_c"):
         assert getattr(cert, name) == getattr(direct, name) or (
             math.isnan(getattr(cert, name)) and math.isnan(getattr(direct, name))), name
     assert cert.selection.counts == direct.selection.counts
@@ -603,13 +608,13 @@ def test_routing_result_equals_engine_and_downloads():
     certify(at, n0=20, n=200)
     assert not at.error
     job = job_of(at)
-    assert isinstance(job.settings, services.RoutingSettings)
+    assert isinstance(job.settings, choices.RoutingSettings)
     assert job.done == job.total == 440
     router, card = load_router("mnist-route-l2")
-    x = torch.from_numpy(services.bundled_model_input("mnist-0000", (1, 28, 28)).pixels)
+    x = torch.from_numpy(cached_images.bundled_model_input("mnist-0000", (1, 28, 28)).pixels)
     direct = router.certify(x, 20, 200, 0.001, 1000, seed=0)
     cert = job.result
-    for name in ("prediction", "config", "radius", "r_sel", "r_c", "alm", "alm_c", "alm_upper",
+    for name in ("prediction", "selected", "radius", "r_sel", "r_c", "alm", "alm_c", "alm_upper",
                  "p_a_lower_sel", "p_a_lower_c"):
         assert getattr(cert, name) == getattr(direct, name), name
     assert cert.selection.counts == direct.selection.counts
@@ -660,16 +665,16 @@ def test_routing_result_equals_engine_and_downloads():
                                noise.shift.numpy().ravel(), rtol=1e-6, atol=1e-7)
 
     # downloads: both radii, the configuration, the ALMs labelled, the α split
-    result = services.result_of(job)
-    data = json.loads(services.two_stage_json(result))
+    result = jobs.result_of(job)
+    data = json.loads(cached_certify.two_stage_json(result))
     assert data["config"] == direct.selected and data["selector"] == "mnist-route-l2"
     assert data["r_sel"] == direct.r_sel and data["r_c"] == direct.r_c
     assert data["alm"] == direct.alm and data["alm_upper"] == direct.alm_upper
     assert data["alm_upper_kind"] == "upper bound, not certified"
     assert data["selection"]["alpha"] == data["classification"]["alpha"] == 0.0005
     assert data["soundness"] == "sound" and data["seed"] == 0
-    (parsed,) = csv.DictReader(io.StringIO(figures.csv_text(
-        [services.two_stage_row(result, tuple("0123456789"))])))
+    (parsed,) = csv.DictReader(io.StringIO(fig_common.csv_text(
+        [cached_certify.two_stage_row(result, tuple("0123456789"))])))
     for name in ("radius", "r_sel", "r_c", "alm", "alm_c", "alm_upper", "p_a_lower_sel",
                  "p_a_lower_c"):
         assert float(parsed[name]) == pytest.approx(getattr(direct, name), rel=1e-12), name
@@ -711,7 +716,7 @@ def test_routing_url_state_reproduces_the_run():
     at.button(key="cert_run").click().run()
     wait_job(at)
     settings = job_of(at).settings
-    assert settings == services.RoutingSettings(
+    assert settings == choices.RoutingSettings(
         selector_id="mnist-route-l2", image_key="bundled:mnist-0001", n0=20, n=200,
         alpha=0.001, batch_size=1000, seed=3, device=available_devices()[0])
     assert metrics(at)["Prediction"] == "2"                             # the bundled MNIST 2
@@ -745,9 +750,9 @@ def test_routing_refuses_images_it_cannot_certify():
 def test_routing_settings_key_and_differences():
     base = {"image_key": "bundled:mnist-0000", "n0": 20, "n": 200, "alpha": 0.001,
             "batch_size": 100, "seed": 0, "device": "cpu"}
-    a = services.RoutingSettings(selector_id="mnist-route-alm", **base)
-    b = services.RoutingSettings(selector_id="mnist-route-l2", **base)
-    dual = services.DualSettings(estimator_id="mnist-sigma-estimator", expert_ids=EXPERTS, **base)
+    a = choices.RoutingSettings(selector_id="mnist-route-alm", **base)
+    b = choices.RoutingSettings(selector_id="mnist-route-l2", **base)
+    dual = choices.DualSettings(estimator_id="mnist-sigma-estimator", expert_ids=EXPERTS, **base)
     assert a.key() != b.key() and a.key() != dual.key()
     assert b.differences(a) == ["selector"] and a.differences(dual) == ["mode"]
     assert a.samples == dual.samples == 440
@@ -760,7 +765,7 @@ def test_routing_settings_key_and_differences():
 def test_audit_button_shows_a_verdict():
     at = certify(open_certify(), n0=20, n=200)
     text = markdown(at)
-    budget = services.AUDIT_BUDGET
+    budget = jobs.AUDIT_BUDGET
     assert f"n_verify = {budget.n_verify:,} fresh samples" in text
     assert f"PGD {budget.restarts} random starts × {budget.steps} steps" in text
     assert "cert_audit_region" not in [r.key for r in at.radio]  # isotropic: the ℓ2 ball
@@ -768,7 +773,7 @@ def test_audit_button_shows_a_verdict():
     at.button(key="cert_audit").click().run()
     wait_job(at, timeout=120)
     audit = job_of(at)
-    assert isinstance(audit, services.AuditJob) and audit.target == certificate_job.key
+    assert isinstance(audit, jobs.AuditJob) and audit.target == certificate_job.key
     result = audit.result
     assert result.attacked and result.region == "ball" and result.target == "deployed"
     assert result.radius == pytest.approx(certificate_job.result.radius)
@@ -787,7 +792,7 @@ def check_audit_verdict(at: AppTest, result: AuditResult, alpha: float, label: s
     votes = re.search(r"Votes for 7 at the worst point x′[^:]*: ([\d,]+) of ([\d,]+)",
                       markdown(at))
     k, n = (int(v.replace(",", "")) for v in votes.groups())
-    assert n == services.AUDIT_BUDGET.n_verify
+    assert n == jobs.AUDIT_BUDGET.n_verify
     upper = 1.0 if k == n else beta.ppf(1 - alpha, k + 1, n - k)
     assert float(shown[label]) == pytest.approx(upper, abs=1e-6)
     assert shown["PREDICT changed"] == ("no" if not result.changed else
@@ -808,7 +813,7 @@ def audit_two_stage_on_page(at: AppTest, selector: str,
     audit result)."""
     certify(at, n0=20, n=200)
     cert = job_of(at).result
-    budget = services.AUDIT_BUDGET
+    budget = jobs.AUDIT_BUDGET
     text = markdown(at)
     assert (f"n_verify = {budget.n_verify:,} fresh samples per stage at α_audit/2 = "
             f"{budget.alpha / 2:g} each") in text
@@ -817,7 +822,7 @@ def audit_two_stage_on_page(at: AppTest, selector: str,
     at.button(key="cert_audit").click().run()
     wait_job(at, timeout=180)
     audit = job_of(at)
-    assert isinstance(audit, services.AuditJob) and audit.cancelled is False
+    assert isinstance(audit, jobs.AuditJob) and audit.cancelled is False
     assert audit.done == audit.total == 2 * (budget.steps + 1) + 4
     result = audit.result
     assert result.attacked and (result.norm, result.region) == ("2", "ball")
@@ -841,10 +846,10 @@ def test_dual_rs_audit_checks_both_stages():
     assert f"by the selected level σ = {cert.selected:g}'s classifier" in markdown(at)
     # the engine, asked directly about the certificate's claim, finds the same
     dual, _ = load_dual("mnist-sigma-estimator", list(EXPERTS))
-    x = torch.from_numpy(services.bundled_model_input("mnist-0000", (1, 28, 28)).pixels)
+    x = torch.from_numpy(cached_images.bundled_model_input("mnist-0000", (1, 28, 28)).pixels)
     assert result == audit_two_stage(dual, x, cert.selection.prediction, cert.prediction,
                                      claimed_region(dual.selector.noise, cert.radius, "2"),
-                                     services.AUDIT_BUDGET, seed=0, target="dual-rs")
+                                     jobs.AUDIT_BUDGET, seed=0, target="dual-rs")
 
 
 def test_routing_audit_checks_both_stages():
@@ -858,12 +863,12 @@ def test_audit_progress_and_cancel(monkeypatch):
     at = certify(open_certify(), n0=20, n=200)
     endless = AttackBudget(steps=100_000, restarts=1, draws=4, directions=0, screen=10,
                            n_verify=100)
-    monkeypatch.setattr(services, "AUDIT_BUDGET", endless)
+    monkeypatch.setattr(jobs, "AUDIT_BUDGET", endless)
     at.run()
     assert "PGD 1 random starts × 100000 steps" in markdown(at)
     at.button(key="cert_audit").click().run()
     audit = job_of(at)
-    assert isinstance(audit, services.AuditJob) and audit.running
+    assert isinstance(audit, jobs.AuditJob) and audit.running
     deadline = time.monotonic() + 60
     while audit.done == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -886,7 +891,7 @@ def test_audit_progress_and_cancel(monkeypatch):
                                                 ("abc", 30.0), ("0", 30.0), ("-1", 30.0),
                                                 ("inf", 30.0), ("nan", 30.0)])
 def test_session_timeout_from_the_environment(text, seconds):
-    assert services.session_timeout(text) == seconds
+    assert jobs.session_timeout(text) == seconds
 
 
 # ---------------------------------------------------------------------------------- closed tab
@@ -894,22 +899,22 @@ def test_session_timeout_from_the_environment(text, seconds):
 
 def test_job_without_heartbeat_cancels_itself():
     model, _ = load_model("mnist-gaussian-0.25")
-    x = torch.from_numpy(services.bundled_model_input("mnist-0000", (1, 28, 28)).pixels)
+    x = torch.from_numpy(cached_images.bundled_model_input("mnist-0000", (1, 28, 28)).pixels)
     noise = build_noise("gaussian", 0.25, (1, 28, 28))
-    gone = services.CertifyJob(_settings(n=100_000, n0=100), SmoothedClassifier(model, noise, 10),
+    gone = jobs.CertifyJob(_settings(n=100_000, n0=100), SmoothedClassifier(model, noise, 10),
                                x, noise, alive=lambda: False, timeout=0.3).start()
     assert gone.wait(30)
     assert gone.cancelled and gone.abandoned and gone.result is None
     assert 0 < gone.done < gone.total and gone.elapsed >= 0.3
     # a connected session refreshes the heartbeat: the same timeout never stops the job
-    alive = services.CertifyJob(_settings(n=2000, n0=100), SmoothedClassifier(model, noise, 10),
+    alive = jobs.CertifyJob(_settings(n=2000, n0=100), SmoothedClassifier(model, noise, 10),
                                 x, noise, alive=lambda: True, timeout=0.01).start()
     assert alive.wait(60) and alive.result is not None and not alive.abandoned
     assert alive.elapsed > 0.01
 
 
 def test_session_probe_asks_the_runtime(monkeypatch):
-    assert services.session_probe()()                    # no script context: always alive
+    assert jobs.session_probe()()                    # no script context: always alive
     active = {"tab-1"}
 
     class FakeRuntime:
@@ -917,11 +922,11 @@ def test_session_probe_asks_the_runtime(monkeypatch):
         def is_active_session(session_id: str) -> bool:
             return session_id in active
 
-    monkeypatch.setattr(services, "get_script_run_ctx",
+    monkeypatch.setattr(jobs, "get_script_run_ctx",
                         lambda: type("Ctx", (), {"session_id": "tab-1"})())
-    monkeypatch.setattr(services.runtime, "exists", lambda: True)
-    monkeypatch.setattr(services.runtime, "get_instance", lambda: FakeRuntime)
-    probe = services.session_probe()
+    monkeypatch.setattr(jobs.runtime, "exists", lambda: True)
+    monkeypatch.setattr(jobs.runtime, "get_instance", lambda: FakeRuntime)
+    probe = jobs.session_probe()
     assert probe()
     active.clear()                                       # the tab was closed
     assert not probe()

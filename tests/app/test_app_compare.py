@@ -8,7 +8,7 @@ import pytest
 from apptest_helpers import as_array, chart_specs, open_with_params, text, traces
 from streamlit.testing.v1 import AppTest
 
-from app import figures
+from app.figures import curves as fig_curves
 from ucan_core.io.images import to_tensor
 from ucan_core.noises.catalog import make_noise
 from ucan_core.npg.learned import smoothing_noise
@@ -65,15 +65,15 @@ def test_defaults_shared_sigma_scale_and_engine_curves():
     assert list(shown) == ["A: isotropic ℓ2 radius R (exact)",
                            "B: anisotropic ℓ2 radius min sᵢ·R (sound)",
                            "B: ALM (∏sᵢ)^(1/d)·R (size measure, not a radius)"]
-    iso, kind = make_noise("gaussian", 0.5, 784).radius_curve(figures.P_GRID, 2)
+    iso, kind = make_noise("gaussian", 0.5, 784).radius_curve(fig_curves.P_GRID, 2)
     assert kind == "exact"
     np.testing.assert_allclose(shown["A: isotropic ℓ2 radius R (exact)"], iso, rtol=1e-12)
-    aniso, _ = pattern().radius_curve(figures.P_GRID, 2)
+    aniso, _ = pattern().radius_curve(fig_curves.P_GRID, 2)
     np.testing.assert_allclose(shown["B: anisotropic ℓ2 radius min sᵢ·R (sound)"], aniso,
                                rtol=1e-6)
     np.testing.assert_allclose(
         shown["B: ALM (∏sᵢ)^(1/d)·R (size measure, not a radius)"],
-        pattern().alm_curve(figures.P_GRID, 2), rtol=1e-6)
+        pattern().alm_curve(fig_curves.P_GRID, 2), rtol=1e-6)
     table = text(at)
     assert "| A: isotropic ℓ2 radius R | 0.6408 | :green-badge[exact] |" in table
     assert ":gray-badge[size measure]" in table
@@ -94,7 +94,7 @@ def test_mu_scale_is_symmetric_over_both_maps_with_a_learned_noise():
     assert (scale[0], scale[len(scale) // 2], scale[-1]) == ("rgb(103,0,31)", "rgb(247,247,247)",
                                                              "rgb(5,48,97)")
     shown = curves(at)
-    aniso, _ = engine.radius_curve(figures.P_GRID, 2)
+    aniso, _ = engine.radius_curve(fig_curves.P_GRID, 2)
     np.testing.assert_allclose(shown["B: anisotropic ℓ2 radius min sᵢ·R (sound)"], aniso,
                                rtol=1e-6)
 
@@ -112,7 +112,7 @@ def test_norm_preset_and_seed_change_the_view():
     shown = curves(at)
     assert list(shown) == ["A: isotropic ℓ1 radius R (exact)", "B: isotropic ℓ1 radius R (exact)"]
     for name, density in (("A", "gaussian"), ("B", "laplace")):
-        expected, _ = make_noise(density, 0.5, 784).radius_curve(figures.P_GRID, 1)
+        expected, _ = make_noise(density, 0.5, 784).radius_curve(fig_curves.P_GRID, 1)
         np.testing.assert_allclose(shown[f"{name}: isotropic ℓ1 radius R (exact)"], expected,
                                    rtol=1e-12)
     assert shown["B: isotropic ℓ1 radius R (exact)"][-1] > shown[

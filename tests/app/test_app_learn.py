@@ -9,7 +9,7 @@ import pytest
 from apptest_helpers import as_array, chart_specs, download_labels, open_page, text
 from scipy.stats import beta, norm
 
-from app.learn_figures import Stage, monte_carlo_figure
+from app.figures.learn import Stage, monte_carlo_figure
 from ucan_core.certify.smoothed import SmoothedClassifier
 from ucan_core.io.images import to_tensor
 from ucan_core.noises.catalog import make_noise

@@ -13,7 +13,15 @@ from apptest_helpers import as_array, open_page, open_with_params
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from app import figures, learn_figures, map_figures, widgets
+from app import state
+from app.figures import common as fig_common
+from app.figures import curves as fig_curves
+from app.figures import formulas as fig_formulas
+from app.figures import images as fig_images
+from app.figures import learn as learn_figures
+from app.figures import maps as fig_maps
+from app.figures import votes as fig_votes
+from app.widgets import presets
 from ucan_core.io.images import to_tensor
 from ucan_core.noises.catalog import make_noise
 from ucan_core.npg.learned import smoothing_noise
@@ -93,7 +101,7 @@ def test_initial_render_defaults_and_sigma_map():
     assert mu["zmid"] == 0 and np.all(as_array(mu["z"]) == 0)
     traces = curve_traces(at)
     assert list(traces) == ["isotropic ℓ2 radius R (exact)"]
-    expected, kind = make_noise("gaussian", 0.5, 784).radius_curve(figures.P_GRID, 2)
+    expected, kind = make_noise("gaussian", 0.5, 784).radius_curve(fig_curves.P_GRID, 2)
     assert kind == "exact"
     np.testing.assert_allclose(traces["isotropic ℓ2 radius R (exact)"], expected, rtol=1e-12)
     x = as_array(specs["Certified"]["data"][0]["x"])
@@ -121,9 +129,9 @@ def test_pattern_npg_sigma_map_and_anisotropic_traces():
     alm = [n for n in names if n.startswith("ALM")]
     assert len(alm) == 1
     aniso = next(t for n, t in traces.items() if n.startswith("anisotropic"))
-    expected, _ = engine.radius_curve(figures.P_GRID, 2)
+    expected, _ = engine.radius_curve(fig_curves.P_GRID, 2)
     np.testing.assert_allclose(aniso, expected, rtol=1e-6)
-    np.testing.assert_allclose(traces[alm[0]], engine.alm_curve(figures.P_GRID, 2), rtol=1e-6)
+    np.testing.assert_allclose(traces[alm[0]], engine.alm_curve(fig_curves.P_GRID, 2), rtol=1e-6)
     spec = charts(at)["Certified"]
     assert next(t for t in spec["data"] if t["name"] == alm[0])["line"]["dash"] == "dash"
     assert ":gray-badge[size measure]" in all_text(at)
@@ -136,7 +144,7 @@ def test_curve_scales_with_sigma():
     assert not at.exception
     high = curve_traces(at)["isotropic ℓ2 radius R (exact)"]
     np.testing.assert_allclose(high, 2.0 * low, rtol=1e-12)
-    expected, _ = make_noise("gaussian", 1.0, 784).radius_curve(figures.P_GRID, 2)
+    expected, _ = make_noise("gaussian", 1.0, 784).radius_curve(fig_curves.P_GRID, 2)
     np.testing.assert_allclose(high, expected, rtol=1e-12)
     assert np.all(as_array(charts(at)["σ map"]["data"][0]["z"]) == pytest.approx(1.0))
 
@@ -148,7 +156,7 @@ def test_laplace_l1_is_exact_and_l2_is_sound():
     assert at.radio(key="norm_laplace").value == "1"       # the density's native norm
     traces = curve_traces(at)
     assert list(traces) == ["isotropic ℓ1 radius R (exact)"]
-    expected, kind = make_noise("laplace", 0.5, 784).radius_curve(figures.P_GRID, 1)
+    expected, kind = make_noise("laplace", 0.5, 784).radius_curve(fig_curves.P_GRID, 1)
     assert kind == "exact"
     np.testing.assert_allclose(traces["isotropic ℓ1 radius R (exact)"], expected, rtol=1e-12)
     text = all_text(at)
@@ -202,7 +210,7 @@ def test_density_without_closed_form_shows_info(density):
     at = run_app()
     at.selectbox(key="density").select(density).run()
     assert not at.exception and not at.error
-    assert any("universal" in i.value and "planned" in i.value for i in at.info)
+    assert any("universal" in i.value and "Radius" in i.value for i in at.info)
     assert set(charts(at)) == {"σ map", "μ map"}            # maps, but no curve
     assert len(at.get("image")) == 2                        # input and samples
 
@@ -246,7 +254,7 @@ def noise_widgets(at: AppTest) -> tuple[str, float, str, str]:
 
 
 def test_presets_are_the_ones_expected():
-    assert list(widgets.PRESETS) == list(EXPECTED_PRESETS)
+    assert list(presets.PRESETS) == list(EXPECTED_PRESETS)
 
 
 @pytest.mark.parametrize("name", list(EXPECTED_PRESETS))
@@ -263,7 +271,7 @@ def test_preset_sets_the_widgets_and_the_url_reproduces_the_view(name):
     assert f"Preset: **{name}**" in all_text(at)
     if EXPECTED_PRESETS[name][3] == "pattern-2":
         assert (at.slider(key="kappa").value, at.slider(key="iota").value) == (
-            widgets.DEFAULT_KAPPA, widgets.DEFAULT_IOTA)
+            presets.DEFAULT_KAPPA, presets.DEFAULT_IOTA)
     params = dict(at.query_params)
     assert params.get("seed") == "3"
     again = run_app(params)                                      # the link, in a new session
@@ -294,7 +302,7 @@ def test_learned_presets_switch_to_mnist_and_use_the_bundled_generators():
         np.testing.assert_allclose(as_array(specs["μ map"]["data"][0]["z"]),
                                    engine.shift.reshape(28, 28).numpy(), rtol=1e-5, atol=1e-7)
         aniso = next(t for n, t in curve_traces(at).items() if n.startswith("anisotropic"))
-        np.testing.assert_allclose(aniso, engine.radius_curve(figures.P_GRID, 2)[0], rtol=1e-6)
+        np.testing.assert_allclose(aniso, engine.radius_curve(fig_curves.P_GRID, 2)[0], rtol=1e-6)
         text = all_text(at)
         assert f"maps of `mnist-{npg}-0.50`" in text and tag in text
         assert (len(at.warning) == 1) == (npg == "input-dependent")
@@ -371,17 +379,17 @@ def test_every_chart_downloads_in_the_sidebar_format_under_a_page_and_figure_nam
     for element in at.get("plotly_chart"):           # the camera button alone, no logo
         config = json.loads(element.proto.config)
         assert config["modeBarButtons"] == [["toImage"]] and config["displaylogo"] is False
-    at.radio(key=widgets.FIGURE_FORMAT_KEY).set_value("SVG").run()
+    at.radio(key=state.FIGURE_FORMAT_KEY).set_value("SVG").run()
     assert image_options(at) == {key: {"format": "svg", "filename": name}
                                  for key, name in names.items()}
-    compare = open_with_params("compare", {widgets.FIGURE_FORMAT_KEY: "SVG"})  # from the URL
+    compare = open_with_params("compare", {state.FIGURE_FORMAT_KEY: "SVG"})  # from the URL
     assert image_options(compare) == {
         f"compare_{name}": {"format": "svg", "filename": f"ucan-compare-{name}"}
         for name in ("sigma", "mu", "curves")}
 
 
 def test_pages_draw_plotly_charts_only_through_widgets_chart():
-    views = Path(widgets.__file__).parent / "views"
+    views = Path(state.__file__).parent / "views"
     for view in views.glob("*.py"):
         assert "plotly_chart(" not in view.read_text(encoding="utf-8"), view.name
 
@@ -419,14 +427,14 @@ def test_charts_follow_the_streamlit_theme():
 
 def test_figures_set_no_theme_bound_colours_or_backgrounds():
     rng = np.random.default_rng(0)
-    curve = figures.Curve("R", np.linspace(0, 1, 200), "exact", 0.5)
+    curve = fig_curves.Curve("R", np.linspace(0, 1, 200), "exact", 0.5)
     built = [
-        figures.sigma_map_figure(rng.random((28, 28))),
-        figures.mu_map_figure(rng.normal(size=(28, 28))),
-        figures.radius_curve_figure(figures.P_GRID, [curve], 0.9, "2"),
-        figures.p_a_interval_figure(0.9, 0.88, 0.87, 0.93, 0.001),
-        figures.votes_figure(["0", "1"], [90, 10], [9, 1], 0, 100, 10),
-        map_figures.maps_figure([rng.random((28, 28))] * 2, ["A", "B"], "sigma"),
+        fig_maps.sigma_map_figure(rng.random((28, 28))),
+        fig_maps.mu_map_figure(rng.normal(size=(28, 28))),
+        fig_curves.radius_curve_figure(fig_curves.P_GRID, [curve], 0.9, "2"),
+        fig_votes.p_a_interval_figure(0.9, 0.88, 0.87, 0.93, 0.001),
+        fig_votes.votes_figure(["0", "1"], [90, 10], [9, 1], 0, 100, 10),
+        fig_maps.maps_figure([rng.random((28, 28))] * 2, ["A", "B"], "sigma"),
         learn_figures.monte_carlo_figure([learn_figures.Stage(
             10, 10, (9, 1), 0, 9, 0.9, 0.6, 0.55, 0.99, 0.1, False)], ["0", "1"], 0),
     ]
@@ -440,9 +448,9 @@ def test_figures_set_no_theme_bound_colours_or_backgrounds():
                if c in THEME_BOUND and not path.endswith("marker.line.color")]
         assert not bad, bad
         legend = layout.get("legend", {}).get("bgcolor")
-        assert legend in (None, figures.LEGEND_BG)
-    assert figures.sigma_map_figure(np.ones((2, 2))).data[0].colorscale[0][1] == "#440154"
-    mu = figures.mu_map_figure(np.ones((2, 2))).data[0]
+        assert legend in (None, fig_common.LEGEND_BG)
+    assert fig_maps.sigma_map_figure(np.ones((2, 2))).data[0].colorscale[0][1] == "#440154"
+    mu = fig_maps.mu_map_figure(np.ones((2, 2))).data[0]
     assert mu.zmid == 0 and mu.colorscale[0][1] == "rgb(103,0,31)"
 
 
@@ -451,28 +459,28 @@ def test_figures_set_no_theme_bound_colours_or_backgrounds():
 
 def test_map_for_display_downsamples_and_reduces_channels():
     big = np.random.default_rng(0).random((3, 600, 500)).astype(np.float32)
-    z, note = figures.map_for_display(big)
-    assert max(z.shape) <= figures.MAX_HEATMAP_SIDE and "mean of 3 channels" in note
+    z, note = fig_maps.map_for_display(big)
+    assert max(z.shape) <= fig_maps.MAX_HEATMAP_SIDE and "mean of 3 channels" in note
     same = np.broadcast_to(big[0], big.shape)
-    z, note = figures.map_for_display(same[:, :200, :200])
+    z, note = fig_maps.map_for_display(same[:, :200, :200])
     assert z.shape == (200, 200) and "channel 1 of 3" in note and "every" not in note
 
 
 def test_grid_png_clips_and_is_deterministic():
     samples = np.random.default_rng(0).normal(0.5, 1.0, (5, 3, 8, 10))
-    data = figures.grid_png(samples, ncols=3, min_tile=16, pad=2)
-    assert data == figures.grid_png(samples, ncols=3, min_tile=16, pad=2)
+    data = fig_images.grid_png(samples, ncols=3, min_tile=16, pad=2)
+    assert data == fig_images.grid_png(samples, ncols=3, min_tile=16, pad=2)
     image = Image.open(io.BytesIO(data))
     assert image.mode == "RGB" and image.size == (3 * 20 + 2 * 2, 2 * 16 + 2)
-    grey = Image.open(io.BytesIO(figures.grid_png(samples[:, :1], ncols=5)))
+    grey = Image.open(io.BytesIO(fig_images.grid_png(samples[:, :1], ncols=5)))
     assert grey.mode == "L"
 
 
 def test_fill_formula_substitutes_whole_symbols():
-    values = figures.values_table(0.5, 0.3536, 784, 0.9, {"a": 3.0, "shape": 2.0})
-    assert figures.substitute("2λd(p_A − ½)", values) == "2·0.3536·784·(0.9 − ½)"
-    assert figures.substitute("atanh(a/(a+1)) max(d)", values) == "atanh(3/(3+1)) max(784)"
-    lines = figures.fill_formula("b·ln tan(π·p_A/2),  b = 2σ/π", values, 0.5866, "exact", "1")
+    values = fig_formulas.values_table(0.5, 0.3536, 784, 0.9, {"a": 3.0, "shape": 2.0})
+    assert fig_formulas.substitute("2λd(p_A − ½)", values) == "2·0.3536·784·(0.9 − ½)"
+    assert fig_formulas.substitute("atanh(a/(a+1)) max(d)", values) == "atanh(3/(3+1)) max(784)"
+    lines = fig_formulas.fill_formula("b·ln tan(π·p_A/2),  b = 2σ/π", values, 0.5866, "exact", "1")
     assert lines[0] == "`R_1 = b·ln tan(π·p_A/2)`"
     assert "0.3536·ln tan(π·0.9/2)" in lines[1] and ":green-badge[exact]" in lines[2]
     assert "2·0.5/π" in lines[3]

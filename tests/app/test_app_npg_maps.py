@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from apptest_helpers import as_array, chart_specs, download_labels, open_page, text
 
-from app.map_figures import map_rows, maps_figure
+from app.figures.maps import map_rows, maps_figure
 from ucan_core.io.images import to_tensor
 from ucan_core.noises.catalog import make_noise
 from ucan_core.npg.learned import smoothing_noise

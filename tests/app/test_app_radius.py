@@ -19,8 +19,8 @@ from apptest_helpers import (
 )
 from streamlit.testing.v1 import AppTest
 
-from app import radius_figures
-from app.radius_services import p_grid
+from app.cached.radius import p_grid
+from app.figures import radius as radius_figures
 from ucan_core.noises.catalog import make_noise
 from ucan_core.universal.compare import Comparison, compare_with_closed, pixeldp_radius
 from ucan_core.universal.laws import Profile

@@ -24,8 +24,9 @@ from apptest_helpers import (
 )
 from streamlit.testing.v1 import AppTest
 
-from app import page_services, services
-from app.region_figures import (
+from app import jobs
+from app.cached import images as cached_images
+from app.figures.region import (
     GRID_NAME,
     RegionSlice,
     check_figure,
@@ -285,7 +286,7 @@ def test_empirical_check_matches_engine_and_counts_add_up():
     assert job.error is None and job.done == job.total == 100 + 1000 + 24 * 100
     # CERTIFY as the engine gives it, same model, noise, input and seed
     model, _ = load_model("mnist-gaussian-0.50", "cpu")
-    x = torch.from_numpy(services.bundled_image("mnist-0000").pixels)
+    x = torch.from_numpy(cached_images.bundled_image("mnist-0000").pixels)
     cert = SmoothedClassifier(model, make_noise("gaussian", 0.5, 784), 10).certify(
         x, 100, 1000, 0.001, 1000, 0)
     radius = make_noise("gaussian", 0.5, 784).radius(cert.p_a_lower, 2).value
@@ -323,7 +324,7 @@ def test_empirical_check_matches_engine_and_counts_add_up():
 
 
 def test_empirical_check_shows_progress_and_cancels(monkeypatch):
-    monkeypatch.setattr(page_services, "CHECK_N", 5_000_000)            # a long CERTIFY
+    monkeypatch.setattr(jobs, "CHECK_N", 5_000_000)            # a long CERTIFY
     at = open_page("region")
     at.button(key="rg_check_run").click().run()
     job = at.session_state["region_check_job"]

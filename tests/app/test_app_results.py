@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from apptest_helpers import as_array, chart_specs, download_labels, open_page, traces
 
-from app.results_figures import accuracy_figure
+from app.figures.results import accuracy_figure
 from ucan_core.analysis import summarize
 from ucan_core.io.logs import read_log
 

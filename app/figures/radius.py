@@ -1,7 +1,7 @@
 """Pure figure builders for the Radius page: universal radius vs p_A and the worst direction.
 
 The numbers come from the engine (``ucan_core.universal.compare_with_closed`` and
-``pixeldp_radius``, gathered by ``app.radius_services``); nothing here computes a radius. The
+``pixeldp_radius``, gathered by ``app.cached.radius``); nothing here computes a radius. The
 only array work is for display: reshaping the worst direction to the image and reducing its
 channels.
 """
@@ -14,7 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from app.figures import Curve, _heatmap, _title, map_for_display, radius_curve_figure
+from app.figures.curves import Curve, radius_curve_figure
+from app.figures.maps import heatmap, map_for_display, title_with_note
 from ucan_core.universal.compare import Comparison
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
@@ -98,4 +99,4 @@ def direction_figure(vector: np.ndarray, shape: tuple[int, int, int], reduction:
         z, note = array[0], f"channel 0 of {channels}" if channels > 1 else ""
     z, stride = map_for_display(z)
     note = "; ".join(n for n in (note, stride) if n)
-    return _heatmap(z, _title(title, note), "δᵢ (unit ‖δ‖_p)", "Blues", height=height)
+    return heatmap(z, title_with_note(title, note), "δᵢ (unit ‖δ‖_p)", "Blues", height=height)

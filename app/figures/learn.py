@@ -15,7 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from app.figures import ESTIMATE_COLOUR, OTHER_COLOUR, SELECTED_COLOUR
+from app.figures.common import ESTIMATE_COLOUR, OTHER_COLOUR, SELECTED_COLOUR
 
 LOWER_COLOUR = "#d62728"
 RADIUS_COLOUR = "#2ca02c"

@@ -1,4 +1,4 @@
-"""Cached calls into the universal radius engine (``ucan_core.universal``) for the Radius page.
+"""Radius page: cached calls into the universal radius engine (``ucan_core.universal``).
 
 Every cached function is keyed by plain arguments (density name, σ, d, norm, mode and the
 numerical settings), so a curve is computed once per process. Nothing here does maths: the

@@ -1,7 +1,7 @@
 """Pure figure builders for 2-D slices of the certified region (UCAN Fig. 1).
 
 The curves and the density grid come from the engine (``ucan_core.anisotropic``), gathered by
-``app.page_services.region_slice`` into a :class:`RegionSlice`; nothing here computes a radius.
+``app.cached.region.region_slice`` into a :class:`RegionSlice`; nothing here computes a radius.
 Also here: the pixel picker (the image or its σ map under a clickable marker layer) and the
 empirical check's overlay (points and PREDICT answers from ``ucan_core.slice_check``).
 """
@@ -17,7 +17,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from app.figures import fmt, norm_symbol
+from app.figures.common import fmt, norm_symbol
 from ucan_core.audit.slice_check import SliceCheck
 
 REGION_COLOUR = "#2ca02c"

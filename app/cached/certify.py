@@ -1,0 +1,153 @@
+"""What a certificate shows and downloads, from the engine: the p_A summary of a stage
+(``ucan_core.certify.stats``), the numbers of its radius formula, and its CSV row and JSON
+(on ``ucan_core.io.records.record``, the engine's certificate serialiser; two-stage
+certificates keep their log names)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from app.choices import TwoStageSettings
+from ucan_core.certify.certificate import Certificate
+from ucan_core.certify.stats import clopper_pearson_interval
+from ucan_core.io.records import record
+from ucan_core.two_stage.engine import TwoStageCertificate
+
+if TYPE_CHECKING:
+    from app.jobs import CertifyResult
+
+
+@dataclass(frozen=True)
+class PASummary:
+    """p_A of the selected class: counts, empirical frequency, the one-sided lower bound
+    (used by the certificate) and the two-sided Clopper–Pearson interval at 1 − α (display)."""
+
+    selected: int
+    k: int
+    n: int
+    p_hat: float
+    lower: float
+    ci_low: float
+    ci_high: float
+
+
+def p_a_summary(cert: Certificate) -> PASummary:
+    # ĉ_A as the engine selects it (argmax of the selection counts); the certificate's
+    # prediction is −1 when it abstains, so it cannot be read from there.
+    selected = int(np.argmax(np.asarray(cert.selection_counts)))
+    k = int(cert.counts[selected])
+    low, high = clopper_pearson_interval(k, cert.n, cert.alpha)
+    return PASummary(selected, k, cert.n, k / cert.n, cert.p_a_lower, low, high)
+
+
+def formula_values(cert: Certificate) -> dict[str, float]:
+    """Symbols of the radius formula (σ, λ, d, p_A, parameters, min_i s_i) → numbers."""
+    noise = cert.noise
+    table: dict[str, float] = {"σ": float(noise["sigma"]), "λ": float(noise["lambda"]),
+                               "d": float(noise["dim"]), "p_A": float(cert.p_a_lower)}
+    for key, value in (noise.get("params") or {}).items():
+        if len(key) == 1:
+            table[key] = float(value)
+    if "scale_min" in noise:
+        table["min_i s_i"] = float(noise["scale_min"])
+    return table
+
+
+def certificate_row(result: CertifyResult, classes: tuple[str, ...]) -> dict[str, Any]:
+    """One flat CSV row for a certificate and the settings that produced it."""
+    cert, s = result.certificate, result.settings
+    summary = p_a_summary(cert)
+    row: dict[str, Any] = {
+        "model": s.model_id, "image": s.image_key, "device": s.device,
+        "prediction": cert.prediction,
+        "prediction_name": "abstain" if cert.abstained else classes[cert.prediction],
+        "selected_class": summary.selected, "p_a_hat": summary.p_hat,
+        "p_a_lower": cert.p_a_lower, "ci_low": summary.ci_low, "ci_high": summary.ci_high,
+        "radius": cert.radius, "norm": cert.norm, "kind": cert.kind}
+    for norm, radius in cert.radii.items():
+        row[f"radius_l{norm}"] = radius.value
+        row[f"kind_l{norm}"] = radius.kind
+    row.update({
+        "alm": cert.alm, "soundness": cert.soundness, "noise": cert.noise.get("name"),
+        "sigma": cert.noise.get("sigma"), "npg": s.noise.npg, "kappa": s.noise.kappa,
+        "iota": s.noise.iota, "n0": cert.n0, "n": cert.n, "alpha": cert.alpha,
+        "batch_size": s.batch_size, "seed": s.seed,
+        "counts": " ".join(str(c) for c in cert.counts),
+        "selection_counts": " ".join(str(c) for c in cert.selection_counts),
+        "elapsed_s": round(result.elapsed, 4), "samples_per_s": round(result.samples_per_s, 1)})
+    return row
+
+
+#: What min(R_sel, ALM) of a routing certificate is: a size of the certified set at most.
+ALM_UPPER_KIND = "upper bound, not certified"
+
+
+def _log_name(cert: TwoStageCertificate, name: str) -> str:
+    """The name the certificate's logs and JSON use for its field ``name``."""
+    return cert.LOG_NAMES.get(name, name)
+
+
+def selection_fields(cert: TwoStageCertificate) -> dict[str, Any]:
+    """The selection stage's outcome of a Dual RS or routing certificate (and, where it has
+    them, the ALMs), named as in the engine's certify logs."""
+    record = cert.to_dict()
+    names = [_log_name(cert, name) for name in ("selected", "r_sel", "p_a_lower_sel")]
+    names += [name for name in ("alm", "alm_c", "alm_upper") if name in record]
+    fields = {name: record[name] for name in names}
+    if "alm_upper" in fields:
+        fields["alm_upper_kind"] = ALM_UPPER_KIND
+    return fields
+
+
+def menu_label(entry: Any) -> str:
+    """A menu entry as text: a σ level (``0.25``) or a configuration's name."""
+    return entry if isinstance(entry, str) else f"{entry:g}"
+
+
+def menu_fields(cert: TwoStageCertificate) -> dict[str, Any]:
+    """The selector's menu and smoothing noise of a Dual RS or routing certificate."""
+    return {_log_name(cert, "menu"): " ".join(map(menu_label, cert.menu)),
+            _log_name(cert, "sigma_sel"): cert.sigma_sel}
+
+
+def two_stage_row(result: CertifyResult, classes: tuple[str, ...]) -> dict[str, Any]:
+    """One flat CSV row for a Dual RS or routing certificate: both stages and the settings."""
+    cert, s = result.certificate, result.settings
+    assert isinstance(cert, TwoStageCertificate) and isinstance(s, TwoStageSettings)
+    sel, cls, tag = cert.selection, cert.classification, s.stage_tag
+    models = {k: " ".join(v) if isinstance(v, list) else v for k, v in s.models().items()}
+    row: dict[str, Any] = {
+        **models, "image": s.image_key, "device": s.device, "prediction": cert.prediction,
+        "prediction_name": "abstain" if cert.abstained else classes[cert.prediction],
+        **selection_fields(cert), "radius": cert.radius, "r_c": cert.r_c,
+        "p_a_lower_c": cert.p_a_lower_c, "alpha": cert.alpha, f"alpha_{tag}": sel.alpha,
+        "alpha_c": cls.alpha if cls is not None else None,
+        "norm": cert.norm, "kind": cert.kind}
+    for norm, radius in cert.radii.items():
+        row[f"radius_l{norm}"] = radius.value
+        row[f"kind_l{norm}"] = radius.kind
+    row.update({
+        "soundness": cert.soundness, "note": cert.note, **menu_fields(cert),
+        "n0": s.n0, "n": s.n, "batch_size": s.batch_size, "seed": s.seed,
+        f"counts_{tag}": " ".join(str(c) for c in sel.counts),
+        "counts_c": " ".join(str(c) for c in cls.counts) if cls is not None else "",
+        "elapsed_s": round(result.elapsed, 4), "samples_per_s": round(result.samples_per_s, 1)})
+    return row
+
+
+def two_stage_json(result: CertifyResult) -> str:
+    """A Dual RS or routing certificate (both stages included) and its settings, as JSON."""
+    cert, s = result.certificate, result.settings
+    assert isinstance(cert, TwoStageCertificate) and isinstance(s, TwoStageSettings)
+    return json.dumps(record(cert, **selection_fields(cert), **s.models(), image=s.image_key,
+                             n0=s.n0, n=s.n, batch_size=s.batch_size, seed=s.seed,
+                             device=s.device), indent=2, allow_nan=True)
+
+
+def certificate_json(cert: Certificate) -> str:
+    """A standard certificate as JSON (every field)."""
+    return json.dumps(record(cert), indent=2, allow_nan=True)

@@ -1,0 +1,52 @@
+"""What every figure family shares: colours that read on both themes, norm symbols, kind
+badges, number formatting and CSV text."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Mapping, Sequence
+
+KIND_COLOURS = {"exact": "green", "sound": "blue", "approximate": "orange"}
+NORM_SYMBOLS = {"1": "ℓ1", "2": "ℓ2", "inf": "ℓ∞"}
+#: Legend background that reads on light and dark themes (translucent grey, not white).
+LEGEND_BG = "rgba(128,128,128,0.12)"
+#: Point estimates (p̂_A): a mid-tone that shows on white and on near-black.
+ESTIMATE_COLOUR = "#9467bd"
+#: The selected class (ĉ_A) and the other classes in vote charts.
+SELECTED_COLOUR = "#1f77b4"
+OTHER_COLOUR = "#b0b7c3"
+
+
+def norm_symbol(norm: str) -> str:
+    """``'inf'`` → ``'ℓ∞'``, ``'2'`` → ``'ℓ2'``."""
+    return NORM_SYMBOLS.get(str(norm), f"ℓ{norm}")
+
+
+def kind_badge(kind: str) -> str:
+    """A Streamlit-markdown badge for a radius kind (exact / sound / approximate)."""
+    return f":{KIND_COLOURS.get(kind, 'gray')}-badge[{kind}]"
+
+
+
+def fmt(value: float, digits: int = 4) -> str:
+    """``digits`` significant digits (four by default), plain notation where reasonable."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    if float(value).is_integer() and abs(value) < 1e7:
+        return str(int(value))
+    return f"{value:.{digits}g}"
+
+
+
+def csv_text(rows: Sequence[Mapping[str, object]]) -> str:
+    """Rows of plain values as CSV text (header from the first row's keys)."""
+    if not rows:
+        return ""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(row)
+    return buffer.getvalue()

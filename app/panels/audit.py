@@ -1,0 +1,143 @@
+"""The attack audit of a shown certificate (``ucan_core.audit``): its budget and what is
+attacked, the button that starts it as the session's background job, and the verdict with
+the verified bounds and what they mean."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app import jobs
+from app.jobs import AuditOutcome, CertifyResult
+from app.panels.words import WORDS
+from ucan_core.audit.certificates import RegionShape
+from ucan_core.certify.certificate import Certificate
+from ucan_core.two_stage.engine import TwoStageCertificate
+
+REGIONS = {"ball": "ℓp ball of the certified radius",
+           "region": "whole anisotropic region ‖δ/s‖_p ≤ R"}
+
+
+def audit_section(result: CertifyResult, classes: tuple[str, ...],
+                  audits: dict[str, AuditOutcome], job_key: str) -> None:
+    """Attack the shown certificate on the deployed classifier, on demand, as the session's
+    background job (in session state ``job_key``; finished audits in ``audits``): a standard
+    one over its ℓp ball (or anisotropic region), a Dual RS or routing one over the ℓ2 ball
+    of min(R_sel, R_c)."""
+    cert, s = result.certificate, result.settings
+    words = WORDS[cert.target] if isinstance(cert, TwoStageCertificate) else None
+    st.markdown("#### Attack audit")
+    if cert.abstained:
+        st.caption("Nothing to audit: the certificate abstains, so it claims no region.")
+        return
+    shape: RegionShape = "ball"
+    budget = jobs.AUDIT_BUDGET
+    if words is None:
+        assert isinstance(cert, Certificate)
+        if "scale_min" in cert.noise:
+            shape = st.radio("Attacked region", list(REGIONS), key="cert_audit_region",
+                             horizontal=True, format_func=REGIONS.__getitem__,
+                             help="The ℓp ball of the certified radius min sᵢ·R, or UCAN's "
+                                  "whole anisotropic region (s at the certified input), which "
+                                  "the ALM measures.")
+        verify = f"n_verify = {budget.n_verify:,} fresh samples at α_audit = {budget.alpha:g}"
+        attacked = "the deployed classifier" + (
+            " (its NPG recomputes μ(x′), s(x′) at every attacked point)"
+            if cert.noise.get("input_dependent") else "")
+    else:
+        verify = (f"n_verify = {budget.n_verify:,} fresh samples per stage at α_audit/2 = "
+                  f"{budget.alpha / 2:g} each")
+        attacked = (f"the deployed two-stage classifier (the smoothed {words.selector} picks "
+                    f"a {words.unit}, whose smoothed classifier answers) on the ℓ2 ball of the "
+                    f"certified radius min({words.r_sel}, R_c) = {cert.radius:.6g}; both "
+                    f"stages' claims are attacked and verified")
+    st.caption(
+        f"Budget: PGD {budget.restarts} random starts × {budget.steps} steps of "
+        f"{budget.step_size:g}·R, each on {budget.draws} noise draws · {budget.directions} "
+        f"random boundary directions · {budget.screen} screening votes per candidate · "
+        f"{verify} · seed {s.seed}. Attacked: {attacked}.")
+    audit_key = jobs.audit_key(result.key, shape, budget)
+    outcome = audits.get(audit_key)
+    job: jobs.BackgroundJob | None = st.session_state.get(job_key)
+    busy = job is not None and job.running
+    clicked = outcome is None and st.button(
+        "Audit this certificate", key="cert_audit", disabled=busy,
+        help="Attack the certificate inside the region it claims and verify the worst point "
+             "found (seconds), with progress and Cancel. One job at a time per session.")
+    if clicked and jobs.start_job(
+            lambda: jobs.start_audit_job(result, shape, budget, jobs.session_probe()),
+            job_key, "Cannot audit") is not None:
+        st.rerun()
+    if outcome is not None:
+        show_audit(outcome, classes, cert if isinstance(cert, TwoStageCertificate) else None)
+
+
+def show_audit(outcome: AuditOutcome, classes: tuple[str, ...],
+               two_stage: TwoStageCertificate | None = None) -> None:
+    """The verdict of an audit and what it means; for a two-stage certificate (``two_stage``,
+    the audited one) both stages' verified bounds."""
+    r, alpha = outcome.result, outcome.budget.alpha
+    words = WORDS[two_stage.target] if two_stage is not None else None
+    certified = classes[r.certified]
+    if not r.attacked:
+        st.info("Nothing was attacked: the certificate claims no region (radius 0).")
+        return
+    bounds = [("p̄_c", r.p_upper, f"the certified class {certified}")]
+    if words is not None and two_stage is not None:
+        entry = f"the selected {words.unit} {words.entry(two_stage.menu[r.selected])}"
+        bounds.insert(0, ("p̄_sel", r.p_upper_selection, entry))
+    if r.violation:
+        failed = [b for b in bounds if b[1] < 0.5]
+        claims = " and ".join(f"{label} = {value:.6f} < ½ for {what}"
+                              for label, value, what in failed)
+        consequence = (f"the deployed smoothed classifier does not keep {certified} there, so "
+                       "this certificate does not hold for it" if words is None else
+                       f"the certificate's claim that the smoothed {words.selector} keeps "
+                       f"{entry} and its smoothed classifier keeps {certified} fails there, so "
+                       "it does not hold for the deployed two-stage classifier")
+        st.error(f"**Violation**: at the worst point found, inside the claimed region, the "
+                 f"verified upper bound{'s' if len(failed) > 1 else ''} {claims}: "
+                 f"{consequence}.")
+    else:
+        held = ", ".join(f"{label} = {value:.6f}" for label, value, _ in bounds)
+        st.success(f"**No violation found**: at the worst point found, the verified upper "
+                   f"bound{'s' if words else ''} {held} ≥ ½ for "
+                   f"{' and '.join(what for _, _, what in bounds)}.")
+    if words is None:
+        a1, a2 = st.columns(2)
+        a1.metric("Verified p̄_c", f"{r.p_upper:.6f}",
+                  help=f"One-sided Clopper–Pearson upper bound at α_audit = {alpha:g} on "
+                       f"P(f(x′ + ε) = {certified}) from n_verify fresh samples at x′.")
+        a2.metric("PREDICT changed", f"yes → {classes[r.top_class]}" if r.changed else "no",
+                  help="Cohen's PREDICT at x′ (binomial test at α_audit) returns another class.")
+    else:
+        a0, a1, a2 = st.columns([1.5, 1.3, 1])
+        a0.metric(f"Verified p̄_sel ({words.selector})", f"{r.p_upper_selection:.6f}",
+                  help=f"One-sided Clopper–Pearson upper bound at α_audit/2 = {alpha / 2:g} on "
+                       f"the smoothed {words.selector}'s probability of {entry} at x′, from "
+                       "n_verify fresh samples.")
+        a1.metric("Verified p̄_c (classifier)", f"{r.p_upper:.6f}",
+                  help=f"One-sided Clopper–Pearson upper bound at α_audit/2 = {alpha / 2:g} on "
+                       f"the probability of {certified} under {entry}'s smoothed classifier at "
+                       "x′, from n_verify fresh samples.")
+        a2.metric("PREDICT changed", f"yes → {classes[r.top_class]}" if r.changed else "no",
+                  help=f"The deployed PREDICT at x′ (the {words.selector}'s, then the chosen "
+                       f"{words.unit}'s classifier's, each a binomial test at α_audit/2) "
+                       "returns another class.")
+    by, top, claim, target = "", "top class", certified, r.target
+    if words is not None:
+        by, top, claim, target = (f" by {entry}'s classifier", "deployed top class",
+                                  "the weaker stage's claim", "deployed two-stage")
+    st.caption(
+        f"Votes for {certified} at the worst point x′{by}: {r.count:,} of {r.n_verify:,} "
+        f"({top} {classes[r.top_class]}) · candidate: {r.source} · ‖δ‖ = {r.delta_norm:.4g} "
+        f"({r.region_norm:.3f} of the region's size) · share of votes for {claim} in "
+        f"screening {r.screen_p:.3f} · {target} classifier · {REGIONS[r.region]} "
+        f"(R = {r.radius:.4g}) · {outcome.elapsed:.1f} s")
+    st.caption(
+        "What it means: a heuristic attack (PGD on a Monte-Carlo estimate of the smoothed "
+        "classifier, boundary and random directions) searched the claimed region, and only its "
+        "worst point was verified with fresh samples. A violation means that a probability the "
+        "certificate claims is at least ½ (the certified class's; for two stages, the "
+        "selection's too) is below ½ somewhere the certificate covers (a sound certificate is "
+        "flagged with probability ≤ α + α_audit). No violation found is evidence, not proof: a "
+        "stronger attack might still find one.")

@@ -1,0 +1,140 @@
+"""A standard certificate as the Certify page shows it: the status of the result, votes, p_A
+and its interval, the radii with their kinds and filled formulas, the ALM of an anisotropic
+noise, soundness, downloads and the attack audit."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from app.cached.certify import certificate_json, certificate_row, formula_values, p_a_summary
+from app.cached.models import classes_of
+from app.choices import CERTIFY_NPG_OPTIONS, CertifySettings, TwoStageSettings
+from app.figures.common import csv_text, fmt, kind_badge, norm_symbol
+from app.figures.formulas import fill_formula
+from app.figures.votes import p_a_interval_figure, votes_figure
+from app.jobs import AuditOutcome, CertifyResult
+from app.panels.audit import audit_section
+from app.widgets.output import chart, downloads, soundness_badge
+from ucan_core.certify.certificate import Certificate
+from ucan_core.two_stage.engine import TwoStageCertificate
+
+Settings = CertifySettings | TwoStageSettings
+
+
+def status_line(result: CertifyResult, status: str, current: Settings) -> None:
+    """Whether ``result`` is fresh (the last run, for the ``current`` settings), cached (for
+    them, from this session's cache) or stale (for other settings: which changed)."""
+    if status == "fresh":
+        st.markdown(":green-badge[fresh] Computed by the last run for the current settings.")
+    elif status == "cached":
+        ago = time.time() - result.finished_at
+        st.markdown(f":violet-badge[cached] Result for the current settings, computed "
+                    f"{ago:.0f} s ago and taken from this session's cache (no new sampling).")
+    else:
+        changed = ", ".join(current.differences(result.settings)) or "settings"
+        st.markdown(f":orange-badge[stale] Settings changed since this result ({changed}). "
+                    "Press **Certify** to update; shown below: the last result.")
+
+
+def radii_table(cert: Certificate | TwoStageCertificate) -> None:
+    """The ℓ1/ℓ2/ℓ∞ radii of a certificate with their kinds and formulas."""
+    if cert.radii:
+        rows = [{"norm": norm_symbol(q), "radius": r.value, "kind": r.kind,
+                 "formula": r.formula} for q, r in cert.radii.items()]
+        st.dataframe(rows, hide_index=True, width="stretch",
+                     column_config={"radius": st.column_config.NumberColumn(format="%.6g")})
+
+
+def certificate_downloads(stem: str, json_text: str, row: dict) -> None:
+    """JSON and CSV download buttons for the shown certificate."""
+    downloads([("Download JSON", json_text, f"{stem}.json"),
+                       ("Download CSV", csv_text([row]), f"{stem}.csv")],
+                      key="cert_dl", what="the certificate and the settings that produced it")
+
+
+def show_result(result: CertifyResult, status: str, current: Settings,
+                audits: dict[str, AuditOutcome], job_key: str) -> None:
+    """A standard certificate: votes, p_A, radii, soundness, downloads and the audit (its
+    outcomes in ``audits``, its job in session state ``job_key``); ``status`` and ``current``
+    as for :func:`status_line`."""
+    cert, s = result.certificate, result.settings
+    assert isinstance(s, CertifySettings) and isinstance(cert, Certificate)
+    classes = classes_of(s.model_id, len(cert.counts))
+    summary = p_a_summary(cert)
+    norm = norm_symbol(cert.norm)
+    status_line(result, status, current)
+    name = "abstain" if cert.abstained else classes[cert.prediction]
+    m1, m2, m3, m4 = st.columns([1.1, 1.3, 1.3, 0.9])
+    m1.metric("Prediction", name)
+    m2.metric("p̲_A (lower bound)", f"{cert.p_a_lower:.6f}")
+    m3.metric(f"Certified radius ({norm})", f"{cert.radius:.6g}")
+    m4.metric("Elapsed", f"{result.elapsed:.1f} s",
+              help="Wall time of the run: n0 selection plus n estimation samples.")
+    m4.caption(f"{result.samples_per_s:,.0f} samples/s on {s.device}")
+    if cert.abstained:
+        st.warning(f"Abstain: p̲_A = {cert.p_a_lower:.4f} ≤ ½, so the smoothed classifier "
+                   f"makes no certified prediction (selected class {classes[summary.selected]} "
+                   f"got {summary.k:,} of {summary.n:,} votes).")
+    else:
+        st.markdown(f"**Prediction: {name}**, certified in {norm} up to radius "
+                    f"**{cert.radius:.6g}** {kind_badge(cert.kind)} "
+                    f"(pixel units, images in [0, 1]).")
+
+    col_votes, col_p = st.columns([1.2, 1], gap="medium")
+    with col_votes:
+        chart(votes_figure(classes, cert.counts, cert.selection_counts, summary.selected,
+                           cert.n, cert.n0), key="cert_votes")
+        selection = ", ".join(f"{classes[i]}: {v:,}" for i, v in
+                              enumerate(cert.selection_counts) if v)
+        st.caption(f"Selection votes (n0 = {cert.n0:,}): {selection}. Estimation votes for "
+                   f"ĉ_A = {classes[summary.selected]}: {summary.k:,} of {cert.n:,}.")
+    with col_p:
+        chart(p_a_interval_figure(summary.p_hat, summary.lower, summary.ci_low,
+                                  summary.ci_high, cert.alpha), key="cert_p_a")
+        st.markdown(
+            f"p̂_A = {summary.k:,}/{cert.n:,} = `{summary.p_hat:.6f}` (empirical)  \n"
+            f"p̲_A = `{cert.p_a_lower:.6f}` (one-sided Clopper–Pearson at α = {cert.alpha:g}, "
+            f"**used**)  \n"
+            f"{(1 - cert.alpha) * 100:.6g}% interval: [`{summary.ci_low:.6f}`, "
+            f"`{summary.ci_high:.6f}`] (two-sided, display only)")
+
+    if cert.abstained:
+        st.markdown("**Certified radius**: none, the smoothed classifier abstains "
+                    "(every radius is 0 at p̲_A ≤ ½).")
+    else:
+        st.markdown(f"**Certified radius** — native norm {norm}: `{cert.radius:.6g}` "
+                    f"{kind_badge(cert.kind)}")
+        radii_table(cert)
+    if "scale_min" in cert.noise and not cert.abstained:
+        gmean = cert.noise["scale_geomean"]
+        assert result.noise is not None
+        base = result.noise.base.radius(cert.p_a_lower, cert.norm).value
+        st.markdown(
+            f"ALM ({norm}) = `{cert.alm:.6g}` :gray-badge[size of the certified region, not a "
+            f"radius]  \n`ALM = (∏sᵢ)^(1/d)·R = {fmt(gmean, 6)} · "
+            f"{fmt(base, 6)} = {fmt(cert.alm, 6)}`")
+        st.caption("The anisotropic noise certifies {δ : ‖δ/s‖_p ≤ R}. Its ℓp radius "
+                   "min sᵢ·R is the largest ball inside that region; the ALM is the radius of "
+                   "the isotropic region of equal volume, a size measure only.")
+    st.markdown(f"Soundness: {soundness_badge(cert.soundness)} {cert.note}")
+    if not cert.abstained:
+        formula = cert.radii[cert.norm].formula if cert.norm in cert.radii else None
+        if formula:
+            st.markdown("  \n".join(fill_formula(
+                formula, formula_values(cert), cert.radius, cert.kind, cert.norm,
+                digits=6)))
+            st.caption("p_A in the formula is the lower bound p̲_A; Φ⁻¹ is the standard "
+                       "normal quantile.")
+
+    certificate_downloads(f"certificate-{s.model_id}-{result.key[:8]}", certificate_json(cert),
+                          certificate_row(result, classes))
+    st.caption(
+        f"{s.model_id} · {s.image_key.split(':', 1)[0]} image "
+        f"{s.image_key.split(':')[1][:16]} · {cert.noise.get('title')} σ = "
+        f"{cert.noise.get('sigma'):g} · {CERTIFY_NPG_OPTIONS.get(s.noise.npg, s.noise.npg)} · "
+        f"n0 = {cert.n0:,} · n = {cert.n:,} · α = {cert.alpha:g} · batch {s.batch_size:,} · "
+        f"seed {s.seed} · {s.device} · {result.elapsed:.2f} s, "
+        f"{result.samples_per_s:,.0f} samples/s")
+    audit_section(result, classes, audits, job_key)

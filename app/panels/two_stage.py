@@ -1,0 +1,187 @@
+"""A Dual RS or sound-routing certificate as the Certify page shows it: both stages (R_sel,
+R_c, p̲_A, α/2 each), the certified radius min(R_sel, R_c), for routing the chosen
+configuration's maps and the ALM, soundness, downloads and the attack audit. One view for
+both families: the numbers come from the certificate's one vocabulary, the words from
+:data:`app.panels.words.WORDS`."""
+
+from __future__ import annotations
+
+import math
+
+import streamlit as st
+
+from app.cached.certify import (
+    ALM_UPPER_KIND,
+    menu_label,
+    p_a_summary,
+    two_stage_json,
+    two_stage_row,
+)
+from app.cached.models import classes_of, describe_route, menu_entry, menu_models
+from app.cached.noise import route_maps
+from app.choices import MODES, RoutingSettings, TwoStageSettings
+from app.figures.common import kind_badge
+from app.figures.maps import mu_map_figure, sigma_map_figure
+from app.figures.votes import votes_figure
+from app.jobs import AuditOutcome, CertifyResult
+from app.panels.audit import audit_section
+from app.panels.certificate import Settings, certificate_downloads, radii_table, status_line
+from app.panels.words import WORDS
+from app.widgets.output import chart, soundness_badge
+from ucan_core.certify.certificate import Certificate
+from ucan_core.two_stage.engine import TwoStageCertificate
+from ucan_core.two_stage.routing import RouteCertificate
+
+
+def expert_noise(cls: Certificate | None) -> str:
+    """The Gaussian noise of the classification stage, from its certificate: σ, and the range
+    of the scale map s of a routing configuration."""
+    if cls is None:
+        return "—"
+    if "scale_min" not in cls.noise:
+        return f"σ = {cls.noise['sigma']:g}"
+    return (f"σ = {cls.noise['sigma']:g}, s ∈ [{cls.noise['scale_min']:.3g}, "
+            f"{cls.noise['scale_max']:.3g}]")
+
+
+def show_two_stage_result(result: CertifyResult, status: str, current: Settings,
+                          audits: dict[str, AuditOutcome], job_key: str) -> None:
+    """A Dual RS or routing certificate: the selected level or configuration, both stages
+    (R_sel, R_c, p̲_A, α/2 each), the certified radius min(R_sel, R_c), for routing the
+    configuration's maps and the ALM, soundness, downloads and the audit (arguments as for
+    :func:`app.panels.certificate.show_result`)."""
+    cert, s = result.certificate, result.settings
+    assert isinstance(s, TwoStageSettings) and isinstance(cert, TwoStageCertificate)
+    words, mode_name = WORDS[cert.target], MODES[s.mode]
+    sel, cls = cert.selection, cert.classification
+    models = menu_models(s, cert.menu)
+    classes = classes_of(models[0], len(cls.counts) if cls is not None else 10)
+    choice = "abstain" if sel.abstained else menu_label(cert.selected)
+    outcome = words.template.format(choice)
+    expert = "—" if sel.abstained else models[sel.prediction]
+    status_line(result, status, current)
+    name = "abstain" if cert.abstained else classes[cert.prediction]
+    m1, m2, m3, m4 = st.columns([1, 1.5, 1.4, 0.8])
+    m1.metric("Prediction", name)
+    m2.metric(words.choice_label, choice,
+              help=f"The {words.unit} chosen by the smoothed {words.selector} for this input.")
+    m3.metric("Certified radius (ℓ2)", f"{cert.radius:.6g}",
+              help=f"min({words.r_sel}, R_c): within it the {words.selector} keeps this "
+                   f"{words.unit} and the classifier smoothed with it keeps the class.")
+    m4.metric("Elapsed", f"{result.elapsed:.1f} s", help="Wall time of both stages.")
+    m4.caption(f"{result.samples_per_s:,.0f} samples/s on {s.device}")
+    r1, r2, r3, r4 = st.columns(4)
+    r1.metric(f"{words.r_sel} ({words.selector})", f"{sel.radius:.6g}")
+    r2.metric("R_c (classifier)", f"{cert.r_c:.6g}" if cls is not None else "not reached")
+    r3.metric(f"p̲_A ({words.selector})", f"{sel.p_a_lower:.4f}",
+              help="Four decimals here; the stage table below has the full value.")
+    r4.metric("p̲_A (classifier)",
+              "not reached" if math.isnan(cert.p_a_lower_c) else f"{cert.p_a_lower_c:.4f}",
+              help="Four decimals here; the stage table below has the full value.")
+    if sel.abstained:
+        st.warning(f"Abstain: the smoothed {words.selector} selects no {words.unit} (p̲_A = "
+                   f"{sel.p_a_lower:.4f} ≤ ½), so {mode_name} makes no certified prediction; "
+                   "the classification stage is not run.")
+    elif cert.abstained:
+        st.warning(f"Abstain: at the selected {words.unit} {outcome} the smoothed "
+                   f"classifier has p̲_A = {cert.p_a_lower_c:.4f} ≤ ½.")
+    else:
+        st.markdown(f"**Prediction: {name}**, certified in ℓ2 up to radius "
+                    f"**min({words.r_sel}, R_c) = min({sel.radius:.6g}, {cert.r_c:.6g}) = "
+                    f"{cert.radius:.6g}** {kind_badge(cert.kind)} (pixel units, "
+                    "images in [0, 1]).")
+
+    stage_sel = p_a_summary(sel)
+    stage_cls = p_a_summary(cls) if cls is not None else None
+    rows = [{"stage": f"1 · {words.selector}", "model": s.selection_model,
+             "Gaussian noise": f"{words.sigma_sel} = {cert.sigma_sel:g}", "α": sel.alpha,
+             "outcome": outcome, "votes": f"{stage_sel.k:,} / {sel.n:,}",
+             "p̲_A": sel.p_a_lower}]
+    if cls is not None and stage_cls is not None:
+        rows.append({"stage": "2 · classifier", "model": expert,
+                     "Gaussian noise": expert_noise(cls), "α": cls.alpha,
+                     "outcome": "abstain" if cls.abstained else classes[cls.prediction],
+                     "votes": f"{stage_cls.k:,} / {cls.n:,}", "p̲_A": cls.p_a_lower})
+    st.dataframe(rows, hide_index=True, width="stretch",
+                 column_config={"α": st.column_config.NumberColumn(format="%g"),
+                                "p̲_A": st.column_config.NumberColumn(format="%.6f")})
+    st.caption(f"α split: each stage runs CERTIFY at α/2 = {sel.alpha:g} (one-sided "
+               "Clopper–Pearson), so by the union bound both stage certificates hold together "
+               f"with probability ≥ 1 − α, α = {cert.alpha:g}.")
+
+    col_sel, col_cls = st.columns(2, gap="medium")
+    with col_sel:
+        chart(votes_figure([words.entry(v) for v in cert.menu], sel.counts,
+                           sel.selection_counts, stage_sel.selected, sel.n, sel.n0),
+              key=f"cert_votes_{s.stage_tag}")
+    col_sel.caption(f"Stage 1: the {words.selector}'s votes per {words.unit} (its classes are "
+                    f"the {words.unit}s).")
+    if cls is not None and stage_cls is not None:
+        with col_cls:
+            chart(votes_figure(classes, cls.counts, cls.selection_counts, stage_cls.selected,
+                               cls.n, cls.n0), key="cert_votes")
+        col_cls.caption(f"Stage 2: votes of {expert} smoothed with Gaussian noise "
+                        f"{expert_noise(cls)}.")
+    if cert.target == "routing" and not sel.abstained:
+        configuration_maps(s.selection_model, choice)
+
+    if not cert.abstained:
+        st.markdown(f"**Certified radius** — ℓ2: `{cert.radius:.6g}` "
+                    f"{kind_badge(cert.kind)}")
+        radii_table(cert)
+        if isinstance(cert, RouteCertificate):
+            route_alm(cert)
+    st.markdown(f"Soundness: {soundness_badge(cert.soundness)} {cert.note}")
+    if isinstance(s, RoutingSettings) and isinstance(cert, RouteCertificate):
+        with st.expander("The certificate in words (as `ucan certify --route` prints it)"):
+            st.code("\n".join(describe_route(s, cert)), language=None)
+    certificate_downloads(f"certificate-{cert.target}-{s.selection_model}-{result.key[:8]}",
+                          two_stage_json(result), two_stage_row(result, classes))
+    st.caption(
+        f"{s.title} · {s.image_key.split(':', 1)[0]} image {s.image_key.split(':')[1][:16]} · "
+        f"n0 = {s.n0:,} · n = {s.n:,} per stage · α = {cert.alpha:g} · batch "
+        f"{s.batch_size:,} · seed {s.seed} · {s.device} · {result.elapsed:.2f} s, "
+        f"{result.samples_per_s:,.0f} samples/s")
+    audit_section(result, classes, audits, job_key)
+
+
+def configuration_maps(selector_id: str, config: str) -> None:
+    """The σ and μ maps of the menu configuration that the selector chose."""
+    entry = menu_entry(selector_id, config)
+    st.markdown(f"**Selected configuration: {config}** · {entry['source']} · model "
+                f"{entry['model']} · σ = {entry['sigma']:g} · s ∈ [{entry['scale_min']:.3g}, "
+                f"{entry['scale_max']:.3g}]")
+    std_map, shift = route_maps(selector_id, config)
+    col_sigma, col_mu = st.columns(2, gap="medium")
+    with col_sigma:
+        chart(sigma_map_figure(std_map), key="cert_route_sigma")
+    with col_mu:
+        chart(mu_map_figure(shift), key="cert_route_mu")
+    st.caption("The noise of this configuration: μ + s ⊙ N(0, σ²I), per-pixel level sᵢ·σ. The "
+               "maps are fixed (the same for every input), so the certificate is sound for "
+               "the deployed router.")
+
+
+def route_alm(cert: RouteCertificate) -> None:
+    """The routing certificate's ALM (certified) and min(R_sel, ALM) (an upper bound only)."""
+    upper = ALM_UPPER_KIND
+    a1, a2, a3 = st.columns(3)
+    a1.metric("Certified ALM", f"{cert.alm:.6g}", delta="certified, a size", delta_color="blue",
+              delta_arrow="off",
+              help="(∏ᵢ min(sᵢ·R, R_sel))^(1/d): the size of an ellipsoid inside the "
+                   "certified set S. A size (the radius of the isotropic set of equal "
+                   "volume), not a radius.")
+    a2.metric("ALM of the configuration", f"{cert.alm_c:.6g}",
+              help="(∏sᵢ)^(1/d)·R: the chosen configuration's own ALM, without R_sel.")
+    a3.metric("min(R_sel, ALM)", f"{cert.alm_upper:.6g}", delta=upper, delta_color="orange",
+              delta_arrow="off",
+              help="S lies inside both the ball of radius R_sel and the configuration's "
+                   "region, so its size is at most the smaller of the two sizes. Not a "
+                   "certified quantity.")
+    st.markdown(
+        f"Certified ALM = `{cert.alm:.6g}` {kind_badge('sound')} :gray-badge[size of "
+        f"an ellipsoid inside the certified set, not a radius]  \n"
+        f"min(R_sel, ALM) = min({cert.r_sel:.6g}, {cert.alm_c:.6g}) = `{cert.alm_upper:.6g}` "
+        f":orange-badge[{upper}]")
+    st.caption("The router keeps its class on S = B₂(R_sel) ∩ {‖δ/s‖₂ ≤ R}. The size of S "
+               "lies between the certified ALM and min(R_sel, ALM).")
