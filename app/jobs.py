@@ -113,7 +113,6 @@ class BackgroundJob:
         self.done = 0
         self.total = total
         self.started = time.perf_counter()
-        self.started_at = time.time()
         self.finished: float | None = None
         self.result: Any = None
         self.error: str | None = None
@@ -129,7 +128,6 @@ class BackgroundJob:
 
     def start(self) -> BackgroundJob:
         self.started = time.perf_counter()
-        self.started_at = time.time()
         self.thread.start()
         return self
 
@@ -255,14 +253,13 @@ class CertifyResult:
     elapsed: float          # wall time of the job, all stages
     samples_per_s: float
     finished_at: float      # time.time()
-    job_id: int
 
 
 def result_of(job: CertifyJob) -> CertifyResult:
     assert job.result is not None
     return CertifyResult(job.key, job.settings, job.result, job.noise, job.pixels, job.elapsed,
                          job.total / job.elapsed if job.elapsed > 0 else float("nan"),
-                         time.time(), job.id)
+                         time.time())
 
 
 # --------------------------------------------------------------------------------------------
@@ -275,16 +272,15 @@ AUDIT_BUDGET = AttackBudget(steps=10, restarts=2, draws=16, directions=4, screen
 
 
 class AuditJob(BackgroundJob):
-    """The audit of one cached certificate (``target``: its result key) over ``shape``;
+    """The audit of one cached certificate (``target``: its result key) with ``budget``;
     ``done``/``total`` count the engine's units (PGD steps, screening, verifications) once
     it reports the first."""
 
-    def __init__(self, key: str, target: str, shape: RegionShape, budget: AttackBudget,
+    def __init__(self, key: str, target: str, budget: AttackBudget,
                  task: Callable[[Progress], AuditResult],
                  alive: Callable[[], bool] | None = None) -> None:
         super().__init__(key, 1, task, alive)
         self.target = target
-        self.shape = shape
         self.budget = budget
 
 
@@ -299,7 +295,7 @@ def start_audit_job(result: CertifyResult, shape: RegionShape,
                     alive: Callable[[], bool] | None = None) -> AuditJob:
     """Attack ``result``'s certificate on the deployed classifier inside the region it claims
     and verify the worst candidate (:func:`audit_task`), with progress and Cancel."""
-    return AuditJob(audit_key(result.key, shape, budget), result.key, shape, budget,
+    return AuditJob(audit_key(result.key, shape, budget), result.key, budget,
                     audit_task(result, shape, budget), alive).start()
 
 
@@ -340,17 +336,14 @@ def audit_task(result: CertifyResult, shape: RegionShape,
 class AuditOutcome:
     """A finished audit as the page caches it."""
 
-    key: str
-    target: str
     result: AuditResult
     budget: AttackBudget
     elapsed: float
-    finished_at: float
 
 
 def audit_outcome(job: AuditJob) -> AuditOutcome:
     assert job.result is not None
-    return AuditOutcome(job.key, job.target, job.result, job.budget, job.elapsed, time.time())
+    return AuditOutcome(job.result, job.budget, job.elapsed)
 
 
 # --------------------------------------------------------------------------------------------
