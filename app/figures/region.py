@@ -1,9 +1,10 @@
 """Pure figure builders for 2-D slices of the certified region (UCAN Fig. 1).
 
-The curves and the density grid come from the engine (``ucan_core.anisotropic``), gathered by
-``app.cached.region.region_slice`` into a :class:`RegionSlice`; nothing here computes a radius.
+The curves and the density grid come from the engine (``Noise.region`` and ``Noise.log_prob``),
+gathered by ``app.cached.region.region_slice`` into a :class:`RegionSlice`; nothing here
+computes a radius.
 Also here: the pixel picker (the image or its σ map under a clickable marker layer) and the
-empirical check's overlay (points and PREDICT answers from ``ucan_core.slice_check``).
+empirical check's overlay (points and PREDICT answers from ``ucan_core.audit.slice_check``).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import numpy as np
 import streamlit as st
 
 from app import state
-from app.cached import radius as radius_services
+from app.cached import radius as cached_radius
 from app.figures import radius as radius_figures
 from app.figures.common import csv_text, fmt, kind_badge, norm_symbol
 from app.widgets.images import image_picker
@@ -97,8 +97,8 @@ with controls:
                              "bound; sound where the worst direction is provably searched "
                              "(e.g. Gaussian), and several times slower (tens of seconds a "
                              "curve).")
-    p_a = st.slider("p_A (markers, table row, worst direction)", radius_services.P_LOW,
-                    radius_services.P_HIGH, 0.9, 0.001, format="%.3f", key=f"{PREFIX}p_a",
+    p_a = st.slider("p_A (markers, table row, worst direction)", cached_radius.P_LOW,
+                    cached_radius.P_HIGH, 0.9, 0.001, format="%.3f", key=f"{PREFIX}p_a",
                     bind="query-params",
                     help="Snaps to the nearest p_A of the grid on which the curves are "
                          "computed.")
@@ -107,7 +107,7 @@ with controls:
                              help="Overlay PixelDP's ℓ2 radius of Gaussian noise at this σ "
                                   "(Lecuyer et al. 2019): sound, but far below the "
                                   "Neyman–Pearson radius. ℓ2 only.")
-    points, scales = radius_services.DEFAULT_POINTS, radius_services.DEFAULT_SCALES
+    points, scales = cached_radius.DEFAULT_POINTS, cached_radius.DEFAULT_SCALES
     if not teaching:
         with st.expander("Numerical settings"):
             points = int(st.number_input("p_A values", 5, 60, points, 1, key=f"{PREFIX}points",
@@ -122,16 +122,16 @@ with controls:
     st.markdown(EXPLANATION)
 
 with results:
-    p = radius_services.p_grid(points)
+    p = cached_radius.p_grid(points)
     marker = int(np.argmin(np.abs(p - p_a)))
     sym = norm_symbol(norm)
-    entries: list[radius_services.DensityCurves] = []
+    entries: list[cached_radius.DensityCurves] = []
     errors: dict[str, list[str]] = {}
     for name in densities:
         with st.spinner(f"Universal {sym} radius of {NOISES[name].title} noise at {points} "
                         f"p_A values…", show_time=True):
             try:
-                entries.append(radius_services.density_curves(name, float(sigma), dim, norm,
+                entries.append(cached_radius.density_curves(name, float(sigma), dim, norm,
                                                               mode, points, scales))
             except UcanError as error:
                 errors.setdefault(str(error), []).append(NOISES[name].title)
@@ -142,7 +142,7 @@ with results:
                 if not errors else "No curve to draw: see the error next to the controls.")
         st.stop()
 
-    pixeldp = (radius_services.pixeldp(float(sigma), points)
+    pixeldp = (cached_radius.pixeldp(float(sigma), points)
                if show_pixeldp and norm == "2" else None)
     pairs = [(e.title, e.comparison) for e in entries]
     st.caption(f"d = {dim:,} · σ = {sigma:.2f} · {sym} · {mode} mode · {points} p_A values, "

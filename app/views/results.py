@@ -1,6 +1,6 @@
 """Results: certified accuracy vs radius from certify logs, ours and Cohen et al.'s, overlaid.
 
-Logs are read by ``ucan_core.logs.read_log`` and summarised by ``ucan_core.analysis``
+Logs are read by ``ucan_core.io.logs.read_log`` and summarised by ``ucan_core.analysis``
 (through ``app.cached.results``); the figure comes from ``app.figures.results``.
 """
 
