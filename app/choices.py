@@ -47,6 +47,14 @@ class NoiseChoice:
     def pattern_norm(self) -> str | None:
         return self.npg.split("-", 1)[1] if self.npg.startswith("pattern-") else None
 
+    def fixed_npg(self) -> dict[str, Any]:
+        """The engine's arguments for this choice's fixed NPG (``ucan_core.npg.source``):
+        none for isotropic noise, the pattern's norm, κ and ι for a pattern-fixed one."""
+        if self.pattern_norm is None:
+            return {}
+        return dict(npg="pattern", pattern_norm=self.pattern_norm, kappa=self.kappa,
+                    iota=self.iota)
+
     @classmethod
     def of_card(cls, card: ModelCard, *, sigma: float | None = None, npg: str = "isotropic",
                 kappa: float = 1.0, iota: float = 1.0) -> NoiseChoice:

@@ -66,11 +66,10 @@ def noise_source(model_id: str, choice: NoiseChoice, device: str = "cpu") -> Noi
     pattern-fixed). UcanError for a bad noise."""
     card = model_card(model_id)
     generator = npg_on(model_id, device) if choice.npg == LEARNED else None
-    pattern = {} if choice.pattern_norm is None else dict(
-        npg="pattern", pattern_norm=choice.pattern_norm, kappa=choice.kappa, iota=choice.iota)
     return NoiseSource.of_model(model_id, card.noise, card.architecture.input_shape, generator,
                                 density=choice.density, sigma=choice.sigma,
-                                params=dict(choice.params), device=device, **pattern)
+                                params=dict(choice.params), device=device,
+                                **choice.fixed_npg())
 
 
 def learned_model(npg: str, sigma: float) -> str:

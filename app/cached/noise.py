@@ -24,19 +24,12 @@ from ucan_core.npg.source import build_noise
 from ucan_core.zoo.bundled import model_card
 
 
-def fixed_noise(choice: NoiseChoice, device: str = "cpu") -> Noise:
-    """The engine noise for ``choice`` on ``device`` (cheap; not cached)."""
-    npg = {} if choice.pattern_norm is None else dict(
-        npg="pattern", pattern_norm=choice.pattern_norm, kappa=choice.kappa, iota=choice.iota)
-    return build_noise(choice.density, choice.sigma, choice.shape, device=device, **npg,
-                       **dict(choice.params))
-
-
 @st.cache_resource(show_spinner=False, max_entries=32)
 def build(choice: NoiseChoice) -> Noise:
     """The engine noise for ``choice`` on the CPU (isotropic, or anisotropic with a pattern
     map); cached across sessions."""
-    return fixed_noise(choice, "cpu")
+    return build_noise(choice.density, choice.sigma, choice.shape, device="cpu",
+                       **choice.fixed_npg(), **dict(choice.params))
 
 
 def maps_of(noise: Noise, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
