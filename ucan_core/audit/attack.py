@@ -92,11 +92,6 @@ def _random_boundary(num: int, dim: int, radius: float, norm: float,
     return _to_boundary(z, radius, norm)
 
 
-def _stream_seed(seed: int, stream: int) -> int:
-    """Independent seeds for the attack (stream 0) and the verification (stream 1)."""
-    return int(np.random.SeedSequence([seed, stream]).generate_state(1)[0])
-
-
 class _Attack:
     """The candidate search of one certificate (points u with ‖u‖_p ≤ R, x′ = clip(x + s⊙u))."""
 

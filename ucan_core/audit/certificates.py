@@ -46,9 +46,10 @@ from typing import Literal
 import numpy as np
 import torch
 
-from ucan_core.audit.attack import AttackBudget, _Attack, _attackable, _pool, _stream_seed, _worst
+from ucan_core.audit.attack import AttackBudget, _Attack, _attackable, _pool, _worst
 from ucan_core.audit.deployed import DeployedSmoothing
 from ucan_core.audit.verify import _distances, _Tally, _verify
+from ucan_core.certify.seeds import derive_seed
 from ucan_core.certify.smoothed import Noise, Progress, SmoothedClassifier
 from ucan_core.certify.stats import clopper_pearson_upper
 from ucan_core.noises.region import CertifiedRegion
@@ -116,7 +117,7 @@ def audit_certificate(deployed: DeployedSmoothing, x: torch.Tensor, certified: i
             "radius": region.radius, "lp_radius": region.lp_radius}
     if not _attackable(region, certified):
         return AuditResult(**info, attacked=False)
-    gen = torch.Generator(device=deployed.base.device).manual_seed(_stream_seed(seed, 0))
+    gen = torch.Generator(device=deployed.base.device).manual_seed(derive_seed(seed, 0))
     attack = _Attack(deployed, x, certified, region, budget, gen)
     tick = _Tally(progress, budget.steps + 3)
     names, us = _pool(attack.candidates(tick))
@@ -125,7 +126,7 @@ def audit_certificate(deployed: DeployedSmoothing, x: torch.Tensor, certified: i
     best = _worst(ranked)
     point = attack.points(us[best:best + 1])[0]
     smoothed = SmoothedClassifier(deployed.model, deployed.noise_at(point), deployed.num_classes)
-    verdict = _verify(smoothed, point, certified, budget, budget.alpha, _stream_seed(seed, 1))
+    verdict = _verify(smoothed, point, certified, budget, budget.alpha, derive_seed(seed, 1))
     tick()
     return AuditResult(
         **info, attacked=True, source=names[best], **_distances(attack, point),
@@ -157,7 +158,7 @@ def audit_two_stage(router: SelectAndCertify, x: torch.Tensor, selected: int, ce
             "lp_radius": region.lp_radius, "selected": selected}
     if not _attackable(region, certified, selected):
         return AuditResult(**info, attacked=False)
-    gen = torch.Generator(device=router.device).manual_seed(_stream_seed(seed, 0))
+    gen = torch.Generator(device=router.device).manual_seed(derive_seed(seed, 0))
     attacks = [_Attack(DeployedSmoothing.of(stage), x, claim, region, budget, gen)
                for stage, claim in ((router.selector, selected),
                                     (router.stages[selected], certified))]
@@ -170,15 +171,15 @@ def audit_two_stage(router: SelectAndCertify, x: torch.Tensor, selected: int, ce
     best = _worst(ranked)
     point = attacks[0].points(us[best:best + 1])[0]
     half = budget.alpha / 2
-    selection = _verify(router.selector, point, selected, budget, half, _stream_seed(seed, 1))
+    selection = _verify(router.selector, point, selected, budget, half, derive_seed(seed, 1))
     tick()
     classification = _verify(router.stages[selected], point, certified, budget, half,
-                             _stream_seed(seed, 2))
+                             derive_seed(seed, 2))
     tick()
     deployed = classification
     if selection.changed_from(selected):
         deployed = _verify(router.stages[selection.top], point, certified, budget, half,
-                           _stream_seed(seed, 3))
+                           derive_seed(seed, 3))
     tick()
     return AuditResult(
         **info, attacked=True, source=names[best], **_distances(attacks[0], point),

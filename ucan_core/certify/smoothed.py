@@ -15,6 +15,7 @@ from torch import nn
 
 from ucan_core.certify.certificate import ABSTAIN, Certificate
 from ucan_core.certify.radii import certified_radii
+from ucan_core.certify.seeds import make_rng
 from ucan_core.certify.stats import clopper_pearson_lower, top_two_test_pvalue
 from ucan_core.checks import check_count, check_open_unit
 from ucan_core.errors import UcanError
@@ -25,14 +26,6 @@ from ucan_core.norms import norm_label
 Progress = Callable[[int, int], None]
 
 
-def _as_generator(seed: int | None, device: torch.device) -> torch.Generator | None:
-    if seed is None:
-        return None
-    generator = torch.Generator(device=device)
-    generator.manual_seed(int(seed))
-    return generator
-
-
 def noisy_samples(noise: Noise, x: torch.Tensor, num: int,
                   seed: int | None = None) -> torch.Tensor:
     """``num`` noisy copies x + ε of one input ``x`` (C×H×W), seeded; shape (num, C, H, W).
@@ -41,7 +34,7 @@ def noisy_samples(noise: Noise, x: torch.Tensor, num: int,
     check_count("num", num)
     if x.numel() != noise.dim:
         raise UcanError(f"input has {x.numel()} values, the noise has dim {noise.dim}")
-    generator = _as_generator(seed, noise.device)
+    generator = make_rng(seed, noise.device)
     eps = noise.sample(num, generator).view(num, *x.shape)
     return x.to(noise.device, torch.float32)[None] + eps
 
@@ -151,7 +144,7 @@ class SmoothedClassifier:
         check_count("batch_size", batch_size)
         flat = self._prepare(xs)
         shape = tuple(xs.shape[1:])
-        generator = _as_generator(seed, self.device)
+        generator = make_rng(seed, self.device)
         results: list[Certificate] = []
         total = flat.shape[0] * (n0 + n)
         done = 0
@@ -208,7 +201,7 @@ class SmoothedClassifier:
         check_open_unit("alpha", alpha)
         check_count("batch_size", batch_size)
         flat = self._prepare(xs)
-        generator = _as_generator(seed, self.device)
+        generator = make_rng(seed, self.device)
         counts = self._count(flat, tuple(xs.shape[1:]), n, batch_size, generator, progress, 0,
                              flat.shape[0] * n).cpu().numpy()
         predictions = []

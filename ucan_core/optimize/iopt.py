@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from ucan_core.certify.certificate import Certificate
+from ucan_core.certify.seeds import derive_seed
 from ucan_core.certify.smoothed import SmoothedClassifier
 from ucan_core.certify.stats import clopper_pearson_lower
 from ucan_core.checks import check_count, check_positive
@@ -77,10 +78,6 @@ def _check_range(name: str, bounds: tuple[float, float], start: float, floor: fl
                         f"{start:g} (the start) <= high")
 
 
-def _seed(seed: int, index: int) -> int:
-    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
-
-
 def iopt(model: nn.Module, x: torch.Tensor, num_classes: int, train_noise: Noise,
          norm: float | str, *, max_evals: int = 10, n0: int = 100, n: int = 10_000,
          alpha: float = 0.001, batch: int = 1000, seed: int = 0, shape_step: float = 0.25,
@@ -110,7 +107,7 @@ def iopt(model: nn.Module, x: torch.Tensor, num_classes: int, train_noise: Noise
 
     def certify(noise: Noise, level: float, index: int) -> Certificate:
         smoothed = SmoothedClassifier(model, noise, num_classes, device)
-        return smoothed.certify(x, n0, n, level, batch, seed=_seed(seed, index))
+        return smoothed.certify(x, n0, n, level, batch, seed=derive_seed(seed, index))
 
     reference = certify(train_noise, alpha, 0)
     ref_radius, ref_kind = config_radii(train_noise, [reference.p_a_lower], q, settings)

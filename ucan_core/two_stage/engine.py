@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from ucan_core.certify.certificate import Certificate
+from ucan_core.certify.seeds import derive_seed
 from ucan_core.certify.smoothed import Noise, Progress, SmoothedClassifier
 from ucan_core.checks import check_open_unit, check_positive
 from ucan_core.errors import UcanError
@@ -89,9 +90,7 @@ class TwoStageCertificate:
 
 def _stage_seed(seed: int | None, stage: int) -> int | None:
     """Independent seeds for the selection (stage 0) and each level's classification."""
-    if seed is None:
-        return None
-    return int(np.random.SeedSequence([seed, stage]).generate_state(1)[0])
+    return None if seed is None else derive_seed(seed, stage)
 
 
 def _shifted(progress: Progress | None, offset: int, total: int) -> Progress | None:
