@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from ucan_core.audit.attack import AttackBudget, _Attack
 from ucan_core.certify.smoothed import Progress, SmoothedClassifier
-from ucan_core.certify.stats import clopper_pearson_upper, top_two_test_pvalue
+from ucan_core.certify.stats import clopper_pearson_upper, predict_top
 
 
 class _Tally:
@@ -45,10 +44,9 @@ def _verify(smoothed: SmoothedClassifier, point: torch.Tensor, claimed: int,
     """``budget.n_verify`` fresh votes of ``smoothed`` at ``point``: the Clopper–Pearson
     upper bound at ``alpha`` on P(f(point + ε) = claimed) and Cohen's PREDICT test."""
     counts = smoothed.certify(point, 1, budget.n_verify, alpha, budget.batch_size, seed=seed).counts
-    order = np.argsort(counts)[::-1]
-    top, second = int(order[0]), int(order[1])
+    top, confident = predict_top(counts, alpha)
     return _Verdict(int(counts[claimed]), clopper_pearson_upper(counts[claimed], budget.n_verify, alpha),
-                    top, bool(top_two_test_pvalue(counts[top], counts[second]) <= alpha))
+                    top, confident)
 
 
 def _distances(attack: _Attack, point: torch.Tensor) -> dict[str, float]:

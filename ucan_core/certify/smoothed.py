@@ -16,7 +16,7 @@ from torch import nn
 from ucan_core.certify.certificate import ABSTAIN, Certificate
 from ucan_core.certify.radii import certified_radii
 from ucan_core.certify.seeds import make_rng
-from ucan_core.certify.stats import clopper_pearson_lower, top_two_test_pvalue
+from ucan_core.certify.stats import clopper_pearson_lower, predict_top
 from ucan_core.checks import check_count, check_open_unit
 from ucan_core.errors import UcanError
 from ucan_core.labels import Soundness
@@ -188,9 +188,9 @@ class SmoothedClassifier:
 
     def predict(self, x: torch.Tensor, n: int, alpha: float, batch_size: int = 1000,
                 seed: int | None = None, progress: Progress | None = None) -> int:
-        """Cohen's PREDICT for one input ``x`` (shaped as one example): the top class, or −1 (abstain) if the two-sided binomial test of
-        the top two counts does not reject equality at level α. Returns a class ≠ g(x) with
-        probability ≤ α.
+        """Cohen's PREDICT for one input ``x`` (shaped as one example): the top class, or −1
+        (abstain) if the two-sided binomial test of the top two counts does not reject
+        equality at level α. Returns a class ≠ g(x) with probability ≤ α.
         """
         return self.predict_batch(x.unsqueeze(0), n, alpha, batch_size, seed, progress)[0]
 
@@ -206,8 +206,6 @@ class SmoothedClassifier:
                              flat.shape[0] * n).cpu().numpy()
         predictions = []
         for row in counts:
-            order = np.argsort(row)[::-1]
-            top, second = int(row[order[0]]), int(row[order[1]])
-            significant = top_two_test_pvalue(top, second) <= alpha
-            predictions.append(int(order[0]) if significant else self.ABSTAIN)
+            top, significant = predict_top(row, alpha)
+            predictions.append(top if significant else self.ABSTAIN)
         return predictions

@@ -52,3 +52,13 @@ def top_two_test_pvalue(count_top: int, count_second: int) -> float:
     if total == 0:
         return 1.0
     return float(binomtest(count_top, total, 0.5).pvalue)
+
+
+def predict_top(counts: np.ndarray | list[int], alpha: float) -> tuple[int, bool]:
+    """Cohen's PREDICT test on the class ``counts`` of one input: the top class, and whether
+    the two-sided binomial test of the top two counts rejects their equality at level
+    ``alpha`` (if not, PREDICT abstains)."""
+    counts = np.asarray(counts)
+    order = np.argsort(counts)[::-1]
+    top, second = int(counts[order[0]]), int(counts[order[1]])
+    return int(order[0]), bool(top_two_test_pvalue(top, second) <= alpha)
