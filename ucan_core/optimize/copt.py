@@ -47,6 +47,7 @@ import torch
 
 from ucan_core.analysis import DEFAULT_RADII, Summary, summarize
 from ucan_core.certify.certificate import Certificate
+from ucan_core.certify.radii import uses_closed_form
 from ucan_core.certify.smoothed import SmoothedClassifier
 from ucan_core.checks import check_count, check_open_unit, check_positive
 from ucan_core.errors import UcanError
@@ -75,11 +76,12 @@ def check_shape(shape: float) -> float:
 def config_radii(noise: Noise, p_a_lower: Sequence[float] | np.ndarray, norm: float | str,
                  settings: Settings = UNIVERSAL) -> tuple[np.ndarray, Kind]:
     """Certified ℓ_norm radii of ``noise`` for the lower bounds ``p_a_lower`` (0 where
-    p̲_A ≤ ½): the closed form where it is exact, else one universal-engine curve
-    (``approximate``) at the distinct values p̲_A > ½."""
+    p̲_A ≤ ½): the closed form where it is exact (:func:`~ucan_core.certify.radii.uses_closed_form`,
+    policy ``"exact"``), else one universal-engine curve (``approximate``) at the distinct
+    values p̲_A > ½."""
     q = parse_norm(norm)
     p = np.asarray(p_a_lower, dtype=np.float64).reshape(-1)
-    if noise.direct.get(q) == "exact":
+    if uses_closed_form(noise, q, "exact"):
         return noise.radius_curve(p, q)
     radius = np.zeros_like(p)
     live = p > 0.5
