@@ -34,6 +34,7 @@ from ucan_core.certify.smoothed import SmoothedClassifier
 from ucan_core.checks import check_choice
 from ucan_core.errors import UcanError
 from ucan_core.io.checkpoints import load_weights
+from ucan_core.io.records import certificate_lines
 from ucan_core.noises.anisotropic import AnisotropicNoise
 from ucan_core.training.classifier import TrainConfig, accuracy
 from ucan_core.two_stage.engine import (
@@ -130,26 +131,9 @@ class RoutedSmoothedClassifier(SelectAndCertify[RouteCertificate]):
             selection=selection, classification=classification, seconds=seconds)
 
     def describe(self, cert: RouteCertificate) -> list[str]:
-        """The certificate as lines of text (the CLI's output)."""
-        sel, cls = cert.selection, cert.classification
-        choice = "abstains" if sel.abstained else f"selects {cert.selected}"
-        lines = [f"prediction: {'abstain' if cert.abstained else cert.prediction}",
-                 (f"stage 1, selector smoothed at sigma_s={cert.sigma_sel:g} over "
-                  f"{', '.join(cert.menu)}: {choice}; p_A lower bound {sel.p_a_lower:.6f} "
-                  f"(alpha={sel.alpha:g}); R_sel {cert.r_sel:.6g}")]
-        if cls is not None:
-            entry = self.entries[sel.prediction]
-            lines.append(f"stage 2, {entry.model} under {entry.name} (sigma={entry.sigma:g}, "
-                         f"s in [{cls.noise['scale_min']:.3g}, {cls.noise['scale_max']:.3g}]): "
-                         f"p_A lower bound {cls.p_a_lower:.6f} (alpha={cls.alpha:g}); l2 radius "
-                         f"min s_i*R = R_c {cert.r_c:.6g}; ALM {cert.alm_c:.6g}")
-        lines.append(f"radius: min(R_sel, R_c) = {cert.radius:.6g} in l2 ({cert.kind})")
-        lines += [f"  l{label}: {r.value:.6g} ({r.kind})" for label, r in cert.radii.items()]
-        lines.append(f"ALM (a size, not a radius): {cert.alm:.6g} for an ellipsoid inside the "
-                     f"certified set; the set's size is at most min(R_sel, ALM) = "
-                     f"{cert.alm_upper:.6g}")
-        lines.append(f"soundness: {cert.soundness}: {cert.note}")
-        return lines
+        """The certificate as lines of text, with each entry's model id
+        (:func:`~ucan_core.io.records.certificate_lines`, the CLI's output)."""
+        return certificate_lines(cert, models={e.name: e.model for e in self.entries})
 
 
 class SelectorBundle(nn.Module):
