@@ -58,26 +58,27 @@ def formula_values(cert: Certificate) -> dict[str, float]:
 
 
 def certificate_row(result: CertifyResult, classes: tuple[str, ...]) -> dict[str, Any]:
-    """One flat CSV row for a certificate and the settings that produced it."""
+    """One flat CSV row for a certificate (its fields as the engine serialises them,
+    :func:`~ucan_core.io.records.record`), its p_A summary and the settings that produced it."""
     cert, s = result.certificate, result.settings
-    summary = p_a_summary(cert)
+    data, summary = record(cert), p_a_summary(cert)
     row: dict[str, Any] = {
         "model": s.model_id, "image": s.image_key, "device": s.device,
-        "prediction": cert.prediction,
+        "prediction": data["prediction"],
         "prediction_name": "abstain" if cert.abstained else classes[cert.prediction],
         "selected_class": summary.selected, "p_a_hat": summary.p_hat,
-        "p_a_lower": cert.p_a_lower, "ci_low": summary.ci_low, "ci_high": summary.ci_high,
-        "radius": cert.radius, "norm": cert.norm, "kind": cert.kind}
-    for norm, radius in cert.radii.items():
-        row[f"radius_l{norm}"] = radius.value
-        row[f"kind_l{norm}"] = radius.kind
+        "p_a_lower": data["p_a_lower"], "ci_low": summary.ci_low, "ci_high": summary.ci_high,
+        "radius": data["radius"], "norm": data["norm"], "kind": data["kind"]}
+    for norm, radius in data["radii"].items():
+        row[f"radius_l{norm}"] = radius["value"]
+        row[f"kind_l{norm}"] = radius["kind"]
     row.update({
-        "alm": cert.alm, "soundness": cert.soundness, "noise": cert.noise.get("name"),
-        "sigma": cert.noise.get("sigma"), "npg": s.noise.npg, "kappa": s.noise.kappa,
-        "iota": s.noise.iota, "n0": cert.n0, "n": cert.n, "alpha": cert.alpha,
+        "alm": data["alm"], "soundness": data["soundness"], "noise": data["noise"].get("name"),
+        "sigma": data["noise"].get("sigma"), "npg": s.noise.npg, "kappa": s.noise.kappa,
+        "iota": s.noise.iota, "n0": data["n0"], "n": data["n"], "alpha": data["alpha"],
         "batch_size": s.batch_size, "seed": s.seed,
-        "counts": " ".join(str(c) for c in cert.counts),
-        "selection_counts": " ".join(str(c) for c in cert.selection_counts),
+        "counts": " ".join(str(c) for c in data["counts"]),
+        "selection_counts": " ".join(str(c) for c in data["selection_counts"]),
         "elapsed_s": round(result.elapsed, 4), "samples_per_s": round(result.samples_per_s, 1)})
     return row
 
@@ -94,10 +95,10 @@ def _log_name(cert: TwoStageCertificate, name: str) -> str:
 def selection_fields(cert: TwoStageCertificate) -> dict[str, Any]:
     """The selection stage's outcome of a Dual RS or routing certificate (and, where it has
     them, the ALMs), named as in the engine's certify logs."""
-    record = cert.to_dict()
+    data = record(cert)
     names = [_log_name(cert, name) for name in ("selected", "r_sel", "p_a_lower_sel")]
-    names += [name for name in ("alm", "alm_c", "alm_upper") if name in record]
-    fields = {name: record[name] for name in names}
+    names += [name for name in ("alm", "alm_c", "alm_upper") if name in data]
+    fields = {name: data[name] for name in names}
     if "alm_upper" in fields:
         fields["alm_upper_kind"] = ALM_UPPER_KIND
     return fields
