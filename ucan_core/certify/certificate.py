@@ -9,6 +9,11 @@ from typing import Any
 from ucan_core.labels import SOUNDNESS_NOTES, Kind, Radius, Soundness
 
 ABSTAIN = -1  # the prediction of a certificate, or of PREDICT, that abstains
+FIXED_BOUND = "clopper-pearson (fixed n)"
+#: The assumption every default-mode certificate rests on.
+FLOAT_NOTE = ("Floating-point assumption: the noise is drawn in float32 and added to the input "
+              "in float32; the guarantee is proven for the continuous noise, and a base "
+              "classifier that reads the float lattice of the draws could break it.")
 
 
 @dataclass
@@ -18,7 +23,11 @@ class Certificate:
     ``prediction`` is −1 when abstaining. ``radius`` is in the noise's native norm
     (``norm``) with tightness ``kind``; ``radii`` gives ℓ1/ℓ2/ℓ∞ with their kinds; ``alm``
     is the volume-equivalent radius of the (anisotropic) certified region; ``soundness``
-    says what the statement covers (:data:`SOUNDNESS_NOTES`).
+    says what the statement covers (:data:`SOUNDNESS_NOTES`). ``bound`` names how
+    ``p_a_lower`` was computed from the ``samples_used`` estimation samples: Clopper–Pearson
+    at the fixed n, or an anytime-valid confidence sequence for a run that may stop early.
+    ``assumption`` states what every certificate rests on: the float32 noise stands for the
+    continuous noise of the theorem (:data:`FLOAT_NOTE`).
     """
 
     prediction: int
@@ -36,10 +45,14 @@ class Certificate:
     noise: dict[str, Any]
     soundness: Soundness
     seconds: float = 0.0
+    samples_used: int = 0
+    bound: str = FIXED_BOUND
+    assumption: str = FLOAT_NOTE
     note: str = field(init=False)
 
     def __post_init__(self) -> None:
         self.note = SOUNDNESS_NOTES[self.soundness]
+        self.samples_used = self.samples_used or self.n
 
     @property
     def abstained(self) -> bool:

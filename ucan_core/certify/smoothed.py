@@ -16,6 +16,7 @@ from torch import nn
 from ucan_core.certify.certificate import ABSTAIN, Certificate
 from ucan_core.certify.radii import certified_radii
 from ucan_core.certify.seeds import make_rng
+from ucan_core.certify.sequential import certify_sequential_batch
 from ucan_core.certify.stats import clopper_pearson_lower, predict_top
 from ucan_core.checks import check_count, check_open_unit
 from ucan_core.errors import UcanError
@@ -185,6 +186,30 @@ class SmoothedClassifier:
                                         and self._soundness() == "sound") else self._soundness(),
             seconds=seconds,
         )
+
+    def certify_sequential(self, x: torch.Tensor, n0: int, n_max: int, alpha: float,
+                           target_radius: float | None = None, batch_size: int = 1000,
+                           seed: int | None = None, progress: Progress | None = None,
+                           should_stop: Callable[[], bool] | None = None) -> Certificate:
+        """CERTIFY that may stop early and still certify (:mod:`.sequential`).
+
+        n0 selection samples pick ĉ_A; estimation samples then arrive in rounds and p̲_A is
+        an anytime-valid lower bound (a confidence sequence): with probability ≥ 1 − α it
+        holds at every sample size at once, so the certificate stays valid when the run
+        stops because ``target_radius`` is reached (or ruled out), at ``n_max``, or when
+        ``should_stop()`` says so (a Stop button). ``samples_used`` and ``bound`` say which.
+        """
+        return self.certify_sequential_batch(x.unsqueeze(0), n0, n_max, alpha, target_radius,
+                                             batch_size, seed, progress, should_stop)[0]
+
+    def certify_sequential_batch(self, xs: torch.Tensor, n0: int, n_max: int, alpha: float,
+                                 target_radius: float | None = None, batch_size: int = 1000,
+                                 seed: int | None = None, progress: Progress | None = None,
+                                 should_stop: Callable[[], bool] | None = None,
+                                 ) -> list[Certificate]:
+        """:meth:`certify_sequential` for every input of ``xs``, each stopping on its own."""
+        return certify_sequential_batch(self, xs, n0, n_max, alpha, target_radius, batch_size,
+                                        seed, progress, should_stop)
 
     def predict(self, x: torch.Tensor, n: int, alpha: float, batch_size: int = 1000,
                 seed: int | None = None, progress: Progress | None = None) -> int:
