@@ -66,11 +66,6 @@ class Curves:
     alm_marker: float | None = None
 
 
-def has_closed_form(noise: Noise) -> bool:
-    """Whether the noise's density has a closed-form radius (else: the universal engine)."""
-    return bool(noise.base.direct)
-
-
 def radius_curves(noise: Noise, p_grid: np.ndarray, p_a: float, norm: str) -> Curves:
     """Isotropic radius (and, for anisotropic noise, ℓp radius and ALM) from the engine."""
     base = noise.base

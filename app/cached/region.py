@@ -12,9 +12,10 @@ import streamlit as st
 import torch
 
 from app.cached.models import model_cards
-from app.cached.noise import build, has_closed_form
+from app.cached.noise import build
 from app.choices import NoiseChoice
 from app.figures.region import RegionSlice
+from ucan_core.certify.radii import uses_closed_form
 from ucan_core.noises.base import Noise
 from ucan_core.noises.region import unit_sphere_2d
 from ucan_core.norms import parse_norm
@@ -59,7 +60,7 @@ def _reach(noise: Noise, p_a: float, norm: str, i: int, j: int) -> float:
     std = noise.std_map().double().cpu().numpy()
     scale = noise.scale.double().cpu().numpy()
     reach = LEVEL_SET_REACH * max(std[i], std[j])
-    if has_closed_form(noise):
+    if uses_closed_form(noise, norm):
         radius = noise.region(p_a, norm).radius
         reach = max(reach, 1.15 * max(scale[i], scale[j]) * radius)
     return reach
@@ -89,7 +90,7 @@ def region_slice(choice: NoiseChoice, p_a: float, norm: str, i: int, j: int,
     shift = noise.shift.double().cpu().numpy()
     scale = noise.scale.double().cpu().numpy()
     fields: dict[str, Any] = {}
-    if has_closed_form(noise):
+    if uses_closed_form(noise, norm):
         region = noise.region(p_a, norm)
         unit_x, unit_y = unit_sphere_2d(parse_norm(norm))
         fields = dict(radius=region.radius, radius_kind=noise.base.radius(p_a, norm).kind,

@@ -13,7 +13,7 @@ import time
 import streamlit as st
 
 from app import state
-from app.cached.noise import NoiseView, has_closed_form, noise_view, radius_curves
+from app.cached.noise import NoiseView, noise_view, radius_curves
 from app.choices import NPG_TITLES, NoiseChoice
 from app.figures.common import fmt, kind_badge, norm_symbol
 from app.figures.curves import P_GRID, Curve, radius_curve_figure, radius_traces
@@ -23,6 +23,7 @@ from app.widgets.images import image_picker
 from app.widgets.noise import NORMS, noise_choice
 from app.widgets.output import chart, soundness_badge
 from app.widgets.presets import matching_preset, preset_picker
+from ucan_core.certify.radii import uses_closed_form
 from ucan_core.errors import UcanError
 
 _t0 = time.perf_counter()
@@ -101,7 +102,7 @@ for side, column in zip(views, st.columns(2, gap="medium")):
 traces: list[Curve] = []
 for side, view in views.items():
     _, colour, _ = SIDES[side]
-    if not has_closed_form(view.noise):
+    if not uses_closed_form(view.noise, norm):
         st.info(f"{names[side]}: {view.noise.base.title} noise has no closed-form "
                 "radius (the Radius page computes it numerically); no curve for it here.")
         continue

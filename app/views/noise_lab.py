@@ -15,7 +15,7 @@ import streamlit as st
 from app import state
 from app.cached.images import MAX_SIDE
 from app.cached.models import learned_model
-from app.cached.noise import direct_radii, has_closed_form, noise_view, radius_curves
+from app.cached.noise import direct_radii, noise_view, radius_curves
 from app.choices import LEARNED_NPG_OPTIONS, NPG_TITLES
 from app.figures.common import fmt, kind_badge, norm_symbol
 from app.figures.curves import P_GRID, radius_curve_figure, radius_traces
@@ -26,6 +26,7 @@ from app.widgets.images import image_picker
 from app.widgets.noise import noise_picker
 from app.widgets.output import chart, soundness_badge
 from app.widgets.presets import PRESETS, matching_preset, preset_picker
+from ucan_core.certify.radii import uses_closed_form
 from ucan_core.errors import UcanError
 
 _t0 = time.perf_counter()
@@ -115,7 +116,7 @@ with results:
                      "the unclipped x + ε.", width="stretch")
 
     st.markdown(f"**Certified radius in {norm_symbol(norm)}**")
-    if not has_closed_form(noise):
+    if not uses_closed_form(noise, norm):
         st.info(f"{base.title} noise has no closed-form certified radius: the **Radius** page "
                 "computes it with the universal (numerical) radius engine. The maps and "
                 "samples above are exact.")
