@@ -134,7 +134,8 @@ def menu_models(settings: TwoStageSettings, menu: tuple[Any, ...]) -> list[str]:
     if isinstance(settings, DualSettings):
         return list(settings.expert_ids)
     assert isinstance(settings, RoutingSettings)
-    return [menu_entry(settings.selector_id, name)["model"] for name in menu]
+    models = {e["name"]: e["model"] for e in selector_cards()[settings.selector_id].menu}
+    return [models[name] for name in menu]
 
 
 def describe_route(settings: RoutingSettings, cert: RouteCertificate) -> list[str]:
