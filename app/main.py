@@ -17,9 +17,11 @@ st.set_page_config(page_title="UCAN Explorer", page_icon="🎲", layout="wide")
 
 PAGES_DIR = Path(__file__).resolve().parent / "views"
 #: Navigation sections: (file in views/, title, icon), each in the order of the former flat
-#: list; Noise Lab is the default page. Material Symbols ship with Streamlit's own font, so they render
+#: list; Start is the default page. Material Symbols ship with Streamlit's own font, so they render
 #: without a system emoji font.
 SECTIONS = {
+    "Start": [("start.py", "Start", ":material/home:"),
+              ("glossary.py", "Glossary", ":material/menu_book:")],
     "Explore": [("noise_lab.py", "Noise Lab", ":material/science:"),
                 ("compare.py", "Compare", ":material/compare_arrows:"),
                 ("radius.py", "Radius", ":material/straighten:"),
@@ -29,7 +31,7 @@ SECTIONS = {
     "Learn": [("learn.py", "Learn", ":material/school:")],
     "Results": [("results.py", "Results", ":material/show_chart:")],
 }
-DEFAULT_PAGE = "noise_lab.py"
+DEFAULT_PAGE = "start.py"
 page = st.navigation({section: [st.Page(PAGES_DIR / name, title=title, icon=icon,
                                         default=name == DEFAULT_PAGE)
                                 for name, title, icon in pages]
@@ -40,8 +42,9 @@ with st.sidebar:
     st.markdown("### UCAN Explorer")
     st.toggle("Teaching mode", key=state.TEACHING_KEY, bind="query-params",
               help="A simpler view for classes and demos: hides the advanced controls (seeds, "
-                   "pattern κ and ι, density parameters, numerical settings) and uses their "
-                   "defaults. The Certify page keeps all its controls.")
+                   "pattern κ and ι, density parameters, numerical settings, two-stage "
+                   "internals), offers three densities (Gaussian, Laplace, uniform) and uses "
+                   "plain words, with the symbols on hover.")
     st.radio("Figure download format", state.FIGURE_FORMATS, key=state.FIGURE_FORMAT_KEY,
              bind="query-params", horizontal=True,
              help="What the camera button at the top right of every chart (shown on hover) "

@@ -28,3 +28,18 @@ def figure_format() -> str:
 def page_title() -> str:
     """The title of the page being shown (set by app/main.py)."""
     return str(st.session_state.get(PAGE_KEY, ""))
+
+
+#: The Region page's URL parameter naming the certificate it was opened from (its result key).
+REGION_CERT_KEY = "rg_cert"
+
+
+def certify_params(model_id: str, image_id: str, dataset: str, **sampling: object) -> dict[str, str]:
+    """URL parameters that open the Certify page on a standard certificate of bundled model
+    ``model_id`` and bundled image ``image_id`` (of ``dataset``), with ``sampling`` values
+    (``n0``, ``n``, ``alpha``, ``seed``) where they differ from the page's defaults."""
+    params = {"cert_mode": "standard", "cert_model": model_id, "cert_source": "Bundled",
+              f"cert_image_{dataset}": image_id, "cert_n": "2000"}
+    params.update({f"cert_{name}": repr(value) if isinstance(value, float) else str(value)
+                   for name, value in sampling.items()})
+    return params

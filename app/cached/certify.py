@@ -6,16 +6,27 @@ certificates keep their log names)."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import streamlit as st
+import torch
 
-from app.choices import TwoStageSettings
+from app.cached.images import bundled_model_input
+from app.cached.models import classes_of, model_on, noise_source
+from app.cached.noise import build, noisy_samples
+from app.choices import NoiseChoice, TwoStageSettings
+from ucan_core.audit.attack import project
 from ucan_core.certify.certificate import Certificate
+from ucan_core.certify.planner import Plan, plan
+from ucan_core.certify.seeds import make_rng
+from ucan_core.certify.smoothed import SmoothedClassifier
 from ucan_core.certify.stats import clopper_pearson_interval
 from ucan_core.io.records import record
+from ucan_core.norms import parse_norm
 from ucan_core.two_stage.engine import TwoStageCertificate
+from ucan_core.zoo.bundled import model_card
 
 if TYPE_CHECKING:
     from app.jobs import CertifyResult
@@ -152,3 +163,57 @@ def two_stage_json(result: CertifyResult) -> str:
 def certificate_json(cert: Certificate) -> str:
     """A standard certificate as JSON (every field)."""
     return json.dumps(record(cert), indent=2, allow_nan=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Engine calls behind the Start page, the human scale of a radius and the sample planner
+
+#: The Start page's example: a bundled MNIST digit certified with a bundled model.
+DEMO_MODEL, DEMO_IMAGE = "mnist-gaussian-0.25", "mnist-0000"
+DEMO_N0, DEMO_N, DEMO_ALPHA, DEMO_SEED, DEMO_COPIES = 100, 2000, 0.001, 0, 8
+
+
+@dataclass(frozen=True)
+class Demo:
+    """The Start page's certificate: the image, a few of its noisy copies, the certificate
+    (votes, p̲_A, radius) and the class names."""
+
+    pixels: np.ndarray
+    copies: np.ndarray
+    certificate: Certificate
+    classes: tuple[str, ...]
+    sigma: float
+
+
+@st.cache_resource(show_spinner="Certifying the example digit…")
+def demo_certificate() -> Demo:
+    """CERTIFY of the bundled MNIST digit :data:`DEMO_IMAGE` with :data:`DEMO_MODEL` (once
+    per server: every session shares it)."""
+    card = model_card(DEMO_MODEL)
+    shape = tuple(card.architecture.input_shape)
+    pixels = bundled_model_input(DEMO_IMAGE, shape).pixels
+    choice = NoiseChoice.of_card(card)
+    x = torch.from_numpy(pixels)
+    classifier = SmoothedClassifier(model_on(DEMO_MODEL, "cpu"),
+                                    noise_source(DEMO_MODEL, choice, "cpu").at(x),
+                                    card.architecture.num_classes)
+    cert = classifier.certify(x, DEMO_N0, DEMO_N, DEMO_ALPHA, 1000, DEMO_SEED)
+    copies = noisy_samples(choice, pixels, DEMO_COPIES, DEMO_SEED)
+    return Demo(pixels, copies, cert, classes_of(DEMO_MODEL, len(cert.counts)), choice.sigma)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def radius_perturbation(pixels: np.ndarray, radius: float, norm: str, seed: int = 0) -> np.ndarray:
+    """A δ of ``norm``-size exactly ``radius``: a seeded random direction put on the sphere
+    by the engine's ℓp projection (``ucan_core.audit.attack.project``), shaped like ``pixels``."""
+    rng = make_rng(seed, "cpu")
+    u = torch.randn(1, int(np.prod(pixels.shape)), generator=rng, dtype=torch.float64)
+    far = u * (1e3 * max(radius, 1e-9) / float(u.abs().min().clamp_min(1e-12)))
+    return project(far, radius, parse_norm(norm)).reshape(pixels.shape).numpy()
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def sample_plan(choice: NoiseChoice, alpha: float, n: int) -> Plan:
+    """The engine's planner (``ucan_core.certify.planner.plan``) for the base noise of
+    ``choice``: the largest radius n samples can certify at α."""
+    return plan(build(replace(choice, npg="isotropic")), alpha, n=n)

@@ -27,6 +27,8 @@ ALM_COLOUR = "#ff7f0e"
 SHAPES = {"1": "rhombus", "2": "ellipse", "inf": "box"}
 #: Level sets drawn: these fractions of the noise density's peak in the slice.
 LEVELS = (0.1, 0.3, 0.5, 0.7, 0.9)
+#: Axis lines that read on the light and the dark theme (translucent grey, not white).
+ZERO_LINE, GRID_LINE = "rgba(128,128,128,0.45)", "rgba(128,128,128,0.18)"
 PIXEL_COLOURS = {"A": "#ff2d55", "B": "#00c2ff"}
 #: The clickable pixel layer has at most this many markers a side (blocks beyond).
 GRID_MAX_SIDE = 64
@@ -119,7 +121,7 @@ def region_figure(view: RegionSlice, pixel_a: str, pixel_b: str, height: int = 6
             x=axis, y=axis, z=np.asarray(view.density, dtype=np.float64),
             contours=dict(start=LEVELS[0], end=LEVELS[-1], size=LEVELS[1] - LEVELS[0],
                           coloring="lines"),
-            colorscale=[[0, "#c7c7c7"], [1, "#404040"]], showscale=False,
+            colorscale=[[0, "#b0b0b0"], [1, "#707070"]], showscale=False,
             line=dict(width=1, dash="dot"), showlegend=True,
             name="noise density level sets (10–90 % of its peak)",
             hovertemplate="δ_A=%{x:.4g}<br>δ_B=%{y:.4g}<br>density/peak %{z:.2f}"
@@ -131,14 +133,14 @@ def region_figure(view: RegionSlice, pixel_a: str, pixel_b: str, height: int = 6
                                  name="noise centre μ", hovertemplate="μ = (%{x:.4g}, %{y:.4g})"
                                                                       "<extra></extra>"))
     fig.add_trace(go.Scatter(x=[0.0], y=[0.0], mode="markers", name="x (δ = 0)",
-                             marker=dict(size=8, color="black"),
+                             marker=dict(size=8, color="#7f7f7f", line=dict(width=1, color="#d62728")),
                              hovertemplate="the input x<extra></extra>"))
     title = (f"Certified region in {norm_symbol(view.norm)}: slice through pixels A and B"
              f"<br><sup>s_A = {fmt(view.scale[0])}, s_B = {fmt(view.scale[1])}"
              + (f", R = {fmt(view.radius)}" if view.radius is not None else "") + "</sup>")
     fig.update_layout(
         title=dict(text=title, font=dict(size=14)), height=height,
-        margin=dict(l=10, r=10, t=60, b=130), plot_bgcolor="white",
+        margin=dict(l=10, r=10, t=60, b=130), plot_bgcolor="rgba(0,0,0,0)",
         legend=dict(orientation="h", yref="container", y=0, yanchor="bottom", xanchor="left",
                     x=0, font=dict(size=11)),
         xaxis_title=f"δ at pixel A {pixel_a} (pixel units)",
@@ -146,10 +148,10 @@ def region_figure(view: RegionSlice, pixel_a: str, pixel_b: str, height: int = 6
     if view.axis is not None:
         fig.update_xaxes(range=[float(view.axis[0]), float(view.axis[-1])])
         fig.update_yaxes(range=[float(view.axis[0]), float(view.axis[-1])])
-    fig.update_xaxes(constrain="domain", zeroline=True, zerolinecolor="#e0e0e0",
-                     gridcolor="#f0f0f0")
+    fig.update_xaxes(constrain="domain", zeroline=True, zerolinecolor=ZERO_LINE,
+                     gridcolor=GRID_LINE)
     fig.update_yaxes(scaleanchor="x", scaleratio=1, constrain="domain", zeroline=True,
-                     zerolinecolor="#e0e0e0", gridcolor="#f0f0f0")
+                     zerolinecolor=ZERO_LINE, gridcolor=GRID_LINE)
     return fig
 
 
@@ -163,9 +165,9 @@ def norms_figure(views: Sequence[RegionSlice], height: int = 300) -> go.Figure:
         axis = "x" if index == 1 else f"x{index}"
         fig.update_yaxes(scaleanchor=axis, scaleratio=1, row=1, col=index)
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), showlegend=False,
-                      plot_bgcolor="white")
-    fig.update_xaxes(zeroline=True, zerolinecolor="#e0e0e0", gridcolor="#f0f0f0")
-    fig.update_yaxes(zeroline=True, zerolinecolor="#e0e0e0", gridcolor="#f0f0f0")
+                      plot_bgcolor="rgba(0,0,0,0)")
+    fig.update_xaxes(zeroline=True, zerolinecolor=ZERO_LINE, gridcolor=GRID_LINE)
+    fig.update_yaxes(zeroline=True, zerolinecolor=ZERO_LINE, gridcolor=GRID_LINE)
     return fig
 
 

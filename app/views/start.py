@@ -1,0 +1,79 @@
+"""Start: what randomized smoothing promises, in one picture computed by the engine (a bundled
+MNIST digit, its noisy copies, the votes of a bundled model and the certified ball;
+``app.cached.certify.demo_certificate``), and guided scenarios that open the other pages
+already set up (through their URL parameters)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app import state
+from app.cached.certify import DEMO_ALPHA, DEMO_IMAGE, DEMO_MODEL, demo_certificate, p_a_summary
+from app.figures.common import norm_symbol
+from app.figures.images import grid_png, image_png
+from app.figures.scale import ball_figure, scale_words
+from app.figures.votes import votes_figure
+from app.widgets.output import chart
+from ucan_core.noises.region import unit_sphere_2d
+from ucan_core.norms import parse_norm
+
+#: (title, what it shows, page, its URL parameters).
+SCENARIOS = [
+    ("Certify a digit and attack it",
+     "Certify this 7 with the same model, open its certified region, then attack it.",
+     "views/certify.py", state.certify_params(DEMO_MODEL, DEMO_IMAGE, "mnist")),
+    ("Why anisotropic noise",
+     "More noise where the image does not need detail: a σ map instead of one σ.",
+     "views/noise_lab.py", {"density": "gaussian", "sigma": "0.5", "norm_gaussian": "2",
+                            "npg": "pattern-2"}),
+    ("Dual RS: a noise level per input",
+     "A certified σ-estimator picks the noise level for this image, then an expert votes.",
+     "views/certify.py", {"cert_mode": "dual", "cert_n": "2000"}),
+    ("Teach: from votes to a radius",
+     "Step by step, in teaching mode: more samples, a tighter bound, a larger radius.",
+     "views/learn.py", {state.TEACHING_KEY: "true"}),
+]
+
+demo = demo_certificate()
+cert = demo.certificate
+summary = p_a_summary(cert)
+name = demo.classes[cert.prediction]
+norm = cert.norm
+
+st.title("Randomized smoothing in one picture")
+st.markdown(
+    "A classifier is asked the same question many times, each time about a **noisy copy** of "
+    "the image, and answers by majority vote. Because the noise is random and known, the "
+    "vote comes with a guarantee: **no change of the image smaller than a radius R can "
+    "change the answer** (with probability ≥ 1 − α over the sampling).")
+
+cols = st.columns([0.8, 1.2, 1.5, 1.3], gap="small")
+with cols[0]:
+    st.image(image_png(demo.pixels, min_tile=140), width="stretch")
+    st.caption(f"**1 · The image** x: an MNIST digit ({DEMO_IMAGE}).")
+with cols[1]:
+    st.image(grid_png(demo.copies, ncols=4, min_tile=56, pad=2), width="stretch")
+    st.caption(f"**2 · Noisy copies** x + ε, Gaussian σ = {demo.sigma:g}: {len(demo.copies)} "
+               f"of the {cert.n0 + cert.n:,} drawn.")
+with cols[2]:
+    chart(votes_figure(demo.classes, cert.counts, cert.selection_counts, summary.selected,
+                       cert.n, cert.n0, height=250), key="start_votes",
+          config={"displayModeBar": False})
+    st.caption(f"**3 · The votes** of the model `{DEMO_MODEL}`: {name} gets {summary.k:,} of "
+               f"{cert.n:,}, so its probability is at least p̲_A = {cert.p_a_lower:.4f}.")
+with cols[3]:
+    chart(ball_figure(cert.radius, norm, unit_sphere_2d(parse_norm(norm))), key="start_ball",
+          config={"displayModeBar": False})
+    st.caption(f"**4 · Certified**: every image within {norm_symbol(norm)} distance "
+               f"R = {cert.radius:.3f} of x is classified {name} "
+               f"(α = {DEMO_ALPHA:g}, {cert.kind} radius, pixel units). "
+               + scale_words(cert.radius, norm, int(demo.pixels.size))[0].replace("**", ""))
+
+st.subheader("Guided scenarios")
+for column, (title, text, page, params) in zip(st.columns(4, gap="small"), SCENARIOS):
+    with column.container(border=True):
+        st.markdown(f"**{title}**  \n{text}")
+        st.page_link(page, label="Open", icon=":material/arrow_forward:", query_params=params)
+st.caption("Dotted outlines: common attack budgets of the same norm (hover them). Every "
+           "number on this page comes from the `ucan_core` engine; the symbols are explained "
+           "in the Glossary.")

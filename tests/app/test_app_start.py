@@ -1,0 +1,57 @@
+"""AppTest of the Start page (the default page) and the Glossary: the engine's example
+certificate in one picture, and scenarios that link to pages already set up."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from app.widgets.glossary import GLOSSARY
+from tests.app.apptest_helpers import APP, chart_specs, open_page, text
+
+
+def _links(at: AppTest) -> dict[str, dict]:
+    """The page links of the page by their target, with their URL parameters."""
+    links = {}
+    for element in at.get("page_link"):
+        proto = element.proto
+        links.setdefault(proto.page, []).append(dict(proto.query_string and
+                                                     [kv.split("=", 1) for kv in
+                                                      proto.query_string.split("&")] or []))
+    return links
+
+
+def test_start_is_the_default_page_with_the_engine_certificate():
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Randomized smoothing in one picture"
+    body = text(at)
+    assert "classified 7" in body and "p̲_A = 0." in body
+    assert "grey levels of 255" in body
+    specs = chart_specs(at)
+    assert {"start_votes", "start_ball"} <= set(specs)
+    ball = specs["start_ball"]
+    assert ball["data"][0]["name"] == "certified ball"
+    assert any("ℓ2 0.5" in trace.get("name", "") for trace in ball["data"])
+
+
+def test_scenarios_open_pages_already_set_up():
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    links = _links(at)
+    certify = links["certify"]
+    assert {"cert_mode": "standard", "cert_model": "mnist-gaussian-0.25",
+            "cert_source": "Bundled", "cert_image_mnist": "mnist-0000",
+            "cert_n": "2000"} in certify
+    assert {"cert_mode": "dual", "cert_n": "2000"} in certify
+    assert links["noise_lab"] == [{"density": "gaussian", "sigma": "0.5",
+                                   "norm_gaussian": "2", "npg": "pattern-2"}]
+    assert links["learn"] == [{"teaching": "true"}]
+
+
+def test_glossary_lists_every_symbol():
+    at = open_page("glossary")
+    frame = at.dataframe[0].value
+    symbols = set(frame["symbol"])
+    for symbol in ("p̲_A", "σ", "λ", "R", "ALM", "min sᵢ·R", "NPG", "κ", "ι", "α", "n0", "n",
+                   "Clopper–Pearson"):
+        assert symbol in symbols
+    assert len(frame) == len(GLOSSARY)
