@@ -21,9 +21,10 @@ import torch
 from scipy import stats
 from torch import nn
 
-from ucan_core.audit.attack import AttackBudget, project
+from ucan_core.audit.attack import AttackBudget, attack_base, project
 from ucan_core.audit.certificates import (
     AuditResult,
+    attack_evidence,
     audit_certificate,
     audit_two_stage,
     claimed_region,
@@ -33,10 +34,11 @@ from ucan_core.audit.certificates import (
 from ucan_core.audit.deployed import DeployedSmoothing
 from ucan_core.certify.smoothed import Progress, SmoothedClassifier
 from ucan_core.cli import main
-from ucan_core.errors import Cancelled
+from ucan_core.errors import Cancelled, UcanError
 from ucan_core.io.logs import read_log
 from ucan_core.noises.anisotropic import AnisotropicNoise
 from ucan_core.noises.catalog import make_noise
+from ucan_core.noises.region import CertifiedRegion
 from ucan_core.npg.learned import NoiseParameterGenerator, smoothing_noise
 from ucan_core.two_stage.dual import DualSmoothedClassifier
 
@@ -142,6 +144,71 @@ def test_input_dependent_noise_breaks_the_claim_only_when_deployed() -> None:
     assert broken.violation and broken.changed and broken.region_norm <= 1 + 1e-6
     summaries = summarize([safe, broken])
     assert [(s.target, s.violations) for s in summaries] == [("frozen", 0), ("deployed", 1)]
+
+
+@pytest.mark.parametrize("norm", ["2", "inf"])
+def test_evidence_shows_the_verified_point_inside_the_region(halfplane_certificates,
+                                                             norm: str) -> None:
+    deployed, certs = halfplane_certificates
+    x, c, r2 = certs[2]
+    region = claimed_region(deployed.noise, r2 if norm == "2" else r2 / math.sqrt(2), norm)
+    calls: list[tuple[int, int]] = []
+    evidence = attack_evidence(deployed, x, c, region, BUDGET, seed=3,
+                               progress=lambda done, of: calls.append((done, of)))
+    assert evidence.audit == audit_certificate(deployed, x, c, region, BUDGET, seed=3)
+    total = 3 * BUDGET.steps + 6
+    assert calls == [(done, total) for done in range(1, total + 1)]
+    worst, q = evidence.worst, float(norm)
+    assert worst is not None and worst.point.radius == region.radius
+    x_adv, delta = worst.point.x_adv, worst.point.delta
+    assert x_adv.shape == delta.shape == tuple(x.shape)
+    assert x_adv.min() >= 0 and x_adv.max() <= 1                 # a valid image
+    assert np.allclose(x_adv - x.numpy(), delta, atol=1e-7)
+    assert worst.point.delta_norm == pytest.approx(np.linalg.norm(delta.ravel(), q), rel=1e-5)
+    assert worst.point.delta_norm <= region.radius * (1 + 1e-6)  # inside the certified ball
+    assert region.contains(delta.reshape(1, -1).astype(np.float64) / (1 + 1e-6)).all()
+    assert worst.point.delta_norm == pytest.approx(evidence.audit.delta_norm, rel=1e-6)
+    assert sum(worst.counts) == BUDGET.n_verify and worst.counts[c] == evidence.audit.count
+    assert worst.p_upper == evidence.audit.p_upper and worst.top_class == c
+    # beyond R: the same audit on the ball of 2R, which its worst point may leave R for
+    beyond = evidence.beyond
+    assert evidence.factor == 2 and beyond.radius == pytest.approx(2 * region.radius)
+    assert beyond.attacked and evidence.beyond_worst is not None
+    assert evidence.beyond_worst.point.delta_norm <= 2 * region.radius * (1 + 1e-6)
+    assert evidence.base is not None and evidence.base.point.delta_norm <= region.radius * (1 + 1e-6)
+
+
+def test_base_attack_changes_a_linear_classifier_exactly_where_it_can() -> None:
+    """The half-plane x₁ < 0.5 seen from x₁ = 0.58: the base classifier changes its answer
+    within any ℓp ball of radius > 0.08 (moving x₁ alone), never within one of radius < 0.08."""
+    model, x = Band(0.5, None), point(0.58)
+    for norm in (1.0, 2.0, math.inf):
+        for radius, reachable in ((0.1, True), (0.07, False)):
+            region = CertifiedRegion(np.ones(2), radius, norm)
+            attack = attack_base(model, x, region, BUDGET, seed=0)
+            assert attack.clean_class == 1 and attack.changed == reachable
+            assert attack.attacked_class == (0 if reachable else 1)
+            assert attack.point.delta_norm <= radius * (1 + 1e-6)
+            if reachable:
+                assert attack.point.delta.flatten()[0] <= -0.08
+            else:  # the best point found pushes towards the boundary as far as the ball allows
+                assert attack.point.delta.flatten()[0] == pytest.approx(-radius, rel=1e-4)
+
+
+def test_beyond_the_radius_the_smoothed_classifier_can_be_changed(halfplane_certificates) -> None:
+    deployed, certs = halfplane_certificates
+    x, c, r = certs[0]
+    evidence = attack_evidence(deployed, x, c, claimed_region(deployed.noise, r, "2"), BUDGET,
+                               seed=0, factor=5)
+    assert not evidence.audit.violation                        # the certificate holds
+    # a half-plane is its own smoothed boundary: R < 0.08, its distance, so f keeps its class
+    assert evidence.base is not None and not evidence.base.changed
+    assert evidence.beyond.violation and evidence.beyond.changed and evidence.beyond.top_class == 0
+    with pytest.raises(UcanError, match="factor > 1"):
+        attack_evidence(deployed, x, c, claimed_region(deployed.noise, r, "2"), BUDGET, factor=1)
+    abstained = attack_evidence(deployed, point(0.5), -1, claimed_region(deployed.noise, 0.0, "2"),
+                                BUDGET)
+    assert not abstained.audit.attacked and abstained.worst is abstained.base is None
 
 
 def test_abstentions_are_audited_not_attacked() -> None:

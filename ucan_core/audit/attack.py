@@ -163,3 +163,83 @@ def _pool(found: dict[str, torch.Tensor]) -> tuple[list[str], torch.Tensor]:
 def _worst(ranked: torch.Tensor) -> int:
     """The candidate with the fewest screening votes for the claim (ties: lowest softmax)."""
     return int(np.lexsort((ranked[:, 1].cpu().numpy(), ranked[:, 0].cpu().numpy()))[0])
+
+
+@dataclass(frozen=True, eq=False)
+class AttackedPoint:
+    """An attacked input x′ = clip(x + s ⊙ u, 0, 1) with ‖u‖_p ≤ R: ``x_adv`` and
+    ``delta`` = x′ − x (float32, the input's shape), ``delta_norm`` = ‖δ‖_p and
+    ``region_norm`` = ‖δ/s‖_p / R (≤ 1: inside the attacked region of radius ``radius``)."""
+
+    x_adv: np.ndarray
+    delta: np.ndarray
+    delta_norm: float
+    region_norm: float
+    radius: float
+
+
+def attacked_point(x: torch.Tensor, point: torch.Tensor, region: CertifiedRegion) -> AttackedPoint:
+    """The :class:`AttackedPoint` of ``point`` (an attacked input) against ``x`` in ``region``."""
+    point = point.detach()
+    delta = (point - x.detach().to(point)).flatten().double().cpu()
+    scale = torch.as_tensor(region.scale, dtype=torch.float64)
+    return AttackedPoint(point.cpu().float().numpy().reshape(x.shape),
+                         delta.float().numpy().reshape(x.shape),
+                         float(torch.linalg.vector_norm(delta, ord=region.norm)),
+                         float(torch.linalg.vector_norm(delta / scale, ord=region.norm)) / region.radius,
+                         region.radius)
+
+
+@dataclass(frozen=True, eq=False)
+class BaseAttack:
+    """PGD against the base classifier f alone (no smoothing noise), in the same region as the
+    audit: the worst ``point`` found (largest margin of another class over f(x)), the class
+    ``clean_class`` = f(x), ``attacked_class`` = f(x′), and ``changed`` ⇔ they differ.
+    A heuristic attack: ``changed`` False does not mean that f is robust there."""
+
+    point: AttackedPoint
+    clean_class: int
+    attacked_class: int
+    changed: bool
+
+
+def attack_base(model: torch.nn.Module, x: torch.Tensor, region: CertifiedRegion,
+                budget: AttackBudget, seed: int, device: torch.device | str = "cpu",
+                tick: Callable[[], None] | None = None) -> BaseAttack:
+    """PGD with the audit's budget (``budget.steps`` steps of ``step_size``·R from x and from
+    ``budget.restarts`` random points of the region) on the margin max_{j≠y} f_j − f_y of the
+    base classifier at x′ = clip(x + s ⊙ u, 0, 1), y = f(x); ``tick`` after each step."""
+    device = torch.device(device)
+    gen = torch.Generator(device=device).manual_seed(seed)
+    x = x.to(device, torch.float32)
+    scale = torch.as_tensor(region.scale, dtype=torch.float32, device=device)
+    r, q, d = region.radius, region.norm, scale.numel()
+
+    def margins(u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = model((x.flatten()[None] + scale * u).clamp(0, 1).view(-1, *x.shape))
+        other = logits.clone()
+        other[:, clean] = -math.inf
+        return other.max(1).values - logits[:, clean], logits.argmax(1)
+
+    with torch.no_grad():
+        clean = int(model(x[None]).argmax(1))
+    start = _random_boundary(budget.restarts, d, r, q, gen, device)
+    u = torch.cat([torch.zeros(1, d, device=device),
+                   start * torch.rand(budget.restarts, 1, generator=gen, device=device)])
+    best_u, best = u[:1], -math.inf
+    for _ in range(budget.steps):
+        u = u.detach().requires_grad_(True)
+        grad = torch.autograd.grad(margins(u)[0].sum(), u)[0]
+        u = project(u.detach() + budget.step_size * r * _steepest(grad, q), r, q)
+        with torch.no_grad():
+            margin, _ = margins(u)
+        top = int(margin.argmax())
+        if float(margin[top]) > best:
+            best_u, best = u[top:top + 1], float(margin[top])
+        if tick is not None:
+            tick()
+    with torch.no_grad():
+        _, label = margins(best_u)
+    x_adv = (x.flatten()[None] + scale * best_u).clamp(0, 1).view(x.shape)
+    attacked = int(label[0])
+    return BaseAttack(attacked_point(x, x_adv, region), clean, attacked, attacked != clean)

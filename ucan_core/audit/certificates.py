@@ -40,18 +40,30 @@ screening, and each verification. An exception raised there (e.g.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import torch
 
-from ucan_core.audit.attack import AttackBudget, _Attack, _attackable, _pool, _worst
+from ucan_core.audit.attack import (
+    AttackBudget,
+    AttackedPoint,
+    BaseAttack,
+    _Attack,
+    _attackable,
+    _pool,
+    _worst,
+    attack_base,
+    attacked_point,
+)
 from ucan_core.audit.deployed import DeployedSmoothing
 from ucan_core.audit.verify import _distances, _Tally, _verify
 from ucan_core.certify.seeds import derive_seed
 from ucan_core.certify.smoothed import Noise, Progress, SmoothedClassifier
 from ucan_core.certify.stats import clopper_pearson_upper
+from ucan_core.errors import UcanError
 from ucan_core.noises.region import CertifiedRegion
 from ucan_core.norms import norm_label, parse_norm
 from ucan_core.two_stage.engine import SelectAndCertify
@@ -93,6 +105,71 @@ class AuditResult:
     p_upper_selection: float = math.nan
 
 
+@dataclass(frozen=True, eq=False)
+class SmoothedPoint:
+    """The verified point of an audit: where it is (``point``: x′, δ, ‖δ‖_p) and the smoothed
+    classifier's fresh votes there (``counts`` per class, of n_verify), the upper bound
+    ``p_upper`` on the audited class, the ``top_class`` and whether PREDICT ``changed``."""
+
+    point: AttackedPoint
+    counts: tuple[int, ...]
+    p_upper: float
+    top_class: int
+    changed: bool
+
+
+@dataclass(frozen=True, eq=False)
+class AttackEvidence:
+    """What an attack shows about one certificate (:func:`attack_evidence`).
+
+    ``audit`` and ``worst``: the audit inside the certified region (the same numbers as
+    :func:`audit_certificate`) and its verified point; ``base``: the same budget against the
+    base classifier without smoothing; ``beyond`` and ``beyond_worst``: the same audit of the
+    smoothed classifier on the region scaled by ``factor`` (there the certificate promises
+    nothing, so a change is no violation). All heuristic attacks: finding nothing is
+    evidence, not proof. ``worst``, ``base`` and ``beyond_worst`` are None when nothing is
+    attacked (an abstention or radius 0).
+    """
+
+    audit: AuditResult
+    worst: SmoothedPoint | None
+    base: BaseAttack | None
+    beyond: AuditResult
+    beyond_worst: SmoothedPoint | None
+    factor: float
+
+
+def evidence_units(budget: AttackBudget) -> int:
+    """The units of work that :func:`attack_evidence` reports: the audit inside the region
+    (``steps`` + 3), the base-classifier attack (``steps``) and the audit beyond it
+    (``steps`` + 3)."""
+    return 3 * budget.steps + 6
+
+
+def attack_evidence(deployed: DeployedSmoothing, x: torch.Tensor, certified: int,
+                    region: CertifiedRegion, budget: AttackBudget, seed: int = 0,
+                    soundness: str = "sound", shape: RegionShape = "ball",
+                    factor: float = 2.0, progress: Progress | None = None) -> AttackEvidence:
+    """The audit of one certificate (:func:`audit_certificate`, same seed, same numbers) with
+    its verified point x′, then with the same ``budget``: PGD against the base classifier
+    alone in the same region (seed stream 2), and the audit of the smoothed classifier on the
+    region of radius ``factor``·R (seed stream 3); ``progress`` counts
+    :func:`evidence_units` units."""
+    if not factor > 1:
+        raise UcanError(f"the attack beyond the certified radius needs a factor > 1, not {factor:g}")
+    tick = _Tally(progress, evidence_units(budget))
+    audit, worst = _audit_one(deployed, x, certified, region, budget, seed, soundness, -1,
+                              shape, tick)
+    wide = CertifiedRegion(region.scale, factor * region.radius, region.norm)
+    base = None
+    if audit.attacked:
+        base = attack_base(deployed.model, x, region, budget, derive_seed(seed, 2),
+                           deployed.base.device, tick)
+    beyond, beyond_worst = _audit_one(deployed, x, certified, wide, budget,
+                                      derive_seed(seed, 3), soundness, -1, shape, tick)
+    return AttackEvidence(audit, worst, base, beyond, beyond_worst, factor)
+
+
 def claimed_region(noise: Noise, lp_radius: float, norm: float | str,
                    shape: RegionShape = "ball") -> CertifiedRegion:
     """The region claimed by a certified ℓp radius ``lp_radius`` under ``noise``: the ℓp
@@ -112,14 +189,22 @@ def audit_certificate(deployed: DeployedSmoothing, x: torch.Tensor, certified: i
     """Attack one certificate (input ``x``, class ``certified``, ``region``) and verify the
     worst candidate on the deployed classifier (module docstring: search and rule);
     ``progress`` counts ``budget.steps`` + 3 units (module docstring)."""
+    return _audit_one(deployed, x, certified, region, budget, seed, soundness, idx, shape,
+                      _Tally(progress, budget.steps + 3))[0]
+
+
+def _audit_one(deployed: DeployedSmoothing, x: torch.Tensor, certified: int,
+               region: CertifiedRegion, budget: AttackBudget, seed: int, soundness: str,
+               idx: int, shape: RegionShape,
+               tick: Callable[[], None]) -> tuple[AuditResult, SmoothedPoint | None]:
+    """:func:`audit_certificate` with its verified point (None when nothing is attacked)."""
     info = {"idx": idx, "certified": certified, "soundness": soundness,
             "target": deployed.target, "norm": norm_label(region.norm), "region": shape,
             "radius": region.radius, "lp_radius": region.lp_radius}
     if not _attackable(region, certified):
-        return AuditResult(**info, attacked=False)
+        return AuditResult(**info, attacked=False), None
     gen = torch.Generator(device=deployed.base.device).manual_seed(derive_seed(seed, 0))
     attack = _Attack(deployed, x, certified, region, budget, gen)
-    tick = _Tally(progress, budget.steps + 3)
     names, us = _pool(attack.candidates(tick))
     ranked = attack.screen(us)
     tick()
@@ -128,11 +213,13 @@ def audit_certificate(deployed: DeployedSmoothing, x: torch.Tensor, certified: i
     smoothed = SmoothedClassifier(deployed.model, deployed.noise_at(point), deployed.num_classes)
     verdict = _verify(smoothed, point, certified, budget, budget.alpha, derive_seed(seed, 1))
     tick()
-    return AuditResult(
+    result = AuditResult(
         **info, attacked=True, source=names[best], **_distances(attack, point),
         screen_p=float(ranked[best, 0]), count=verdict.count, n_verify=budget.n_verify,
         p_upper=verdict.p_upper, top_class=verdict.top, violation=verdict.p_upper < 0.5,
         changed=verdict.changed_from(certified))
+    return result, SmoothedPoint(attacked_point(attack.x, point, region), verdict.counts,
+                                 verdict.p_upper, verdict.top, result.changed)
 
 
 def audit_two_stage(router: SelectAndCertify, x: torch.Tensor, selected: int, certified: int,

@@ -28,12 +28,13 @@ class _Verdict:
     """Fresh-sample verification at one point: the claimed class's ``count``, its one-sided
     upper bound ``p_upper``, the ``top`` class, and whether PREDICT confidently returns
     a class other than the claimed one (:meth:`changed_from`); ``confident``: the top-two
-    test passed at the verification level."""
+    test passed at the verification level; ``counts``: the votes of every class."""
 
     count: int
     p_upper: float
     top: int
     confident: bool
+    counts: tuple[int, ...]
 
     def changed_from(self, claimed: int) -> bool:
         return self.confident and self.top != claimed
@@ -46,7 +47,7 @@ def _verify(smoothed: SmoothedClassifier, point: torch.Tensor, claimed: int,
     counts = smoothed.certify(point, 1, budget.n_verify, alpha, budget.batch_size, seed=seed).counts
     top, confident = predict_top(counts, alpha)
     return _Verdict(int(counts[claimed]), clopper_pearson_upper(counts[claimed], budget.n_verify, alpha),
-                    top, confident)
+                    top, confident, tuple(int(c) for c in counts))
 
 
 def _distances(attack: _Attack, point: torch.Tensor) -> dict[str, float]:
