@@ -10,16 +10,19 @@ from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.colors import qualitative
 
+#: 34 distinct colours: D3's ten, then Plotly's Dark24, so no two logs of a view share one.
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-           "#bcbd22", "#17becf", "#ff7f0e")
+           "#bcbd22", "#17becf", "#ff7f0e", *qualitative.Dark24)
 
 
 def accuracy_figure(grid: np.ndarray, curves: Sequence[tuple[str, str, Sequence[float]]],
                     height: int = 520) -> go.Figure:
     """Certified accuracy vs radius, one line per (log name, measure, accuracies on grid).
 
-    Lines of one log share a colour; the ALM measure is dashed (it is a size of the
+    Lines of one log share a colour, distinct logs get distinct colours (up to
+    ``len(PALETTE)``); the ALM measure is dashed (it is a size of the
     certified region, not a radius).
     """
     fig = go.Figure()

@@ -7,6 +7,8 @@ Logs are read by ``ucan_core.io.logs.read_log`` and summarised by ``ucan_core.an
 from __future__ import annotations
 
 import json
+import math
+import re
 import time
 
 import streamlit as st
@@ -21,6 +23,17 @@ from ucan_core.errors import UcanError
 _t0 = time.perf_counter()
 PREFIX = "res_"
 DEFAULT_RADII = "0 0.25 0.5 0.75 1 1.5 2 2.5 3"
+#: The default view: one dataset (MNIST, 500 test images), isotropic Gaussian noise at three σ
+#: and UCAN's learned universal noise — a few curves on one scale, not every log at once.
+DEFAULT_OURS = ("mnist-gaussian-0.25", "mnist-gaussian-0.50", "mnist-gaussian-1.00",
+                "mnist-universal-0.50")
+#: What markdown (and Streamlit's :color[…] and $…$) would read inside one line of text.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>$~|:])")
+
+
+def _escaped(text: str) -> str:
+    """User-provided text (a file name, a log's field) safe to show in one line of markdown."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.splitlines()))
 
 st.title("Results")
 st.markdown(
@@ -35,28 +48,29 @@ st.markdown(
 ours, cohen = bundled_logs(), cohen_logs()
 col_ours, col_cohen = st.columns(2, gap="medium")
 chosen_ours = col_ours.multiselect(
-    "This project's logs", list(ours), default=[n for n in ours if "/" not in n],
-    key=f"{PREFIX}ours",
+    "This project's logs", list(ours), default=[n for n in DEFAULT_OURS if n in ours],
+    key=f"{PREFIX}ours", bind="query-params",
     help="`ucan certify` logs in assets/results: the bundled models (MNIST: 500 test images, "
          "n = 5,000; CIFAR-10: the exact 100, n = 2,000; α = 0.001), then the Dual RS, "
          "routing and C-OPT studies (dual-rs/…, routing/…, copt/…). Each log's images, n and "
          "α are under “Where each log comes from”.")
 chosen_cohen = col_cohen.multiselect(
     "Cohen et al. (2019) logs", list(cohen),
-    default=[name for name in cohen if name.startswith("Cohen ImageNet")], key=f"{PREFIX}cohen",
+    default=[], key=f"{PREFIX}cohen", bind="query-params",
     help="Published certify logs of Cohen, Rosenfeld & Kolter (ℓ2, Gaussian noise; models "
-         "trained and certified at the same σ).")
+         "trained and certified at the same σ). Their radii are in CIFAR-10 or ImageNet "
+         "pixel units: overlay them with care.")
 col_upload, col_options = st.columns(2, gap="medium")
 upload = col_upload.file_uploader(
     "Your certify log", key=f"{PREFIX}upload",
     help="A tab-separated Cohen-format log (header `idx label predict radius correct time`, "
          "more columns allowed), e.g. from `ucan certify --out`; at most 20 MB.")
 with_alm = col_options.checkbox(
-    "ALM curves for anisotropic logs", value=True, key=f"{PREFIX}alm",
+    "ALM curves for anisotropic logs", value=True, key=f"{PREFIX}alm", bind="query-params",
     help="Also plot certified accuracy against the ALM (a size of the anisotropic certified "
          "region, not a radius), dashed.")
 radii_text = col_options.text_input(
-    "Radii for the table", DEFAULT_RADII, key=f"{PREFIX}radii",
+    "Radii for the table", DEFAULT_RADII, key=f"{PREFIX}radii", bind="query-params",
     help="Space-separated radii r ≥ 0 at which the table lists the certified accuracy.")
 
 logs = [ours[name] for name in chosen_ours] + [cohen[name] for name in chosen_cohen]
@@ -64,13 +78,14 @@ if upload is not None:
     try:
         logs.append(uploaded_log(upload.getvalue(), upload.name))
     except UcanError as error:
-        col_upload.error(f"Cannot use this log: {error}")
+        col_upload.error(f"Cannot use this log: {_escaped(str(error))}")
 try:
     radii = tuple(float(r) for r in radii_text.replace(",", " ").split())
-    if not radii or min(radii) < 0:
+    if not radii or not all(math.isfinite(r) and r >= 0 for r in radii):
         raise ValueError
 except ValueError:
-    col_options.error(f"Radii must be numbers ≥ 0 separated by spaces; using {DEFAULT_RADII}.")
+    col_options.error(f"Radii must be numbers ≥ 0, finite (not nan or inf), separated by "
+                      f"spaces; using {DEFAULT_RADII}.")
     radii = tuple(float(r) for r in DEFAULT_RADII.split())
 
 if not logs:

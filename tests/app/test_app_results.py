@@ -8,7 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from apptest_helpers import as_array, chart_specs, download_labels, open_page, traces
+from apptest_helpers import (
+    as_array,
+    chart_specs,
+    download_labels,
+    open_page,
+    open_with_params,
+    traces,
+)
 
 from app.figures.results import accuracy_figure
 from ucan_core.analysis import summarize
@@ -26,8 +33,64 @@ def table(at) -> dict[tuple[str, str], dict]:
     return {(row["log"], row["measure"]): row for row in frame.to_dict("records")}
 
 
-def test_table_equals_analysis_of_every_log():
+def everything(at):
+    """The former default view (until issue #12): every bundled model's log and Cohen et al.'s
+    ImageNet logs."""
+    ours = at.multiselect(key="res_ours")
+    ours.set_value([n for n in ours.options if "/" not in n]).run()
+    cohen = at.multiselect(key="res_cohen")
+    cohen.set_value([n for n in cohen.options if n.startswith("Cohen ImageNet")]).run()
+    assert not at.exception
+    return at
+
+
+def test_default_is_one_dataset_with_distinct_colours():
     at = open_page("results")
+    assert not at.error
+    assert set(table(at)) == {("mnist-gaussian-0.25", "radius"), ("mnist-gaussian-0.50", "radius"),
+                              ("mnist-gaussian-1.00", "radius"), ("mnist-universal-0.50", "radius"),
+                              ("mnist-universal-0.50", "alm")}
+    lines = traces(chart_specs(at)["results_curves"])
+    colours = {name.removesuffix(" (ALM)"): t["line"]["color"] for name, t in lines.items()}
+    assert len(set(colours.values())) == len(colours) == 4
+
+
+def test_choices_come_from_the_url():
+    at = open_with_params("results", {"res_ours": ["mnist-gaussian-0.50"],
+                                      "res_cohen": ["Cohen CIFAR-10 σ=0.25"],
+                                      "res_alm": "false", "res_radii": "0 0.5"})
+    assert not at.error
+    assert set(table(at)) == {("mnist-gaussian-0.50", "radius"), ("Cohen CIFAR-10 σ=0.25", "radius")}
+    assert "r=0.5" in table(at)[("mnist-gaussian-0.50", "radius")]
+    assert at.checkbox(key="res_alm").value is False
+
+
+def test_every_log_distinct_colours():
+    lines = traces(chart_specs(everything(open_page("results")))["results_curves"])
+    colours = {name.removesuffix(" (ALM)"): t["line"]["color"] for name, t in lines.items()}
+    assert len(colours) >= 11 and len(set(colours.values())) == len(colours)
+
+
+@pytest.mark.parametrize("radii", ["0 nan", "inf", "0.5 -inf"])
+def test_non_finite_radii_are_refused(radii):
+    at = open_page("results")
+    at.text_input(key="res_radii").input(radii).run()
+    assert not at.exception
+    assert "finite (not nan or inf)" in at.error[0].value
+    assert "r=3" in table(at)[("mnist-gaussian-0.25", "radius")]
+
+
+def test_file_name_is_escaped_and_a_huge_idx_is_refused():
+    at = open_page("results")
+    data = b"idx\tlabel\tpredict\tradius\tcorrect\ttime\n" + b"1" * 40 + b"\t1\t1\t0.5\t1\t2\n"
+    at.file_uploader(key="res_upload").set_value(("**x**_[a](b).tsv", data, "text/plain")).run()
+    assert not at.exception and len(at.error) == 1
+    message = at.error[0].value
+    assert r"\*\*x\*\*\_\[a\](b).tsv line 2\: idx" in message and "is outside" in message
+
+
+def test_table_equals_analysis_of_every_log():
+    at = everything(open_page("results"))
     assert not at.error
     rows = table(at)
     expected = {}
@@ -54,7 +117,7 @@ def test_table_equals_analysis_of_every_log():
 def test_cohen_imagenet_reproduces_published_numbers():
     """Cohen et al. (2019) ImageNet, σ = 0.25: 427 rows, 67 % certified at r = 0 and 49 %
     at r = 0.5; σ = 0.5: 37 % at r = 1.0 (their Table 1 and logs)."""
-    rows = table(open_page("results"))
+    rows = table(everything(open_page("results")))
     quarter, half = rows[("Cohen ImageNet σ=0.25", "radius")], rows[("Cohen ImageNet σ=0.50",
                                                                       "radius")]
     assert quarter["rows"] == 427 and quarter["soundness"] == "unstated"
@@ -64,7 +127,7 @@ def test_cohen_imagenet_reproduces_published_numbers():
 
 
 def test_curves_are_analysis_values_on_a_grid():
-    at = open_page("results")
+    at = everything(open_page("results"))
     spec = chart_specs(at)["results_curves"]
     lines = traces(spec)
     assert set(lines) >= {"mnist-gaussian-0.25", "mnist-universal-0.50 (ALM)",

@@ -28,8 +28,10 @@ def test_results_flow(page, tmp_path):
 
     open_nav(page, "Results", "results")
     legend = page.locator(f"{PLOT} .legendtext")
-    expect(legend.filter(has_text="Cohen ImageNet σ=0.25")).to_have_count(1, timeout=30_000)
+    # The default view is one dataset (MNIST), not every log (issue #12).
+    expect(legend.filter(has_text="mnist-gaussian-0.25")).to_have_count(1, timeout=30_000)
     expect(legend.filter(has_text="mnist-universal-0.50 (ALM)")).to_have_count(1)
+    expect(legend.filter(has_text="Cohen ImageNet")).to_have_count(0)
     upload = page.locator("[data-testid='stFileUploaderDropzoneInput']")
     bad = tmp_path / "notes.txt"
     bad.write_text("just some notes\n")
@@ -56,9 +58,9 @@ def test_results_flow(page, tmp_path):
             for r in csv.DictReader(io.StringIO(table.read_text(encoding="utf-8")))}
     assert rows[("my-run.tsv", "radius")] == rows[(LOG.stem, "radius")]
     assert rows[("my-run.tsv", "radius")]["rows"] == "500"
-    assert ("Cohen ImageNet σ=0.25", "radius") in rows
+    assert ("mnist-gaussian-0.25", "radius") in rows
     # The curves as SVG, after the sidebar switch.
     set_figure_format(page, "SVG")
     svg = download_figure(page, page.locator(PLOT).first, tmp_path)
     assert svg.name == "ucan-results-curves.svg"
-    check_svg(svg, "my-run.tsv", "Cohen ImageNet σ=0.25", "mnist-universal-0.50 (ALM)")
+    check_svg(svg, "my-run.tsv", "mnist-gaussian-0.25", "mnist-universal-0.50 (ALM)")
