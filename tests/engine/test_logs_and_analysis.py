@@ -252,12 +252,12 @@ def test_certify_dataset_errors(args: list[str], message: str, tmp_path: Path,
 
 
 def test_a_missing_dataset_loader_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ucan_core import cli
     from ucan_core.io import datasets
+    from ucan_core.io.runs import load_split
 
     monkeypatch.delattr(datasets, "load_cifar10", raising=False)
     with pytest.raises(UcanError, match="--dataset cifar10 is not available in this version"):
-        cli._load_split("cifar10", "data", "test", False)
+        load_split("cifar10", "data", "test", False)
 
 
 # ---------------------------------------------------------------- Cohen's published logs
