@@ -28,6 +28,8 @@ class Curve:
     marker_value: float
     dash: str = "solid"
     colour: str | None = None
+    #: A marker symbol along the line (a few points), so that a line under another stays seen.
+    symbol: str | None = None
 
     @property
     def name(self) -> str:
@@ -35,15 +37,17 @@ class Curve:
 
 
 def radius_traces(curves: Curves, norm: str, label: str = "", colour: str | None = None,
-                  with_base: bool = True) -> list[Curve]:
+                  with_base: bool = True, iso_symbol: str | None = None) -> list[Curve]:
     """Traces of the engine's radius curves: the isotropic radius R (for anisotropic noise only
     ``with_base``), and for anisotropic noise min sᵢ·R and the dashed ALM (a size measure).
-    ``label`` prefixes the names (e.g. ``"A: "``); ``colour`` gives all traces one colour."""
+    ``label`` prefixes the names (e.g. ``"A: "``); ``colour`` gives all traces one colour;
+    ``iso_symbol`` marks the isotropic line (see :func:`radius_curve_figure`)."""
     sym = norm_symbol(norm)
     traces = []
     if with_base or curves.aniso_values is None:
         traces.append(Curve(f"{label}isotropic {sym} radius R", curves.iso_values,
-                            curves.iso_kind, curves.iso_marker, colour=colour))
+                            curves.iso_kind, curves.iso_marker, colour=colour,
+                            symbol=iso_symbol))
     if curves.aniso_values is not None:
         traces.append(Curve(f"{label}anisotropic {sym} radius min sᵢ·R", curves.aniso_values,
                             str(curves.aniso_kind), float(curves.aniso_marker), colour=colour))
@@ -58,6 +62,8 @@ def radius_curve_figure(p: np.ndarray, curves: Sequence[Curve], p_marker: float,
     """Certified radius against p_A, one line per curve, with a marker at ``p_marker``.
 
     The trace names carry the kind (exact / sound / approximate, or the ALM's size measure).
+    A curve with a ``symbol`` is drawn wider with a dozen open markers: an isotropic R equal
+    to another noise's ALM (same geometric mean of σ) stays visible under the dashed line.
     """
     fig = go.Figure()
     palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"]
@@ -65,7 +71,9 @@ def radius_curve_figure(p: np.ndarray, curves: Sequence[Curve], p_marker: float,
         colour = curve.colour or palette[index % len(palette)]
         fig.add_trace(go.Scatter(
             x=np.asarray(p, dtype=np.float64), y=np.asarray(curve.values, dtype=np.float64),
-            mode="lines", name=curve.name, line=dict(color=colour, dash=curve.dash, width=2),
+            mode="lines" if curve.symbol is None else "lines+markers", name=curve.name,
+            line=dict(color=colour, dash=curve.dash, width=2 if curve.symbol is None else 4),
+            marker=dict(symbol=curve.symbol or "circle", size=9, maxdisplayed=12),
             hovertemplate="p_A=%{x:.4f}<br>R=%{y:.4g}<extra>" + curve.label + "</extra>"))
         fig.add_trace(go.Scatter(
             x=[float(p_marker)], y=[float(curve.marker_value)], mode="markers",

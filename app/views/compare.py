@@ -13,7 +13,7 @@ import time
 import streamlit as st
 
 from app import state
-from app.cached.noise import NoiseView, noise_view, radius_curves
+from app.cached.noise import Curves, NoiseView, noise_view, radius_curves
 from app.choices import NPG_TITLES, NoiseChoice
 from app.figures.common import fmt, kind_badge, norm_symbol
 from app.figures.curves import P_GRID, Curve, radius_curve_figure, radius_traces
@@ -31,6 +31,31 @@ PREFIX = "cmp_"
 #: Each configuration's widget prefix, trace colour and default NPG.
 SIDES = {"A": ("cmp_a_", "#1f77b4", "isotropic"), "B": ("cmp_b_", "#d62728", "pattern-2")}
 N_SAMPLES = 4
+
+
+def why_smaller_ball(curves: dict[str, Curves], names: dict[str, str]) -> list[str]:
+    """One line per anisotropic side whose largest inscribed ball (min sᵢ·R) is below the other
+    side's isotropic R at the marker: why, from the engine's ALM (same volume or larger)."""
+    lines = []
+    for side, mine in curves.items():
+        others = [c for s, c in curves.items() if s != side and c.aniso_values is None]
+        if mine.aniso_marker is None or mine.alm_marker is None or not others:
+            continue
+        radius = float(others[0].iso_marker)
+        if float(mine.aniso_marker) >= radius:
+            continue
+        ratio = float(mine.alm_marker) / radius if radius > 0 else float("nan")
+        size = (f"the **same volume** (ALM = {fmt(float(mine.alm_marker))} ≈ the other's R: "
+                "the geometric mean of its σ is the same) but another shape"
+                if abs(ratio - 1) < 0.01 else
+                f"a region of **{ratio:.2f}×** the other's R in size (ALM)")
+        lines.append(
+            f"Why {names[side]} has the smaller ball: anisotropic noise certifies {size}, "
+            "longer along the pixels with more noise and shorter along those with less, so "
+            "the largest ball inside (min sᵢ·R) is smaller. Its gain is against perturbations "
+            "of the noisy pixels, not in every direction; the preset *UCAN universal* shows "
+            "learned maps that also enlarge the region.")
+    return lines
 
 st.title("Compare two noises")
 st.markdown(
@@ -100,6 +125,7 @@ for side, column in zip(views, st.columns(2, gap="medium")):
                  caption=names[side], width="stretch")
 
 traces: list[Curve] = []
+side_curves: dict[str, Curves] = {}
 for side, view in views.items():
     _, colour, _ = SIDES[side]
     if not uses_closed_form(view.noise, norm):
@@ -112,7 +138,9 @@ for side, view in views.items():
         st.error(f"Cannot compute the radius of {side}: {error}")
         continue
     tag = "" if view.soundness == "sound" else f" [{view.soundness}]"
-    traces += radius_traces(curves, norm, f"{side}{tag}: ", colour, with_base=False)
+    side_curves[side] = curves
+    traces += radius_traces(curves, norm, f"{side}{tag}: ", colour, with_base=False,
+                            iso_symbol="circle-open")
 if traces:
     chart(radius_curve_figure(P_GRID, traces, p_a, norm, height=420), key="compare_curves")
     st.markdown(f"| at p_A = {p_a:.3f} | radius | kind |\n|---|---|---|\n" + "\n".join(
@@ -121,6 +149,9 @@ if traces:
         + " |" for t in traces))
     st.caption("Anisotropic noise: min sᵢ·R is the largest ℓp ball inside the certified "
                "region (a radius); the dashed ALM is the radius of the isotropic region of "
-               "equal volume, a size measure, not a radius guarantee.")
+               "equal volume, a size measure, not a radius guarantee. Hover a curve for full "
+               "precision.")
+    for line in why_smaller_ball(side_curves, names):
+        st.markdown(line)
 
 st.caption(f"Server time for this view: {(time.perf_counter() - _t0) * 1000:.0f} ms")

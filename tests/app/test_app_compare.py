@@ -31,7 +31,7 @@ def heatmaps(at: AppTest, key: str) -> tuple[dict, list[np.ndarray]]:
 
 def curves(at: AppTest) -> dict[str, np.ndarray]:
     return {name: as_array(t["y"]) for name, t in traces(chart_specs(at)["compare_curves"]).items()
-            if t.get("mode") == "lines"}
+            if t.get("mode") in ("lines", "lines+markers")}
 
 
 def pattern(norm: str = "2", sigma: float = 0.5):
@@ -78,6 +78,23 @@ def test_defaults_shared_sigma_scale_and_engine_curves():
     assert "| A: isotropic ℓ2 radius R | 0.6408 | :green-badge[exact] |" in table
     assert ":gray-badge[size measure]" in table
     assert len(samples(at)) == 2
+
+
+def test_default_says_why_the_pattern_ball_is_smaller_and_shows_the_isotropic_line():
+    """Issue #12: the default (isotropic vs pattern ℓ2) draws A's R under B's equal ALM with
+    open markers and a wider line, and says in one line why B's min sᵢ·R is smaller."""
+    at = compare_page()
+    lines = traces(chart_specs(at)["compare_curves"])
+    iso = lines["A: isotropic ℓ2 radius R (exact)"]
+    alm = lines["B: ALM (∏sᵢ)^(1/d)·R (size measure, not a radius)"]
+    assert iso["mode"] == "lines+markers" and iso["marker"]["symbol"] == "circle-open"
+    assert iso["line"]["width"] > alm["line"]["width"] and alm["line"]["dash"] == "dash"
+    np.testing.assert_allclose(as_array(iso["y"]), as_array(alm["y"]), rtol=1e-5)  # same volume
+    shown = text(at)
+    assert "has the smaller ball" in shown and "the **same volume** (ALM = 0.6408" in shown
+    at.selectbox(key="cmp_b_preset").select("UCAN universal").run()
+    assert not at.exception and not at.error
+    assert "a region of **1.80×** the other's R in size (ALM)" in text(at)     # 1.151 / 0.6408
 
 
 def test_mu_scale_is_symmetric_over_both_maps_with_a_learned_noise():
