@@ -3,7 +3,9 @@ peeking at Clopper–Pearson does not), and the sequential certificate is a cert
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +16,8 @@ from torch import nn
 from ucan_core import SmoothedClassifier, UcanError, make_noise
 from ucan_core.certify.sequential import BOUND_NAME, cs_lower, cs_upper, required_p
 from ucan_core.certify.stats import clopper_pearson_lower
+from ucan_core.cli import main
+from ucan_core.io.logs import SEQUENTIAL_COLUMNS, read_log
 
 LOOK_EVERY, N_MAX, STREAMS = 10, 2000, 10_000
 
@@ -143,3 +147,48 @@ def test_the_planner_gives_the_best_case_radius_and_the_samples_a_target_needs()
     s = result.needed_n_sequential
     assert s >= m and cs_lower(s, s, 0.001) >= result.needed_p > cs_lower(s - 1, s - 1, 0.001)
     assert plan(noise, 0.001, target=1e9).needed_n_fixed is None
+
+
+MNIST = Path("/work/shared/data/mnist")
+
+
+def test_cli_sequential_dataset_run_logs_samples_used_and_resumes(tmp_path, capsys):
+    out = tmp_path / "seq.tsv"
+    args = ["certify", "--model", "mnist-gaussian-0.25", "--dataset", "mnist", "--data-root",
+            str(MNIST), "--max", "6", "--n0", "20", "--n", "2000", "--sequential",
+            "--target-radius", "0.3", "--out", str(out), "--seed", "3"]
+    assert main(args) == 0
+    log = read_log(out)
+    assert log.columns == SEQUENTIAL_COLUMNS and len(log) == 6
+    used = log.extra["samples_used"]
+    assert (used <= 2000).all() and np.median(used) < 2000
+    certified = (log.correct == 1) & (log.radius >= 0.3)
+    assert certified.sum() >= 4
+    settings = json.loads(Path(f"{out}.run.json").read_text())
+    assert settings["sequential"] and settings["target_radius"] == 0.3
+    before = out.read_text()
+    assert main(args) == 0 and out.read_text() == before          # resumed: nothing to redo
+    capsys.readouterr()
+    assert main([*args[:-4], "--target-radius", "0.4", *args[-4:]]) == 2
+    assert "other settings" in capsys.readouterr().err
+
+
+def test_cli_sequential_image_json_has_samples_used(capsys):
+    assert main(["certify", "--model", "mnist-gaussian-0.25", "--image",
+                 "assets/images/mnist/0000_7.png", "--n", "3000", "--sequential",
+                 "--target-radius", "0.5", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["bound"] == BOUND_NAME and data["samples_used"] < 3000
+    assert data["radius"] >= 0.5 and data["kind"] == "exact"
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--target-radius", "0.5"], "--target-radius and --n-max need --sequential"),
+    (["--sequential", "--target-radius", "nan"], "target radius must be a finite number"),
+    (["--sequential", "--n-max", "0"], "--n-max must be an integer >= 1"),
+])
+def test_cli_sequential_bad_options_are_one_line_errors(capsys, extra, message):
+    code = main(["certify", "--model", "mnist-gaussian-0.25", "--image",
+                 "assets/images/mnist/0000_7.png", "--n", "100", *extra])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and err.count("\n") == 1

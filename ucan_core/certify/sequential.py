@@ -143,7 +143,10 @@ def certify_sequential_batch(smoothed: SmoothedClassifier, xs: torch.Tensor, n0:
         if should_stop is not None and should_stop():
             break
         live = np.flatnonzero(active)
-        k = int(min(step, n_max - used[live].max()))  # live inputs have equal counts
+        # rounds grow geometrically (×1.5) from MIN_ROUND up to a full forward batch:
+        # early looks stop easy inputs soon, later rounds keep the passes large
+        grown = max(MIN_ROUND, int(used[live].max()) // 2)
+        k = int(min(step, grown, n_max - used[live].max()))  # live inputs have equal counts
         round_counts = smoothed._count(flat[live], shape, k, batch_size, rng, None, 0, 1).cpu()
         counts[live] += round_counts
         used[live] += k

@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
-from ucan_core.cli._certify_run import check_dataset_args, dataset_run, show
+from ucan_core.cli._certify_run import add_ray_options, check_dataset_args, dataset_run, show
 from ucan_core.cli._certify_two_stage import dual, route
 from ucan_core.cli._common import (
     add_data_options,
@@ -16,6 +17,7 @@ from ucan_core.cli._common import (
 )
 from ucan_core.devices import resolve_device
 from ucan_core.errors import UcanError
+from ucan_core.io.logs import SEQUENTIAL_COLUMNS
 from ucan_core.io.runs import batch_certifier, load_split
 
 
@@ -43,9 +45,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="images certified together per certify_batch call")
     add_data_options(p)
     p.add_argument("--out", help="certification log (TSV) for --dataset")
+    add_ray_options(p)
     add_noise_options(p, required=False)
     add_npg_options(p)
     add_sampling_options(p, n=10_000)
+    seq = p.add_argument_group("sequential CERTIFY (anytime-valid: may stop early, stays sound)")
+    seq.add_argument("--sequential", action="store_true",
+                     help="draw estimation samples until the anytime-valid radius reaches "
+                          "--target-radius (or the target is ruled out) or --n-max samples")
+    seq.add_argument("--target-radius", type=float, default=None, metavar="R",
+                     help="stop as soon as radius R is certified or ruled out (--sequential)")
+    seq.add_argument("--n-max", type=int, default=None, metavar="N",
+                     help="most estimation samples per input (--sequential; default --n)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
@@ -55,6 +66,11 @@ def run(args: argparse.Namespace) -> None:
     if (args.image is None) == (args.dataset is None):  # kept: the tests assert this message
         raise UcanError("give exactly one of --image PATH (one image) or --dataset NAME "
                         "(a certification log)")
+    if not args.sequential and (args.target_radius is not None or args.n_max is not None):
+        raise UcanError("--target-radius and --n-max need --sequential")
+    if args.sequential and (args.route is not None or args.dual is not None):
+        raise UcanError("--sequential applies to standard smoothing (--model), not to Dual RS "
+                        "or routing")
     if args.route is not None:
         route(args)
     elif args.dual is not None:
@@ -79,8 +95,12 @@ def _standard(args: argparse.Namespace) -> None:
     if args.dataset is None:
         x = to_tensor(read_image(args.image), arch.input_shape)
         noise = noise_source(args, arch.input_shape, dev, card.noise)(x)
-        cert = SmoothedClassifier(model, noise, arch.num_classes).certify(
-            x, args.n0, args.n, args.alpha, args.batch, seed=args.seed)
+        smoothed = SmoothedClassifier(model, noise, arch.num_classes)
+        if args.sequential:
+            cert = smoothed.certify_sequential(x, args.n0, _n_max(args), args.alpha,
+                                               args.target_radius, args.batch, seed=args.seed)
+        else:
+            cert = smoothed.certify(x, args.n0, args.n, args.alpha, args.batch, seed=args.seed)
         name = None if cert.abstained else arch.classes[cert.prediction]
         show(args, cert, {"predicted_name": name, "model": args.model,
                            "image": str(args.image)}, classes=arch.classes)
@@ -97,7 +117,27 @@ def _standard(args: argparse.Namespace) -> None:
     def smoothed_at(first: int) -> SmoothedClassifier:
         return SmoothedClassifier(model, noise_for(xs[first]), arch.num_classes)
 
-    certify = batch_certifier(smoothed_at if per_input else fixed, xs, args.n0, args.n,
-                              args.alpha, args.batch)
-    dataset_run(args, xs, ys, {"model": args.model, "noise": fixed.noise.describe()}, certify,
-                 f"l{fixed.noise.native_norm:g}")
+    settings = {"model": args.model, "noise": fixed.noise.describe()}
+    columns = None
+    if args.sequential:
+        n_max = _n_max(args)
+
+        def certify(chunk: list[int], seed: int, progress: Any) -> list[Any]:
+            smoothed = smoothed_at(chunk[0]) if per_input else fixed
+            return smoothed.certify_sequential_batch(xs[chunk], args.n0, n_max, args.alpha,
+                                                     args.target_radius, args.batch, seed=seed,
+                                                     progress=progress)
+
+        settings.update(sequential=True, target_radius=args.target_radius, n_max=n_max)
+        columns = SEQUENTIAL_COLUMNS
+    else:
+        certify = batch_certifier(smoothed_at if per_input else fixed, xs, args.n0, args.n,
+                                  args.alpha, args.batch)
+    dataset_run(args, xs, ys, settings, certify, f"l{fixed.noise.native_norm:g}", columns)
+
+
+def _n_max(args: argparse.Namespace) -> int:
+    """The sample budget of a sequential run: --n-max, else --n."""
+    from ucan_core.checks import check_count
+
+    return check_count("--n-max", args.n_max if args.n_max is not None else args.n)

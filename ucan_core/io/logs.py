@@ -85,6 +85,18 @@ class LogRow:
                          for v in values) + "\n"
 
 
+SEQUENTIAL_COLUMNS = UCAN_COLUMNS + ("samples_used",)
+
+
+@dataclass(frozen=True)
+class SequentialLogRow(LogRow):
+    """A ucan certify log row of sequential (anytime-valid) CERTIFY, followed by the
+    estimation samples it used before stopping (``p_a_lower`` is the anytime-valid bound)."""
+
+    columns: ClassVar[tuple[str, ...]] = SEQUENTIAL_COLUMNS
+    samples_used: int
+
+
 DUAL_COLUMNS = UCAN_COLUMNS + ("level", "r_sigma", "r_c", "p_a_lower_sigma")
 
 

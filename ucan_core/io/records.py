@@ -12,8 +12,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ucan_core.certify.certificate import Certificate
-from ucan_core.io.logs import DualLogRow, LogRow, RouteLogRow
+from ucan_core.certify.certificate import FIXED_BOUND, Certificate
+from ucan_core.io.logs import DualLogRow, LogRow, RouteLogRow, SequentialLogRow
 from ucan_core.two_stage.engine import TwoStageCertificate
 
 ROWS: dict[str, type[LogRow]] = {"dual-rs": DualLogRow, "routing": RouteLogRow}
@@ -22,8 +22,9 @@ ROWS: dict[str, type[LogRow]] = {"dual-rs": DualLogRow, "routing": RouteLogRow}
 def log_row(idx: int, label: int, cert: Certificate | TwoStageCertificate) -> LogRow:
     """The certify-log row for input ``idx`` with true ``label``.
 
-    Standard certificates: abstentions get 0.0 radii, norms without a radius NaN. Two-stage
-    certificates: ``p_a_lower`` of the classification stage, then the family's columns."""
+    Standard certificates: abstentions get 0.0 radii, norms without a radius NaN; a
+    sequential one adds ``samples_used``. Two-stage certificates: ``p_a_lower`` of the
+    classification stage, then the family's columns."""
     if isinstance(cert, TwoStageCertificate):
         record = cert.to_dict()
         row = ROWS[cert.target]
@@ -39,10 +40,13 @@ def log_row(idx: int, label: int, cert: Certificate | TwoStageCertificate) -> Lo
             return 0.0
         return cert.radii[norm].value if norm in cert.radii else math.nan
 
-    return LogRow(idx=idx, label=label, predict=cert.prediction, radius=cert.radius,
+    fields = dict(idx=idx, label=label, predict=cert.prediction, radius=cert.radius,
                   correct=int(cert.prediction == label), time=cert.seconds, alm=cert.alm,
                   radius_l1=radius("1"), radius_l2=radius("2"), radius_linf=radius("inf"),
                   p_a_lower=cert.p_a_lower, kind=cert.kind, soundness=cert.soundness)
+    if cert.bound != FIXED_BOUND:
+        return SequentialLogRow(**fields, samples_used=cert.samples_used)
+    return LogRow(**fields)
 
 
 def record(cert: Certificate | TwoStageCertificate, **context: Any) -> dict[str, Any]:
@@ -69,6 +73,8 @@ def certificate_lines(cert: Certificate | TwoStageCertificate,
                      f"certified set; the set's size is at most min(R_sel, ALM) = "
                      f"{cert.alm_upper:.6g}")
     lines.append(f"soundness: {cert.soundness}: {cert.note}")
+    if not isinstance(cert, TwoStageCertificate):
+        lines.append(f"assumption: {cert.assumption}")
     return lines
 
 
@@ -79,7 +85,9 @@ def _standard_head(cert: Certificate, classes: Sequence[str] | None) -> list[str
         f"prediction: {name}",
         f"p_A lower bound: {cert.p_a_lower:.6f}  (n={cert.n}, alpha={cert.alpha:g}, "
         f"top count {max(cert.counts)})",
-        f"radius: {cert.radius:.6g} in l{cert.norm} ({cert.kind}); ALM {cert.alm:.6g}"]
+        f"radius: {cert.radius:.6g} in l{cert.norm} ({cert.kind}); ALM {cert.alm:.6g}",
+        *([f"bound: {cert.bound}; stopped after {cert.samples_used} estimation samples"]
+          if cert.bound != FIXED_BOUND else [])]
 
 
 def _dual_head(cert: TwoStageCertificate) -> list[str]:
