@@ -230,3 +230,14 @@ def test_a_broken_cifar_csv_is_refused(tmp_path, text, message):
     (tmp_path / "cifar10_test_first100.csv").write_text(text)
     with pytest.raises(UcanError, match=message):
         load_cifar10(tmp_path, "test100")
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", "null", '"x"', "3"])
+def test_a_settings_file_that_is_not_an_object_is_refused(tmp_path, capsys, text):
+    out = tmp_path / "log.tsv"
+    (tmp_path / "log.tsv.run.json").write_text(text)
+    code = main(["certify", "--model", "mnist-gaussian-0.25", "--dataset", "mnist",
+                 "--data-root", "/work/shared/data/mnist", "--max", "2", "--n0", "5", "--n",
+                 "10", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and "is not a JSON object of settings" in err and err.count("\n") == 1

@@ -86,6 +86,9 @@ def check_run_file(out: str | Path, settings: Mapping[str, Any], has_rows: bool)
             old = json.loads(path.read_text())
         except (OSError, ValueError):
             raise UcanError(f"cannot read {path}: delete it or use another --out") from None
+        if not isinstance(old, dict):
+            raise UcanError(f"{path} is not a JSON object of settings: delete it or use "
+                            "another --out")
         changed = sorted(k for k in settings.keys() | old.keys() if old.get(k) != settings.get(k))
         if changed:
             raise UcanError(f"{out} was written with other settings ({', '.join(changed)}): "
