@@ -24,7 +24,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml setup.py | $(PY)
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PY) -m pip install --disable-pip-version-check -q -c requirements.txt -e ".[test]"
+	$(PY) -m pip install --disable-pip-version-check -q -c requirements.txt -e ".[test,ray]"
 	touch $@
 
 install: $(VENV)/.installed

@@ -16,8 +16,9 @@ Guarantees of :func:`certify_dataset`:
 
 The certification itself is a callable ``certify_chunk(indices, seed, progress)`` (one
 certificate per index), so the same run serves standard smoothing, Dual RS and routing
-(:func:`batch_certifier`), and another backend can distribute the chunks
-(:func:`pending_chunks`, :func:`chunk_seed`) and write their rows through the same log.
+(:func:`batch_certifier`). With ``backend="ray"`` the chunks are certified by Ray actors
+(:mod:`ucan_core.io.ray_backend`: the same chunks and seeds, so the same rows) and this
+process stays the one writer.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -36,6 +37,9 @@ from ucan_core.checks import check_count
 from ucan_core.errors import UcanError
 from ucan_core.io.logs import UCAN_COLUMNS, Log, LogWriter, read_log
 from ucan_core.io.records import log_row
+
+if TYPE_CHECKING:
+    from ucan_core.io.ray_backend import PerWorker
 
 #: ``progress(done, total)`` of one ``certify_batch`` call (samples drawn so far).
 ChunkProgress = Callable[[int, int], None] | None
@@ -46,7 +50,8 @@ CertifyChunk = Callable[[list[int], int, ChunkProgress], Sequence[Any]]
 @dataclass(frozen=True)
 class RunProgress:
     """Where a dataset run stands: ``rows`` of ``total_rows`` written (resumed rows included),
-    certification ``rate`` (images/s since the run started), ``elapsed`` and ``eta`` seconds
+    certification ``rate`` (images/s since the certification started: with Ray, once the
+    workers are ready), ``elapsed`` and ``eta`` seconds
     (NaN while the rate is unknown); ``chunk_done`` is False for a report within a chunk
     (only with ``live=True``)."""
 
@@ -128,13 +133,15 @@ def batch_certifier(classifier: Any, xs: torch.Tensor, n0: int, n: int, alpha: f
     return certify
 
 
-def certify_dataset(out: str | Path, indices: Sequence[int], certify_chunk: CertifyChunk,
+def certify_dataset(out: str | Path, indices: Sequence[int],
+                    certify_chunk: CertifyChunk | PerWorker,
                     labels: Sequence[int] | torch.Tensor, settings: Mapping[str, Any], *,
                     seed: int = 0, inputs_per_pass: int = 10,
                     columns: tuple[str, ...] = UCAN_COLUMNS,
                     row: Callable[[int, int, Any], Any] = log_row,
                     progress: Callable[[RunProgress], None] | None = None, live: bool = False,
-                    log: Callable[[str], None] | None = None) -> Log:
+                    log: Callable[[str], None] | None = None, backend: str = "local",
+                    workers: int | None = None, ray_address: str | None = None) -> Log:
     """Certify the dataset ``indices`` into the log ``out`` (module docstring) and return it.
 
     ``certify_chunk(chunk, seed, progress)`` certifies a chunk of ≤ ``inputs_per_pass``
@@ -142,9 +149,22 @@ def certify_dataset(out: str | Path, indices: Sequence[int], certify_chunk: Cert
     makes its rows (default :func:`~ucan_core.io.records.log_row`) under the header
     ``columns``. ``settings`` (everything that determines the rows) go to ``OUT.run.json``.
     ``progress`` gets a :class:`RunProgress` after every chunk, and with ``live`` also after
-    every forward pass; ``log`` gets the line saying that a log is resumed."""
+    every forward pass; ``log`` gets the line saying that a log is resumed.
+
+    ``backend="ray"``: ``workers`` Ray actors certify the chunks (one model each; by default
+    one per GPU, or per CPU, of the cluster), on a local cluster on 127.0.0.1 or on the
+    cluster at ``ray_address``; ``certify_chunk`` is copied to each of them, or built in each
+    when it is a :class:`~ucan_core.io.ray_backend.PerWorker`. ``live`` does not apply (the
+    progress comes per chunk). The worker count is not part of the settings: any count
+    resumes any log."""
     check_count("inputs_per_pass", inputs_per_pass)
     check_count("seed", seed, 0)
+    if backend not in ("local", "ray"):
+        raise UcanError(f"backend must be 'local' or 'ray', got {backend!r}")
+    if backend == "local" and (workers not in (None, 1) or ray_address is not None):
+        raise UcanError("workers and ray_address need backend='ray'")
+    if workers is not None:
+        check_count("workers", workers)
     out = Path(out)
     with LogWriter(out, columns) as writer:
         check_run_file(out, settings, bool(writer.done))
@@ -157,13 +177,22 @@ def certify_dataset(out: str | Path, indices: Sequence[int], certify_chunk: Cert
                             f"(e.g. {min(done - set(indices))}): use another --out")
         todo = pending_chunks(indices, done, inputs_per_pass)
         tally = _Tally(len(done), len(indices), sum(map(len, todo)), progress)
-        for chunk in todo:
-            certs = certify_chunk(chunk, chunk_seed(seed, chunk[0]),
-                                  tally.within(len(chunk)) if live else None)
+
+        def write(chunk: list[int], certs: Sequence[Any]) -> None:
             new = [row(i, int(labels[i]), cert) for i, cert in zip(chunk, certs) if i not in done]
             for line in new:
                 writer.write(line)
             tally.chunk_done(len(chunk), len(new))
+
+        if backend == "ray":
+            from ucan_core.io.ray_backend import certify_chunks
+
+            certify_chunks(todo, seed, certify_chunk, write, workers=workers, address=ray_address,
+                           ready=tally.restart)
+        else:
+            for chunk in todo:
+                write(chunk, certify_chunk(chunk, chunk_seed(seed, chunk[0]),
+                                           tally.within(len(chunk)) if live else None))
     return read_log(out)
 
 
@@ -174,6 +203,10 @@ class _Tally:
                  progress: Callable[[RunProgress], None] | None) -> None:
         self.rows, self.total_rows, self.images, self.progress = rows, total_rows, images, progress
         self.certified = self.base = 0.0
+        self.start = time.perf_counter()
+
+    def restart(self) -> None:
+        """Start the clock again (the certification starts only now: workers are ready)."""
         self.start = time.perf_counter()
 
     def within(self, size: int) -> ChunkProgress:
