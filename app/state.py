@@ -5,6 +5,12 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app.cached.images import bundled_catalog, dataset_title
+from app.choices import MODES, NPG_TITLES
+from app.figures.common import norm_symbol
+from ucan_core.noises.catalog import NOISES
+from ucan_core.zoo.bundled import list_images
+
 #: Session-state key of the sidebar's teaching-mode toggle (app/main.py), also its URL name.
 TEACHING_KEY = "teaching"
 #: Session-state key of the sidebar's figure download format (app/main.py), also its URL name.
@@ -34,12 +40,38 @@ def page_title() -> str:
 REGION_CERT_KEY = "rg_cert"
 
 
-def certify_params(model_id: str, image_id: str, dataset: str, **sampling: object) -> dict[str, str]:
-    """URL parameters that open the Certify page on a standard certificate of bundled model
-    ``model_id`` and bundled image ``image_id`` (of ``dataset``), with ``sampling`` values
-    (``n0``, ``n``, ``alpha``, ``seed``) where they differ from the page's defaults."""
-    params = {"cert_mode": "standard", "cert_model": model_id, "cert_source": "Bundled",
-              f"cert_image_{dataset}": image_id, "cert_n": "2000"}
-    params.update({f"cert_{name}": repr(value) if isinstance(value, float) else str(value)
-                   for name, value in sampling.items()})
+def url_number(value: float | int) -> str:
+    """A number as a URL value, at full precision."""
+    return repr(float(value)) if isinstance(value, float) else str(value)
+
+
+def image_params(prefix: str, image_id: str) -> dict[str, str]:
+    """URL values of an image picker (``prefix``) showing bundled image ``image_id``: bound
+    selectboxes keep their displayed label in the URL, so these are labels."""
+    dataset = list_images()[image_id].dataset
+    return {f"{prefix}source": "Bundled", f"{prefix}dataset": dataset_title(dataset),
+            f"{prefix}image_{dataset}": dict(bundled_catalog()[dataset])[image_id]}
+
+
+def noise_params(prefix: str, density: str, sigma: float, norm: str, npg: str = "isotropic",
+                 kappa: float | None = None, iota: float | None = None) -> dict[str, str]:
+    """URL values of a noise picker (``app.widgets.noise``, ``prefix``) set to this noise, as
+    the labels its bound widgets keep in the URL."""
+    params = {f"{prefix}density": f"{NOISES[density].title} ({density})",
+              f"{prefix}sigma": url_number(float(sigma)),
+              f"{prefix}norm_{density}": norm_symbol(norm), f"{prefix}npg": NPG_TITLES[npg]}
+    params.update({f"{prefix}{name}": url_number(float(value))
+                   for name, value in (("kappa", kappa), ("iota", iota)) if value is not None})
+    return params
+
+
+def certify_params(model_id: str, image_id: str, **sampling: float | int) -> dict[str, str]:
+    """URL values that open the Certify page on a standard certificate of bundled model
+    ``model_id`` and bundled image ``image_id``, n = 2,000 unless ``sampling`` (``n0``,
+    ``n``, ``alpha``, ``seed``) says otherwise."""
+    dataset = list_images()[image_id].dataset
+    params = {"cert_mode": MODES["standard"], "cert_model": model_id, "cert_source": "Bundled",
+              f"cert_image_{dataset}": dict(bundled_catalog()[dataset])[image_id],
+              "cert_n": "2000"}
+    params.update({f"cert_{name}": url_number(value) for name, value in sampling.items()})
     return params

@@ -26,7 +26,10 @@ DENSITY_CHUNK = 2_000_000
 GRID_SIZES = (41, 101)
 #: The level-set grid reaches this many noise standard deviations of the wider pixel.
 LEVEL_SET_REACH = 2.5
-REGION_P_MAX = 0.999
+#: The Region page's p_A reaches every p̲_A a certificate can have: (½, 1 − 10⁻⁹].
+REGION_P_MIN, REGION_P_MAX = 0.500001, 1 - 1e-9
+#: The level-set grid holds the region up to this p_A (or the p_A shown, if larger).
+GRID_P = 0.999
 
 
 def pixel_index(shape: tuple[int, int, int], channel: int, row: int, col: int) -> int:
@@ -67,13 +70,14 @@ def _reach(noise: Noise, p_a: float, norm: str, i: int, j: int) -> float:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _density_field(choice: NoiseChoice, norm: str, i: int,
-                   j: int) -> tuple[np.ndarray, np.ndarray]:
-    """The level-set grid of the slice, on an extent that holds the region at the largest
-    p_A offered (``REGION_P_MAX``), so it is computed once per noise, norm and pixel pair."""
+def _density_field(choice: NoiseChoice, norm: str, i: int, j: int,
+                   reach_p: float = GRID_P) -> tuple[np.ndarray, np.ndarray]:
+    """The level-set grid of the slice, on an extent that holds the region at ``reach_p``
+    (:data:`GRID_P` unless a larger p_A is shown), so it is computed once per noise, norm and
+    pixel pair for the usual p_A."""
     noise = build(choice)
     shift = noise.shift.double().cpu().numpy()
-    half = _reach(noise, REGION_P_MAX, norm, i, j) + max(abs(shift[i]), abs(shift[j]))
+    half = _reach(noise, reach_p, norm, i, j) + max(abs(shift[i]), abs(shift[j]))
     size = int(min(GRID_SIZES[1], max(GRID_SIZES[0], math.sqrt(DENSITY_BUDGET / noise.dim))))
     axis = np.linspace(-half, half, size)
     return axis, _slice_density(noise, i, j, axis)
@@ -99,7 +103,7 @@ def region_slice(choice: NoiseChoice, p_a: float, norm: str, i: int, j: int,
                       ball=(unit_x * region.lp_radius, unit_y * region.lp_radius),
                       alm_ball=(unit_x * region.alm, unit_y * region.alm))
     if with_density:
-        axis, density = _density_field(choice, norm, i, j)
+        axis, density = _density_field(choice, norm, i, j, max(GRID_P, p_a))
         fields.update(axis=axis, density=density)
     return RegionSlice(norm=norm, scale=(float(scale[i]), float(scale[j])),
                        shift=(float(shift[i]), float(shift[j])),

@@ -61,7 +61,7 @@ def scale_words(radius: float, norm: str, dim: int) -> list[str]:
             f"or one single pixel by {one:.3g}, i.e. **{grey(one)} grey levels**."]
 
 
-def budget_figure(radius: float, norm: str, height: int = 170) -> go.Figure:
+def budget_figure(radius: float, norm: str, height: int = 190) -> go.Figure:
     """The certified radius as a bar against the common budgets of the same norm (dashed
     reference lines), in pixel units."""
     budgets = [b for b in BUDGETS if b.norm == norm]
@@ -73,10 +73,11 @@ def budget_figure(radius: float, norm: str, height: int = 170) -> go.Figure:
     for index, budget in enumerate(budgets):
         covered = "covered" if radius >= budget.value else "not covered"
         fig.add_vline(x=budget.value, line=dict(color="#ff7f0e", dash="dash", width=1.5))
-        fig.add_annotation(x=budget.value, y=1.0 + 0.28 * (index % 2), yref="paper",
+        fig.add_annotation(x=budget.value, y=1.0 + 0.2 * (index % 2), yref="paper",
                            text=f"{budget.label} ({covered})", showarrow=False,
                            font=dict(size=11), xanchor="left" if index % 2 else "right")
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=50, b=30), showlegend=False,
+    fig.update_layout(title=dict(text="Radius against common attack budgets", font=dict(size=13)),
+                      height=height, margin=dict(l=10, r=10, t=64, b=30), showlegend=False,
                       xaxis_title=f"{norm_symbol(norm)} radius (pixel units, images in [0, 1])",
                       paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
                       legend=dict(bgcolor=LEGEND_BG))

@@ -22,21 +22,23 @@ from collections import OrderedDict
 import streamlit as st
 
 from app import jobs, state
+from app.cached.certify import sample_plan
 from app.cached.images import dataset_title
 from app.cached.models import check_two_stage, device_description, model_cards
 from app.choices import MODES, CertifySettings, DualSettings, RoutingSettings, TwoStageSettings
-from app.panels.certificate import show_result
+from app.panels.certificate import CERTIFY_CACHE, show_result
 from app.panels.job import certify_job_panel, job_fragment
 from app.panels.two_stage import show_two_stage_result
 from app.widgets.images import model_image_picker
 from app.widgets.models import certify_noise_picker, dual_picker, model_picker, routing_picker
+from app.widgets.output import escape_markdown
 from ucan_core.devices import available_devices
 from ucan_core.errors import UcanError
 
 _t0 = time.perf_counter()
 
-JOB, CACHE, LAST, FRESH, AUDITS = ("certify_job", "certify_cache", "certify_last_key",
-                                   "certify_fresh_key", "certify_audits")
+JOB, LAST, FRESH, AUDITS = "certify_job", "certify_last_key", "certify_fresh_key", "certify_audits"
+CACHE = CERTIFY_CACHE
 CACHE_SIZE = 32
 DEFAULTS = {"n0": 100, "n": 10_000, "alpha": 0.001, "batch": 1000, "seed": 0}
 #: Teaching-mode explanations of what the two-stage modes certify.
@@ -124,6 +126,18 @@ with controls:
                                   help="The certificate holds with probability ≥ 1 − α over "
                                        "the sampling (Dual RS, routing: α/2 per stage). Must "
                                        "lie in (0, 1)."))
+    refusals = [why for bad, why in (
+        (n0 > n, f"n0 ({n0:,}) must not exceed n ({n:,}): raise n or lower n0."),
+        (not 0 < alpha < 1, "α must lie strictly between 0 and 1 (α = 0 would need infinitely "
+                            "many samples)."))
+        if bad]
+    for why in refusals:
+        st.error(why)
+    if not refusals and mode == "standard":
+        best = sample_plan(choice, alpha, n).max_radius_fixed or 0.0
+        st.caption(f"With n = {n:,} at α = {alpha:g} no radius above **{best:.3g}** "
+                   f"({best / choice.sigma:.2f}σ, base noise, native norm) can be certified, "
+                   "even if every vote agrees (the engine's planner).")
     devices = available_devices()
     if state.teaching_mode():
         batch, seed, device = DEFAULTS["batch"], DEFAULTS["seed"], devices[0]
@@ -141,7 +155,7 @@ with controls:
 
 settings: CertifySettings | TwoStageSettings
 #: Why Certify is disabled for the current settings (None: it is not).
-blocked: str | None = None
+blocked: str | None = " ".join(refusals) or None
 sampling = {"image_key": image.key, "n0": n0, "n": n, "alpha": alpha, "batch_size": batch,
             "seed": seed, "device": device}
 if mode == "standard":
@@ -158,13 +172,13 @@ else:
     if image.dataset is not None and image.dataset != selector.dataset:
         other = dataset_title(image.dataset)
         blocked = (f"{MODES[mode]} with {selector.id} takes {title} images only: {models} are "
-                   f"{title} models, and {image.name} is a {other} image "
+                   f"{title} models, and {escape_markdown(image.name)} is a {other} image "
                    f"({'×'.join(map(str, image.original_size))} "
                    f"{'greyscale' if image.original_mode == 'L' else 'colour'}). Pick one of "
                    f"the {title} images, upload your own, or choose a bundled "
                    f"{'σ-estimator' if mode == 'dual' else 'selector'} for {other} images if "
                    "there is one.")
-    else:
+    elif blocked is None:
         try:
             check_two_stage(settings)
         except UcanError as error:
@@ -195,7 +209,7 @@ with results:
     col_button, col_about = st.columns([1, 3], vertical_alignment="center")
     run_clicked = col_button.button("Certify", key="cert_run", type="primary", width="stretch",
                                     disabled=blocked is not None)
-    col_about.caption(f"{settings.title} on {image.name} · {n0:,} + {n:,} samples at "
+    col_about.caption(f"{settings.title} on {escape_markdown(image.name)} · {n0:,} + {n:,} samples at "
                       f"α = {alpha:g}{'' if mode == 'standard' else ' per stage (α/2 each)'} "
                       f"· seed {seed} · {device}")
     if blocked is not None:
@@ -220,6 +234,9 @@ with results:
     job_fragment(job_panel, job)
 
     shown = cache.get(key) or cache.get(ss.get(LAST, ""))
+    if shown is not None and running and shown.key != key:
+        st.caption("The previous result (other settings) is hidden while this run goes.")
+        shown = None
     if shown is not None:
         ss[LAST] = shown.key
         status = ("stale" if shown.key != key
@@ -228,7 +245,8 @@ with results:
             shown, status, settings, audits, JOB)
     elif not running:
         st.info("Choose a model (or Dual RS, or sound routing), an image and the sampling "
-                "settings, then press **Certify**. Small runs (n ≈ 1,000) take well under a "
-                "second; n = 100,000 takes tens of seconds on a CPU.")
+                "settings, then press **Certify**. The time grows with n and the model: on a "
+                "CPU, MNIST runs at thousands of samples per second, CIFAR-10 and photos "
+                "are far slower (the progress bar shows the measured rate and an ETA).")
 
 st.caption(f"Server time for this view: {(time.perf_counter() - _t0) * 1000:.0f} ms")

@@ -18,19 +18,29 @@ from collections import OrderedDict
 
 import streamlit as st
 
-from app import jobs
+from app import jobs, state
 from app.cached.images import InputImage, image_key
 from app.cached.noise import build, noise_maps
-from app.cached.region import REGION_P_MAX, check_models, pixel_index, region_slice
+from app.cached.region import REGION_P_MAX, REGION_P_MIN, check_models, pixel_index, region_slice
 from app.choices import NPG_OPTIONS, NoiseChoice, RegionCheckSettings
 from app.figures.common import csv_text, kind_badge, norm_symbol
 from app.figures.region import norms_figure, region_figure
+from app.panels.certificate import CERTIFY_CACHE, certificate_banner, human_scale
 from app.panels.job import check_job_panel, job_fragment
 from app.panels.region_check import show_check
 from app.widgets.images import image_picker
 from app.widgets.noise import NORMS, noise_picker
-from app.widgets.output import chart, downloads
-from app.widgets.pixels import CLICK_TARGET, PREFIX, describe, pixel_inputs, pixel_picker
+from app.widgets.output import chart, downloads, escape_markdown
+from app.widgets.pixels import (
+    CLICK_TARGET,
+    PREFIX,
+    describe,
+    number_check,
+    pixel_inputs,
+    pixel_picker,
+    show_url_refusals,
+    url_value_check,
+)
 from ucan_core.errors import UcanError
 
 _t0 = time.perf_counter()
@@ -128,16 +138,22 @@ results.markdown(
     "the noise density.")
 
 with controls:
+    show_url_refusals()
     st.subheader("Image")
     image = image_picker(PREFIX)
     c, h, w = image.shape
+    url_value_check({f"{PREFIX}p_a": (number_check(REGION_P_MIN, REGION_P_MAX),
+                                      f"not a p_A in [{REGION_P_MIN}, 1 − 10⁻⁹]: p_A uses its "
+                                      "default")}, image.shape)
 
     st.subheader("Noise")
     choice, norm = noise_picker(image.shape, PREFIX)
-    p_a = st.slider("p_A (sets R)", 0.501, REGION_P_MAX, 0.9, 0.001, format="%.3f",
-                    key=f"{PREFIX}p_a", bind="query-params",
-                    help="Lower bound on the top-class probability; the base noise's radius "
-                         "R at this p_A scales the region.")
+    p_a = float(st.number_input(
+        "p_A (sets R)", REGION_P_MIN, REGION_P_MAX, 0.9, 0.001, format="%.6f",
+        key=f"{PREFIX}p_a", bind="query-params",
+        help="Lower bound on the top-class probability; the base noise's radius R at this p_A "
+             "scales the region. Type any value in (½, 1 − 10⁻⁹], e.g. a certificate's p̲_A "
+             "(kept at full precision; six decimals shown)."))
 
     st.subheader("Pixels")
     st.radio("Clicking the picture sets", ["A", "B"], key=CLICK_TARGET, horizontal=True,
@@ -160,8 +176,10 @@ with results:
     base = noise.base
     sym = norm_symbol(norm)
     st.caption(f"**{base.title}** noise, {NPG_OPTIONS[choice.npg]} generator · "
-               f"d = {base.dim:,} ({c}×{h}×{w}) · σ = {choice.sigma:.2f} · p_A = {p_a:.3f} · "
-               f"{sym} · {image.name}")
+               f"d = {base.dim:,} ({c}×{h}×{w}) · σ = {choice.sigma:.2f} · p_A = {p_a:.6g} · "
+               f"{sym} · {escape_markdown(image.name)}")
+    certificate_banner(ss.get(CERTIFY_CACHE, {}), st.query_params.get(state.REGION_CERT_KEY),
+                       p_a)
 
     col_map, col_numbers = st.columns([1, 1.2], gap="medium")
     with col_map:
@@ -197,7 +215,9 @@ with results:
                        "μ moves the noise, not the certified region.")
     chart(region_figure(view, describe(pixel_a, c), describe(pixel_b, c)), key="region_slice")
     if view.radius is not None:
-        st.markdown(f"**The same slice in ℓ1, ℓ2 and ℓ∞** at p_A = {p_a:.3f}")
+        human_scale(image.pixels, view.lp_radius, norm, "region_scale")
+    if view.radius is not None:
+        st.markdown(f"**The same slice in ℓ1, ℓ2 and ℓ∞** at p_A = {p_a:.6g}")
         chart(norms_figure(others), key="region_norms")
         st.caption("The slice is {(δ_A/s_A, δ_B/s_B) : ‖·‖_p ≤ R}: a rhombus in ℓ1, an "
                    "ellipse in ℓ2, a box in ℓ∞, stretched by the noise scale of each pixel. "

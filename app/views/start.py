@@ -9,6 +9,7 @@ import streamlit as st
 
 from app import state
 from app.cached.certify import DEMO_ALPHA, DEMO_IMAGE, DEMO_MODEL, demo_certificate, p_a_summary
+from app.choices import MODES
 from app.figures.common import norm_symbol
 from app.figures.images import grid_png, image_png
 from app.figures.scale import ball_figure, scale_words
@@ -21,14 +22,13 @@ from ucan_core.norms import parse_norm
 SCENARIOS = [
     ("Certify a digit and attack it",
      "Certify this 7 with the same model, open its certified region, then attack it.",
-     "views/certify.py", state.certify_params(DEMO_MODEL, DEMO_IMAGE, "mnist")),
+     "views/certify.py", state.certify_params(DEMO_MODEL, DEMO_IMAGE)),
     ("Why anisotropic noise",
      "More noise where the image does not need detail: a σ map instead of one σ.",
-     "views/noise_lab.py", {"density": "gaussian", "sigma": "0.5", "norm_gaussian": "2",
-                            "npg": "pattern-2"}),
+     "views/noise_lab.py", state.noise_params("", "gaussian", 0.5, "2", "pattern-2")),
     ("Dual RS: a noise level per input",
      "A certified σ-estimator picks the noise level for this image, then an expert votes.",
-     "views/certify.py", {"cert_mode": "dual", "cert_n": "2000"}),
+     "views/certify.py", {"cert_mode": MODES["dual"], "cert_n": "2000"}),
     ("Teach: from votes to a radius",
      "Step by step, in teaching mode: more samples, a tighter bound, a larger radius.",
      "views/learn.py", {state.TEACHING_KEY: "true"}),

@@ -17,6 +17,7 @@ from app.cached.images import (
     uploaded_model_input,
 )
 from app.figures.images import image_png
+from app.widgets.output import escape_markdown
 from ucan_core.errors import UcanError
 
 
@@ -55,7 +56,7 @@ def image_picker(prefix: str = "") -> InputImage:
             image = uploaded_image(upload.getvalue(), upload.name)
             ss[f"{prefix}last_upload"] = image
         except UcanError as error:
-            st.error(f"Upload refused: {error}. Showing the previous image instead.")
+            st.error(f"Upload refused: {escape_markdown(error)}. Showing the previous image instead.")
     elif image is None:
         st.info("No upload yet: showing the last bundled image.")
     if image is None:
@@ -101,18 +102,24 @@ def model_image_picker(shape: tuple[int, int, int], dataset: str, any_dataset: b
             try:
                 image = uploaded_model_input(upload.getvalue(), upload.name, shape)
             except UcanError as error:
-                st.error(f"Upload refused: {error}")
+                st.error(f"Upload refused: {escape_markdown(error)}")
         if image is None:
             image = bundled_model_input(first_id, shape)
             st.info(f"No usable upload: using the bundled image {image.name}.")
         elif invert:
             image = image.inverted()
+        if upload is not None and image.key.startswith("upload:"):
+            st.info(f"Your own image, not a {dataset_title(dataset)} test image: the model "
+                    f"only knows {dataset_title(dataset)} images. A certificate says the "
+                    "smoothed answer cannot change nearby, not that it is right for an image "
+                    "unlike its training data (out of distribution).")
     c, h, w = image.shape
     converted = (f"converted from {image.original_size[0]}×{image.original_size[1]} "
                  f"{'greyscale' if image.original_mode == 'L' else 'colour'}"
                  if (image.original_size != (w, h) or (c == 1) != (image.original_mode == "L"))
                  else "no conversion needed")
     st.image(image_png(image.pixels, min_tile=168),
-             caption=f"As the model sees it: {c}×{h}×{w} ({converted}). {image.name}",
+             caption=f"As the model sees it: {c}×{h}×{w} ({converted}). "
+                     f"{escape_markdown(image.name)}",
              width=200)
     return image

@@ -119,14 +119,14 @@ def certify_noise_picker(card: ModelCard) -> NoiseChoice:
     """Standard RS noise: the model's own (σ may be overridden), its learned NPG or a pattern."""
     st.subheader("Noise")
     sigma_card = float(card.noise["sigma"])
-    override = st.checkbox("Override σ", key="cert_override", persist_state="page",
+    override = st.checkbox("Override σ", key="cert_override", persist_state="page", bind="query-params",
                            help=f"Certify with another noise level than the model's training "
                                 f"noise (σ = {sigma_card:g}).")
     sigma = sigma_card
     if override:
         sigma = float(st.number_input("σ (noise level)", min_value=0.01, max_value=4.0,
                                       value=sigma_card, step=0.05, format="%.3f",
-                                      key=f"cert_sigma_{card.id}", persist_state="page",
+                                      key=f"cert_sigma_{card.id}", persist_state="page", bind="query-params",
                                       help="Per-coordinate standard deviation, pixel units."))
         trained = card.training.get("levels", [sigma_card])
         if sigma not in trained:
@@ -138,7 +138,7 @@ def certify_noise_picker(card: ModelCard) -> NoiseChoice:
     npg_options = [k for k in CERTIFY_NPG_OPTIONS
                    if k != LEARNED or card.npg != "isotropic"]
     npg = st.selectbox("Noise generator (NPG)", npg_options, key=f"cert_npg_{card.id}",
-                       persist_state="page",
+                       persist_state="page", bind="query-params",
                        format_func=CERTIFY_NPG_OPTIONS.__getitem__,
                        help="learned: the model's own NPG (universal maps are fixed and sound; "
                             "input-dependent maps are computed from this image and are NOT a "
@@ -148,10 +148,10 @@ def certify_noise_picker(card: ModelCard) -> NoiseChoice:
     kappa, iota = DEFAULT_KAPPA, DEFAULT_IOTA
     if npg.startswith("pattern"):
         kappa = st.slider("κ (pattern strength)", 0.0, 4.0, DEFAULT_KAPPA, 0.1,
-                          key="cert_kappa", persist_state="page",
+                          key="cert_kappa", persist_state="page", bind="query-params",
                           help="How much the noise grows towards the corners.")
         iota = st.slider("ι (pattern offset)", 0.05, 2.0, DEFAULT_IOTA, 0.05,
-                         key="cert_iota", persist_state="page",
+                         key="cert_iota", persist_state="page", bind="query-params",
                          help="Base level of the scale map.")
         if npg != card.npg:
             st.caption(f"The model was trained with {card.npg} noise; the certificate stays "

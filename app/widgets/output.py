@@ -56,3 +56,13 @@ def chart(figure: go.Figure, key: str, *, filename: str | None = None, tools: bo
 def soundness_badge(tag: str) -> str:
     """A Streamlit-markdown badge for a soundness tag (sound / input-dependent / unstated)."""
     return f":{SOUNDNESS_COLOURS.get(tag, 'gray')}-badge[{tag}]"
+
+
+#: Characters that Streamlit markdown would interpret inline (emphasis, links and images, code,
+#: HTML, headings, tables, strike-through, colour directives and badges, maths).
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|~:$])")
+
+
+def escape_markdown(text: str) -> str:
+    """A user-provided string (a file name, a URL value) shown literally in Streamlit markdown."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))

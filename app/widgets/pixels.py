@@ -5,6 +5,8 @@ render)."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from functools import partial
 
 import numpy as np
@@ -12,22 +14,70 @@ import streamlit as st
 
 from app.figures.maps import sigma_map_figure
 from app.figures.region import image_figure, mark_pixels, picked_pixel, pixel_grid
-from app.widgets.output import chart
+from app.widgets.output import chart, escape_markdown
 
 PREFIX = "rg_"
 PICKER, CLICK_TARGET, CLICK_ERROR = "region_pixels", f"{PREFIX}click", "region_click_error"
+URL_REFUSALS = "url_refusals"
+#: URL keys of the pixel inputs: pixel, row or column, and the image side they are for.
+PIXEL_KEY = re.compile(rf"{PREFIX}([AB])_(row|col)_(\d+)")
 PICKER_VIEWS = {"image": "image", "sigma": "σ map"}
+
+
+def url_value_check(checks: dict[str, tuple[Callable[[str], bool], str]],
+                    shape: tuple[int, int, int]) -> None:
+    """Refuse the URL's values of widgets that are not valid (``checks``: key → (test, why
+    it is refused), plus pixel rows and columns by their key's size; ``shape``: the image's,
+    for the message): drop them from the URL
+    and rerun once before any widget reads them (Streamlit would ignore them silently, or fail
+    on a huge integer); :func:`show_url_refusals` then says so, values escaped and shortened."""
+    refused = []
+    for key in list(st.query_params):
+        raw = st.query_params[key]
+        pixel = PIXEL_KEY.fullmatch(key)
+        if pixel is not None:
+            name, axis, size = pixel.group(1), pixel.group(2), int(pixel.group(3))
+            valid = (raw.isascii() and raw.isdigit() and len(raw) <= 6 and int(raw) < size)
+            _, h, w = shape
+            image = (f"this {h}×{w} image" if size == (h if axis == "row" else w)
+                     else f"a {size}-pixel image {axis}")
+            why = f"not a pixel of {image} (0–{size - 1}): pixel {name} uses its default"
+        elif key in checks:
+            valid, why = checks[key][0](raw), checks[key][1]
+        else:
+            continue
+        if not valid:
+            shown = raw if len(raw) <= 24 else f"{raw[:20]}… ({len(raw):,} characters)"
+            refused.append(f"The link's {key}={escape_markdown(shown)} is {why}.")
+            del st.query_params[key]
+    if refused:
+        st.session_state[URL_REFUSALS] = refused
+        st.rerun()
+
+
+def show_url_refusals() -> None:
+    """The URL values :func:`url_value_check` refused since the last time, as warnings."""
+    for message in st.session_state.pop(URL_REFUSALS, []):
+        st.warning(message)
+
+
+def number_check(low: float, high: float) -> Callable[[str], bool]:
+    """A :func:`url_value_check` test: a plain decimal number in [low, high]."""
+    def valid(raw: str) -> bool:
+        if not (raw.isascii() and len(raw) <= 40):
+            return False
+        try:
+            value = float(raw)
+        except ValueError:
+            return False
+        return low <= value <= high
+    return valid
 
 
 def pixel_inputs(name: str, shape: tuple[int, int, int], row: int,
                  col: int) -> tuple[int, int, int]:
     """Channel (colour images only), row and column of pixel ``name``, default (row, col)."""
     c, h, w = shape
-    for key, top in ((f"{PREFIX}{name}_row_{h}", h - 1), (f"{PREFIX}{name}_col_{w}", w - 1)):
-        raw = st.query_params.get(key)
-        if raw is not None and not (raw.isdigit() and int(raw) <= top):
-            st.warning(f"The link's {key}={raw} is not a pixel of this {h}×{w} image "
-                       f"(0–{top}): pixel {name} uses its default.")
     left, right = st.columns(2)
     r = left.number_input(f"Pixel {name} row", 0, h - 1, row, 1, key=f"{PREFIX}{name}_row_{h}",
                           bind="query-params",
@@ -38,7 +88,7 @@ def pixel_inputs(name: str, shape: tuple[int, int, int], row: int,
     channel = 0
     if c > 1:
         channel = st.selectbox(f"Pixel {name} channel", list(range(c)),
-                               key=f"{PREFIX}{name}_channel",
+                               key=f"{PREFIX}{name}_channel", bind="query-params",
                                format_func=("red", "green", "blue").__getitem__,
                                help=f"Colour channel of pixel {name}.")
     return int(channel), int(r), int(q)

@@ -119,8 +119,10 @@ def displayed_counts(at: AppTest) -> tuple[np.ndarray, np.ndarray]:
 
 
 def image_caption(at: AppTest) -> str:
-    """Caption of the input image (the page's only st.image)."""
-    images = at.get("image")
+    """Caption of the input image (the page's only st.image "As the model sees it"; the
+    human scale of a radius adds x, x + δ and δ)."""
+    images = [i for i in at.get("image") if i.captions and
+              i.captions[0].startswith("As the model sees it")]
     assert len(images) == 1
     return images[0].captions[0]
 
@@ -219,21 +221,23 @@ def test_small_run_result_radius_cache_and_stale():
 
 
 @pytest.mark.parametrize(("numbers", "message"), [
-    ({"n0": 300, "n": 200}, "n0 (selection samples, 300) must not exceed n"),
-    ({"n0": 20, "n": 200, "alpha": 0.0}, "alpha must lie in (0, 1)"),
-    ({"n0": 20, "n": 200, "alpha": 1.0}, "alpha must lie in (0, 1)"),
+    ({"n0": 300, "n": 200}, "n0 (300) must not exceed n (200)"),
+    ({"n0": 20, "n": 200, "alpha": 0.0}, "α must lie strictly between 0 and 1"),
+    ({"n0": 20, "n": 200, "alpha": 1.0}, "α must lie strictly between 0 and 1"),
 ])
-def test_engine_validation_errors_are_shown(numbers, message):
-    at = certify(open_certify(), **numbers)
+def test_invalid_sampling_is_refused_at_the_controls(numbers, message):
+    at = open_certify()
+    for name, value in numbers.items():
+        at.number_input(key=f"cert_{name}").set_value(value)
+    at.run()
     assert not at.exception
     assert len(at.error) == 1 and message in at.error[0].value
-    assert at.error[0].value.startswith("Certification failed:")
-    assert not at.metric and not at.session_state["certify_cache"]
-    # once the inputs are fixed the failure is no longer shown as an error
+    assert at.button(key="cert_run").disabled        # refused before Certify is clicked
+    assert job_of(at) is None and not at.metric and not at.session_state["certify_cache"]
+    # once the inputs are fixed the refusal is gone and Certify is enabled
     at.number_input(key="cert_n0").set_value(10).run()
     at.number_input(key="cert_alpha").set_value(0.01).run()
-    assert not at.error
-    assert any("The last run, with other settings, failed" in c.value for c in at.caption)
+    assert not at.error and not at.button(key="cert_run").disabled
 
 
 def test_one_job_per_session_and_cancel():
@@ -542,9 +546,11 @@ def test_dual_rs_bad_combinations_are_explained():
     at.selectbox(key="cert_expert_0.5").select("mnist-gaussian-1.00").run()
     assert not at.button(key="cert_run").disabled
     assert "mnist-gaussian-1.00 was trained at σ = 1: at σ = 0.5" in markdown(at)
-    # engine validation errors of the run itself are shown as in standard RS
-    certify(at, n0=300, n=200)
-    assert any("n0 (selection samples, 300) must not exceed n" in e.value for e in at.error)
+    # invalid sampling is refused at the controls as in standard RS, before Certify
+    at.number_input(key="cert_n0").set_value(300)
+    at.number_input(key="cert_n").set_value(200).run()
+    assert any("n0 (300) must not exceed n (200)" in e.value for e in at.error)
+    assert at.button(key="cert_run").disabled
 
 
 def test_dual_rs_on_cifar10_with_its_own_estimator():
@@ -774,14 +780,45 @@ def test_audit_button_shows_a_verdict():
     wait_job(at, timeout=120)
     audit = job_of(at)
     assert isinstance(audit, jobs.AuditJob) and audit.target == certificate_job.key
-    result = audit.result
+    evidence = audit.result
+    assert isinstance(evidence, AttackEvidence)
+    result = evidence.audit
     assert result.attacked and result.region == "ball" and result.target == "deployed"
     assert result.radius == pytest.approx(certificate_job.result.radius)
     assert result.n_verify == budget.n_verify and result.region_norm <= 1 + 1e-6
-    assert audit.done == audit.total == budget.steps + 3            # progress reached the end
+    # progress reached the end: the audit (steps + 3), the base attacks, the audit beyond R
+    assert audit.done == audit.total == evidence_units(budget) == 6 * budget.steps + 6
     upper = check_audit_verdict(at, result, budget.alpha, "Verified p̄_c")
     assert (upper < 0.5) == result.violation
     assert metrics(at)["Prediction"] == "7"                          # the certificate stays
+    check_attack_pictures(at, evidence)
+
+
+def check_attack_pictures(at: AppTest, evidence: AttackEvidence) -> None:
+    """The attack you can see: x, the worst x′, δ amplified with its norm and R, the votes at
+    x′, the base classifier's attack and the attack beyond R, each image a PNG of the digit."""
+    worst, base = evidence.worst, evidence.base
+    assert worst is not None and base is not None and evidence.beyond_worst is not None
+    captions = {i.captions[0]: i for i in at.get("image") if i.captions}
+    assert "x: the certified input (7)" in captions
+    assert f"x′ = x + δ: smoothed says {worst.top_class}" in captions
+    factor = amplification(worst.point.delta, base.point.delta, evidence.beyond_worst.point.delta)
+    shown = f"δ ×{factor} (‖δ‖ = {worst.point.delta_norm:.3g} ≤ R = {evidence.audit.radius:.3g})"
+    assert shown in captions and worst.point.delta_norm <= evidence.audit.radius * (1 + 1e-6)
+    for caption in ("x: the certified input (7)", shown):
+        png = captions[caption].proto.imgs[0].url
+        assert png.startswith("/media/") or png.startswith("data:image/png")
+    text = markdown(at)
+    assert f"‖δ‖₂ = {worst.point.delta_norm:.3g}" in text.replace("‖δ‖₂ = 0.", "‖δ‖₂ = .") or \
+        f"‖δ‖₂ = {fmt(worst.point.delta_norm, 3)}" in text
+    assert "Inside the certified ℓ2 ball" in text and "**unprotected**" in text
+    assert f"{evidence.factor:g}R" in text and "nothing is promised there" in text
+    assert "evidence, not proof" in text
+    charts = {c.proto.id: c for c in at.get("plotly_chart")}
+    votes = [json.loads(c.proto.spec) for c in charts.values()
+             if "Smoothed votes at x′" in c.proto.spec]
+    assert len(votes) == 2
+    assert [int(v) for v in as_array(votes[0]["data"][0]["customdata"])] == list(worst.counts)
 
 
 def check_audit_verdict(at: AppTest, result: AuditResult, alpha: float, label: str) -> float:

@@ -80,7 +80,9 @@ def test_isotropic_defaults_match_engine_and_density():
     t, u = np.meshgrid(axis, axis)
     np.testing.assert_allclose(z, np.exp(-(t**2 + u**2) / (2 * 0.5**2)), rtol=1e-6, atol=1e-12)
     assert download_labels(at) == {"Curves (CSV)", "Numbers (JSON)"}
-    assert set(chart_specs(at)) == {"region_pixels", "region_slice", "region_norms"}
+    assert set(chart_specs(at)) == {"region_pixels", "region_slice", "region_norms",
+                                    "region_scale_budgets"}
+    assert f"R = {radius:.4g} means" in text(at) and "grey levels of 255" in text(at)
 
 
 def test_pattern_region_radii_equal_engine():

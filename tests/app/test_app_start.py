@@ -3,20 +3,20 @@ certificate in one picture, and scenarios that link to pages already set up."""
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 from streamlit.testing.v1 import AppTest
 
 from app.widgets.glossary import GLOSSARY
 from tests.app.apptest_helpers import APP, chart_specs, open_page, text
 
 
-def _links(at: AppTest) -> dict[str, dict]:
+def _links(at: AppTest) -> dict[str, list[dict[str, str]]]:
     """The page links of the page by their target, with their URL parameters."""
     links = {}
     for element in at.get("page_link"):
         proto = element.proto
-        links.setdefault(proto.page, []).append(dict(proto.query_string and
-                                                     [kv.split("=", 1) for kv in
-                                                      proto.query_string.split("&")] or []))
+        links.setdefault(proto.page, []).append(dict(parse_qsl(proto.query_string)))
     return links
 
 
@@ -38,12 +38,12 @@ def test_scenarios_open_pages_already_set_up():
     at = AppTest.from_file(APP, default_timeout=120).run()
     links = _links(at)
     certify = links["certify"]
-    assert {"cert_mode": "standard", "cert_model": "mnist-gaussian-0.25",
-            "cert_source": "Bundled", "cert_image_mnist": "mnist-0000",
+    assert {"cert_mode": "Standard RS", "cert_model": "mnist-gaussian-0.25",
+            "cert_source": "Bundled", "cert_image_mnist": "#0000 · 7",
             "cert_n": "2000"} in certify
-    assert {"cert_mode": "dual", "cert_n": "2000"} in certify
-    assert links["noise_lab"] == [{"density": "gaussian", "sigma": "0.5",
-                                   "norm_gaussian": "2", "npg": "pattern-2"}]
+    assert {"cert_mode": "Dual RS", "cert_n": "2000"} in certify
+    assert links["noise_lab"] == [{"density": "Gaussian (gaussian)", "sigma": "0.5",
+                                   "norm_gaussian": "ℓ2", "npg": "pattern ℓ2"}]
     assert links["learn"] == [{"teaching": "true"}]
 
 

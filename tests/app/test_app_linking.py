@@ -1,0 +1,90 @@
+"""AppTest of one certificate carried through the pages: a Certify result links to its
+Region (same image, noise, NPG, norm, p̲_A at full precision, pixels of largest σ), to its
+audit and to Learn, and offers a link that reproduces it; the Region page opened from it shows
+its p̲_A and radius; malformed Region URL values are refused with a message."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlsplit
+
+from apptest_helpers import open_with_params, text, wait_for_job
+from streamlit.testing.v1 import AppTest
+
+from app import state
+from app.cached.certify import DEMO_IMAGE, DEMO_MODEL
+
+
+def _links(at: AppTest) -> dict[str, dict[str, str]]:
+    """The page links of the page: target page → URL parameters."""
+    return {e.proto.page: dict(parse_qsl(e.proto.query_string)) for e in at.get("page_link")}
+
+
+def _certified(params: dict[str, str]) -> AppTest:
+    at = open_with_params("certify", params)
+    at.button(key="cert_run").click().run()
+    return wait_for_job(at, "certify_job", 90)
+
+
+def test_certificate_links_to_its_region_and_the_region_shows_it():
+    params = state.certify_params(DEMO_MODEL, DEMO_IMAGE, n=1000,
+                                  seed=3) | {"cert_npg_mnist-gaussian-0.25": "pattern ℓ2"}
+    at = _certified(params)
+    result = next(iter(at.session_state["certify_cache"].values()))
+    cert = result.certificate
+    assert not cert.abstained and result.settings.noise.npg == "pattern-2"
+    links = _links(at)
+    region = links["region"]
+    assert float(region["rg_p_a"]) == cert.p_a_lower          # full precision
+    assert region[state.REGION_CERT_KEY] == result.key
+    assert region["rg_image_mnist"] == "#0000 · 7" and region["rg_npg"] == "pattern ℓ2"
+    assert region["rg_norm_gaussian"] == "ℓ2" and float(region["rg_sigma"]) == 0.25
+    # pattern ℓ2: the noise is largest in the corners
+    assert {region["rg_A_row_28"], region["rg_B_row_28"]} <= {"0", "27"}
+    assert links["learn"] == {"learn_model": DEMO_MODEL, "learn_image": "#0000 · 7"}
+    assert "#attack-audit" in text(at)
+    # the share link reproduces the settings and the seed
+    shared = dict(parse_qsl(urlsplit(at.code[0].value).query))
+    assert shared["cert_seed"] == "3" and shared["cert_n"] == "1000"
+    assert shared["cert_npg_mnist-gaussian-0.25"] == "pattern ℓ2"
+    # the human scale of the radius
+    assert "grey levels of 255" in text(at)
+
+    at.switch_page("views/region.py")
+    at.query_params.clear()
+    at.query_params.update(region)
+    at.run()
+    assert not at.exception, at.exception
+    assert at.number_input(key="rg_p_a").value == cert.p_a_lower
+    banner = "\n".join(i.value for i in at.info)
+    assert f"p̲_A = {cert.p_a_lower:.6f}" in banner and f"R = {cert.radius:.4f}" in banner
+    # the page's ℓp radius min sᵢ·R at that p̲_A is the certificate's radius
+    assert f"| min sᵢ·R (ℓ2 radius) | {cert.radius:.6g} |" in text(at)
+
+    shared_at = open_with_params("certify", shared)
+    assert shared_at.number_input(key="cert_seed").value == 3
+    assert shared_at.selectbox(key="cert_npg_mnist-gaussian-0.25").value == "pattern-2"
+
+
+def test_region_from_a_link_without_the_certificate_in_the_session():
+    at = open_with_params("region", {"rg_p_a": "0.99930935", state.REGION_CERT_KEY: "abc"})
+    assert at.number_input(key="rg_p_a").value == 0.99930935
+    assert any("not in this session" in i.value for i in at.info)
+
+
+def test_malformed_region_url_values_are_refused_with_a_message():
+    at = open_with_params("region", {"rg_A_row_28": "²", "rg_B_col_28": "9" * 4301,
+                                     "rg_p_a": "0.2"})
+    warnings = "\n".join(w.value for w in at.warning)
+    assert "rg_A_row_28=² is not a pixel of this 28×28 image (0–27)" in warnings
+    assert "4,301 characters" in warnings and "9" * 40 not in warnings
+    assert "rg_p_a=0.2 is not a p_A" in warnings
+    assert at.number_input(key="rg_A_row_28").value == 14
+
+
+def test_certify_refuses_alpha_0_and_n_below_n0_at_the_controls():
+    at = open_with_params("certify", {"cert_alpha": "0.0", "cert_n0": "300", "cert_n": "200"})
+    errors = "\n".join(e.value for e in at.error)
+    assert "n0 (300) must not exceed n (200)" in errors and "α must lie strictly" in errors
+    assert at.button(key="cert_run").disabled
+    at = open_with_params("certify", {"cert_n": "100", "cert_n0": "10"})
+    assert "With n = 100 at α = 0.001 no radius above **0.375**" in text(at)
