@@ -1,8 +1,14 @@
 """Learn page: CERTIFY in slow motion (n = 10, 100, 1,000, then the final n) with a bundled
-isotropic model on a bundled image, and what one stage's numbers are."""
+isotropic model on a bundled image, what one stage's numbers are, the Gaussian at x and at
+x + δ against the ½ threshold (Cohen et al.'s Figure 1), and a simulation of peeking at
+Clopper–Pearson against the anytime-valid bound."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
 import streamlit as st
 import torch
 
@@ -13,14 +19,21 @@ from app.cached.noise import build
 from app.choices import NoiseChoice
 from app.figures.learn import Stage
 from ucan_core.certify.certificate import Certificate
-from ucan_core.certify.smoothed import SmoothedClassifier
+from ucan_core.certify.sequential import cs_lower
+from ucan_core.certify.smoothed import Progress, SmoothedClassifier
 from ucan_core.certify.stats import clopper_pearson_lower
+from ucan_core.noises.catalog import make_noise
 from ucan_core.zoo.bundled import model_card
 
 #: The slow-motion stages before the final n.
 STAGES = (10, 100, 1000)
 LEARN_N0 = 100
 LEARN_BATCH = 1000
+#: The default image: MNIST test digit #0018, a 3 that the default model (mnist-gaussian-0.25,
+#: σ = 0.25) reads as 3 on about 75 % of the noisy copies and as 8 on the rest (k = 753 of
+#: n = 1,000 at seed 0; p̲_A ≈ 0.71, R ≈ 0.14). Its votes are contested at small n, so the
+#: bound and the radius visibly change with n; most digits are unanimous (p̂_A = 1).
+DEFAULT_IMAGE = "mnist-0018"
 
 
 def stage_sizes(final_n: int) -> list[int]:
@@ -28,18 +41,36 @@ def stage_sizes(final_n: int) -> list[int]:
     return [n for n in STAGES if n < final_n] + [final_n]
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def walkthrough(model_id: str, image_id: str, final_n: int, alpha: float,
-                seed: int) -> list[Certificate]:
+def walkthrough_samples(final_n: int) -> int:
+    """All the samples the walk-through draws (selection and estimation, every stage)."""
+    return sum(min(LEARN_N0, n) + n for n in stage_sizes(final_n))
+
+
+def run_walkthrough(model_id: str, image_id: str, final_n: int, alpha: float, seed: int,
+                    progress: Progress | None = None) -> list[Certificate]:
     """CERTIFY with a bundled isotropic model on a bundled image, once per stage size
-    (n0 = min(100, n), same seed): the certificates of the slow-motion Monte Carlo."""
+    (n0 = min(100, n), same seed): the certificates of the slow-motion Monte Carlo.
+    ``progress(done, total)`` counts the samples of all stages (a background job's)."""
     card = model_card(model_id)
     arch = card.architecture
     x = torch.from_numpy(bundled_model_input(image_id, arch.input_shape).pixels)
     noise = noise_source(model_id, NoiseChoice.of_card(card)).at(x)
     classifier = SmoothedClassifier(model_on(model_id, "cpu"), noise, arch.num_classes)
-    return [classifier.certify(x, min(LEARN_N0, n), n, alpha, LEARN_BATCH, seed)
-            for n in stage_sizes(final_n)]
+    total, before, certificates = walkthrough_samples(final_n), 0, []
+    for n in stage_sizes(final_n):
+        step = None if progress is None else (
+            lambda done, _, before=before: progress(before + done, total))
+        certificates.append(classifier.certify(x, min(LEARN_N0, n), n, alpha, LEARN_BATCH,
+                                               seed, step))
+        before += min(LEARN_N0, n) + n
+    return certificates
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def walkthrough(model_id: str, image_id: str, final_n: int, alpha: float,
+                seed: int) -> list[Certificate]:
+    """:func:`run_walkthrough`, cached (the page runs it in the script for n ≤ 10,000)."""
+    return run_walkthrough(model_id, image_id, final_n, alpha, seed)
 
 
 def stage_of(cert: Certificate) -> Stage:
@@ -55,3 +86,78 @@ def radius_cap(choice: NoiseChoice, n: int, alpha: float) -> tuple[float, float]
     noise's native norm: the cap on what CERTIFY can certify at this n."""
     p_lower = clopper_pearson_lower(n, n, alpha)
     return p_lower, build(choice).radius(p_lower).value
+
+
+@dataclass(frozen=True)
+class ShiftView:
+    """Cohen et al.'s Figure 1 in one dimension, along δ: the noise density at x and at
+    x + δ, the worst-case boundary b (class A on the side of x, with mass p_A there) and
+    the mass the shifted noise keeps on that side; it stays > ½ iff ‖δ‖₂ < R = b."""
+
+    t: np.ndarray
+    density_x: np.ndarray
+    density_shifted: np.ndarray
+    shift: float
+    boundary: float
+    p_a: float
+    p_shifted: float
+    radius: float
+
+
+def shift_view(sigma: float, p_a: float, shift: float, points: int = 400) -> ShiftView:
+    """The Gaussian (σ) marginal of the engine at x and shifted by ``shift`` = ‖δ‖₂, the
+    boundary b with P_x(t ≤ b) = p_A, P_{x+δ}(t ≤ b), and the engine's ℓ2 radius R(p_A)."""
+    noise = make_noise("gaussian", sigma, 1)
+    marginal = noise.marginal()
+    boundary = float(marginal.ppf(p_a))
+    t = np.linspace(-4 * sigma, max(boundary, shift) + 4 * sigma, points)
+    return ShiftView(t, marginal.pdf(t), marginal.pdf(t - shift), shift, boundary, p_a,
+                     float(marginal.cdf(boundary - shift)), noise.radius(p_a, 2).value)
+
+
+@dataclass(frozen=True)
+class Peeking:
+    """False-certificate rates of the first-time-it-certifies stopping rule over Bernoulli(p)
+    streams looked at every ``looks[0]`` draws: by look n, for each bound."""
+
+    p: float
+    alpha: float
+    streams: int
+    looks: np.ndarray
+    clopper_pearson: np.ndarray
+    anytime: np.ndarray
+
+
+Bound = Callable[[int, int, float], float]
+
+
+def _first_certifying_count(bound: Bound, n: int, p: float, alpha: float) -> int:
+    """The smallest k with bound(k, n, α) > p (the engine's bounds increase in k); n + 1 if
+    none."""
+    low, high = 0, n + 1
+    while low < high:
+        mid = (low + high) // 2
+        if mid <= n and bound(mid, n, alpha) > p:
+            high = mid
+        else:
+            low = mid + 1
+    return low
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def peeking(p: float = 0.7, alpha: float = 0.05, look_every: int = 10, n_max: int = 2000,
+            streams: int = 4000, seed: int = 0) -> Peeking:
+    """Simulate ``streams`` Bernoulli(p) vote streams (p plays the true p_A), look at each every
+    ``look_every`` draws up to ``n_max`` and stop the first time the lower bound exceeds p (a
+    false certificate: a radius beyond the true one): the share of streams so stopped by each
+    look, for the engine's Clopper–Pearson bound (valid at one fixed n only) and its
+    anytime-valid confidence sequence (valid at every n at once). Vectorised over streams."""
+    rng = np.random.default_rng(seed)
+    looks = np.arange(look_every, n_max + 1, look_every)
+    counts = np.cumsum(rng.random((streams, n_max)) < p, axis=1)[:, looks - 1]
+
+    def rate(bound: Bound) -> np.ndarray:
+        thresholds = np.array([_first_certifying_count(bound, int(n), p, alpha) for n in looks])
+        return np.maximum.accumulate(counts >= thresholds, axis=1).mean(axis=0)
+
+    return Peeking(p, alpha, streams, looks, rate(clopper_pearson_lower), rate(cs_lower))
