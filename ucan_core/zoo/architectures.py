@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
 from ucan_core.checks import check_choice
 from ucan_core.io.datasets import CIFAR10_CLASSES
+from ucan_core.zoo.imagenet import IMAGENET_CLASSES
 
 
 class NormalizeLayer(nn.Module):
@@ -63,23 +65,36 @@ def cifar_resnet(depth: int) -> nn.Module:
     return nn.Sequential(*layers)
 
 
+def ffdnet_efficientnet_lite0(**config: Any) -> nn.Module:
+    """Denoised smoothing for photos: FFDNet at ``denoiser_sigma`` (the card's
+    ``arch_config``), then ImageNet EfficientNet-Lite0 (:mod:`ucan_core.zoo.denoised`)."""
+    from ucan_core.zoo.denoised import make_denoised_classifier  # imports this module
+
+    return make_denoised_classifier(**config)
+
+
 @dataclass(frozen=True)
 class Architecture:
-    """How to build a model and what it expects."""
+    """How to build a model (``build(**card.arch_config)``) and what it expects: inputs of
+    ``input_shape`` in [0, 1], logits over ``classes``."""
 
-    build: Callable[[], nn.Module]
+    build: Callable[..., nn.Module]
     input_shape: tuple[int, int, int]
     num_classes: int
-    classes: tuple[str, ...]
+    classes: Sequence[str]
 
 
 ARCHITECTURES: dict[str, Architecture] = {
     "mnist_cnn": Architecture(mnist_cnn, (1, 28, 28), 10, tuple(str(i) for i in range(10))),
     "cifar_resnet8": Architecture(lambda: cifar_resnet(8), (3, 32, 32), 10, CIFAR10_CLASSES),
     "cifar_resnet20": Architecture(lambda: cifar_resnet(20), (3, 32, 32), 10, CIFAR10_CLASSES),
+    # Photos: radii in [0, 1] pixel units of the 224×224 image the smoothed classifier receives.
+    "ffdnet_efficientnet_lite0": Architecture(ffdnet_efficientnet_lite0, (3, 224, 224), 1000,
+                                              IMAGENET_CLASSES),
 }
 
 
-def build_model(arch: str) -> nn.Module:
-    """A freshly initialised model of architecture ``arch``."""
-    return ARCHITECTURES[check_choice("architecture", arch, ARCHITECTURES)].build()
+def build_model(arch: str, **config: Any) -> nn.Module:
+    """A freshly initialised model of architecture ``arch`` (``config``: the card's
+    ``arch_config``, e.g. the denoiser's noise level)."""
+    return ARCHITECTURES[check_choice("architecture", arch, ARCHITECTURES)].build(**config)

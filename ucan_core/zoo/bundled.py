@@ -33,7 +33,7 @@ def load_model(model_id: str, device: str | torch.device = "cpu") -> tuple[nn.Mo
     """A bundled model in eval mode on ``device``, with its card."""
     card = model_card(model_id)
     prefix = "classifier." if card.npg in LEARNED_NPGS else ""
-    model = load_weights(build_model(card.arch), card.weights, prefix)
+    model = load_weights(build_model(card.arch, **card.arch_config), card.weights, prefix)
     return model.to(device).eval(), card
 
 

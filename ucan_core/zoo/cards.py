@@ -52,6 +52,11 @@ class ModelCard:
     metrics: dict[str, Any] = field(default_factory=dict)
     command: str = ""
     description: str = ""
+    #: Keyword arguments of the architecture's builder (e.g. a denoiser's noise level).
+    arch_config: dict[str, Any] = field(default_factory=dict)
+    #: The weights file in the bundled models folder when several cards share one
+    #: (default: ``<id>.safetensors``).
+    weights_file: str = ""
 
     @property
     def architecture(self) -> Architecture:
@@ -60,7 +65,7 @@ class ModelCard:
     @property
     def weights(self) -> Path:
         """The model's safetensors file in the bundled models folder."""
-        return models_dir() / f"{self.id}.safetensors"
+        return models_dir() / (self.weights_file or f"{self.id}.safetensors")
 
     def load_npg(self, device: str | torch.device = "cpu") -> nn.Module | None:
         """The model's learned NPG in eval mode on ``device``; None for fixed noise.
@@ -101,12 +106,15 @@ class ModelCard:
 
     def check(self, name: str) -> None:
         """Types and values the loaders rely on; a bad one raises UcanError naming it."""
-        for key in ("id", "arch", "dataset", "npg"):
+        for key in ("id", "arch", "dataset", "npg", "weights_file"):
             if not isinstance(getattr(self, key), str):
                 raise UcanError(f"model card {name}: {key!r} must be a string")
+        if self.weights_file and Path(self.weights_file).name != self.weights_file:
+            raise UcanError(f"model card {name}: weights_file must be a file name in the "
+                            "models folder")
         if self.arch not in ARCHITECTURES:
             raise UcanError(f"model card {name}: unknown architecture {self.arch!r}")
-        for key in ("noise", "npg_config", "training", "metrics"):
+        for key in ("noise", "npg_config", "training", "metrics", "arch_config"):
             if not isinstance(getattr(self, key), dict):
                 raise UcanError(f"model card {name}: {key!r} must be an object")
         sigma = self.noise.get("sigma")
