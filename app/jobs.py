@@ -36,9 +36,10 @@ from app.cached.noise import build
 from app.choices import CertifySettings, RegionCheckSettings, TwoStageSettings
 from ucan_core.audit.attack import AttackBudget
 from ucan_core.audit.certificates import (
+    AttackEvidence,
     AuditResult,
     RegionShape,
-    audit_certificate,
+    attack_evidence,
     audit_two_stage,
     claimed_region,
 )
@@ -274,14 +275,16 @@ AUDIT_BUDGET = AttackBudget(steps=10, restarts=2, draws=16, directions=4, screen
 class AuditJob(BackgroundJob):
     """The audit of one cached certificate (``target``: its result key) with ``budget``;
     ``done``/``total`` count the engine's units (PGD steps, screening, verifications) once
-    it reports the first."""
+    it reports the first. Its result: an :class:`AttackEvidence` for a standard certificate,
+    an :class:`AuditResult` for a two-stage one."""
 
     def __init__(self, key: str, target: str, budget: AttackBudget,
-                 task: Callable[[Progress], AuditResult],
-                 alive: Callable[[], bool] | None = None) -> None:
+                 task: Callable[[Progress], AttackEvidence | AuditResult],
+                 pixels: np.ndarray, alive: Callable[[], bool] | None = None) -> None:
         super().__init__(key, 1, task, alive)
         self.target = target
         self.budget = budget
+        self.pixels = pixels
 
 
 def audit_key(result_key: str, shape: RegionShape, budget: AttackBudget = AUDIT_BUDGET) -> str:
@@ -296,16 +299,18 @@ def start_audit_job(result: CertifyResult, shape: RegionShape,
     """Attack ``result``'s certificate on the deployed classifier inside the region it claims
     and verify the worst candidate (:func:`audit_task`), with progress and Cancel."""
     return AuditJob(audit_key(result.key, shape, budget), result.key, budget,
-                    audit_task(result, shape, budget), alive).start()
+                    audit_task(result, shape, budget), result.pixels, alive).start()
 
 
 def audit_task(result: CertifyResult, shape: RegionShape,
-               budget: AttackBudget) -> Callable[[Progress], AuditResult]:
+               budget: AttackBudget) -> Callable[[Progress], AttackEvidence | AuditResult]:
     """The engine call that audits ``result``'s certificate; the seed is the certificate's.
 
     Standard RS: the deployed smoothed classifier (an input-dependent NPG recomputes its maps
     at every attacked point) over ``"ball"`` (the ℓp ball of the certified radius) or
-    ``"region"`` (the whole anisotropic region). Dual RS and routing: the deployed two-stage
+    ``"region"`` (the whole anisotropic region), with the evidence to show
+    (``attack_evidence``: the worst point, the base classifier attacked with the same budget,
+    the attack beyond R). Dual RS and routing: the deployed two-stage
     classifier, selection then classification (``audit_two_stage``), over the ℓ2 ball of
     min(R_sel, R_c), the only ``shape`` they claim."""
     s, cert = result.settings, result.certificate
@@ -327,22 +332,28 @@ def audit_task(result: CertifyResult, shape: RegionShape,
     deployed = DeployedSmoothing(model_on(s.model_id, device), card.architecture.num_classes,
                                  result.noise, source.generator if source.input_dependent else None)
     region = claimed_region(result.noise, cert.radius, cert.norm, shape)
-    return lambda progress: audit_certificate(
+    return lambda progress: attack_evidence(
         deployed, x, cert.prediction, region, budget, seed=s.seed, soundness=cert.soundness,
         shape=shape, progress=progress)
 
 
 @dataclass
 class AuditOutcome:
-    """A finished audit as the page caches it."""
+    """A finished audit as the page caches it: the verdict, and for a standard certificate
+    the ``evidence`` to show (x′, the base-classifier attack, the attack beyond R) and the
+    certified input ``pixels``."""
 
     result: AuditResult
     budget: AttackBudget
     elapsed: float
+    evidence: AttackEvidence | None = None
+    pixels: np.ndarray | None = None
 
 
 def audit_outcome(job: AuditJob) -> AuditOutcome:
     assert job.result is not None
+    if isinstance(job.result, AttackEvidence):
+        return AuditOutcome(job.result.audit, job.budget, job.elapsed, job.result, job.pixels)
     return AuditOutcome(job.result, job.budget, job.elapsed)
 
 

@@ -1,15 +1,27 @@
 """The attack audit of a shown certificate (``ucan_core.audit``): its budget and what is
-attacked, the button that starts it as the session's background job, and the verdict with
-the verified bounds and what they mean."""
+attacked, the button that starts it as the session's background job, the verdict with the
+verified bounds and what they mean, and for a standard certificate the attack you can see:
+x, the worst x′ inside the certified ball, δ amplified, the votes at x′, the base classifier
+attacked with the same budget and the attack beyond R."""
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from app import jobs
+from app.figures.attack import (
+    amplification,
+    base_text,
+    beyond_text,
+    delta_image,
+    inside_text,
+    votes_at_figure,
+)
+from app.figures.images import image_png
 from app.jobs import AuditOutcome, CertifyResult
 from app.panels.words import WORDS
-from ucan_core.audit.certificates import RegionShape
+from ucan_core.audit.certificates import AttackEvidence, RegionShape
 from ucan_core.certify.certificate import Certificate
 from ucan_core.two_stage.engine import TwoStageCertificate
 
@@ -68,13 +80,15 @@ def audit_section(result: CertifyResult, classes: tuple[str, ...],
             job_key, "Cannot audit") is not None:
         st.rerun()
     if outcome is not None:
-        show_audit(outcome, classes, cert if isinstance(cert, TwoStageCertificate) else None)
+        show_audit(outcome, classes, cert if isinstance(cert, TwoStageCertificate) else None,
+                   cert.kind)
 
 
 def show_audit(outcome: AuditOutcome, classes: tuple[str, ...],
-               two_stage: TwoStageCertificate | None = None) -> None:
+               two_stage: TwoStageCertificate | None = None, kind: str = "sound") -> None:
     """The verdict of an audit and what it means; for a two-stage certificate (``two_stage``,
-    the audited one) both stages' verified bounds."""
+    the audited one) both stages' verified bounds; for a standard one (certified radius of
+    ``kind``) the attack pictures (:func:`attack_pictures`)."""
     r, alpha = outcome.result, outcome.budget.alpha
     words = WORDS[two_stage.target] if two_stage is not None else None
     certified = classes[r.certified]
@@ -102,6 +116,8 @@ def show_audit(outcome: AuditOutcome, classes: tuple[str, ...],
         st.success(f"**No violation found**: at the worst point found, the verified upper "
                    f"bound{'s' if words else ''} {held} ≥ ½ for "
                    f"{' and '.join(what for _, _, what in bounds)}.")
+    if outcome.evidence is not None and outcome.pixels is not None:
+        attack_pictures(outcome.evidence, outcome.pixels, classes, kind)
     if words is None:
         a1, a2 = st.columns(2)
         a1.metric("Verified p̄_c", f"{r.p_upper:.6f}",
@@ -141,3 +157,54 @@ def show_audit(outcome: AuditOutcome, classes: tuple[str, ...],
         "selection's too) is below ½ somewhere the certificate covers (a sound certificate is "
         "flagged with probability ≤ α + α_audit). No violation found is evidence, not proof: a "
         "stronger attack might still find one.")
+
+
+def _tile(column: st.delta_generator.DeltaGenerator, image: np.ndarray, caption: str) -> None:
+    column.image(image_png(image, min_tile=140), caption=caption, width="stretch")
+
+
+def attack_pictures(evidence: AttackEvidence, pixels: np.ndarray, classes: tuple[str, ...],
+                    kind: str) -> None:
+    """An attack you can see: x, the worst x′ found inside the certified ball, δ amplified
+    (one factor for every δ shown) and the smoothed votes at x′; the base classifier attacked
+    with the same budget; the smoothed classifier attacked beyond R — each in plain words."""
+    worst, base, beyond = evidence.worst, evidence.base, evidence.beyond_worst
+    if worst is None or base is None or beyond is None:
+        return
+    audit, classes = evidence.audit, tuple(map(str, classes))
+    factor = amplification(worst.point.delta, base.point.delta, beyond.point.delta)
+    c = classes[audit.certified]
+    st.markdown("##### The attack you can see")
+    st.markdown(inside_text(evidence, classes, kind))
+    t1, t2, t3, t4 = st.columns([1, 1, 1, 1.6])
+    _tile(t1, pixels, f"x: the certified input ({c})")
+    _tile(t2, worst.point.x_adv, f"x′ = x + δ: smoothed says {classes[worst.top_class]}")
+    _tile(t3, delta_image(worst.point.delta, factor),
+          f"δ ×{factor} (‖δ‖ = {worst.point.delta_norm:.3g} ≤ R = {audit.radius:.3g})")
+    t4.plotly_chart(votes_at_figure(classes, worst.counts, audit.certified,
+                                    "Smoothed votes at x′"),
+                    key="cert_attack_votes", config={"displayModeBar": False})
+    st.markdown(base_text(evidence, classes))
+    scan = next((a for a in evidence.scan if a.changed), None)
+    b1, b2, b3, b4 = st.columns([1, 1, 1, 1.6])
+    _tile(b1, base.point.x_adv, f"x′ within R: unprotected says {classes[base.attacked_class]}")
+    _tile(b2, delta_image(base.point.delta, factor), f"its δ ×{factor}")
+    if scan is not None:
+        _tile(b3, scan.point.x_adv,
+              f"x′ within {scan.point.radius / audit.radius:g}R: unprotected says "
+              f"{classes[scan.attacked_class]}")
+    st.markdown(beyond_text(evidence, classes))
+    f1, f2, f3, f4 = st.columns([1, 1, 1, 1.6])
+    _tile(f1, beyond.point.x_adv,
+          f"x′ within {evidence.factor:g}R: smoothed says {classes[beyond.top_class]}")
+    _tile(f2, delta_image(beyond.point.delta, factor),
+          f"δ ×{factor} (‖δ‖ = {beyond.point.delta_norm:.3g})")
+    f4.plotly_chart(votes_at_figure(classes, beyond.counts, audit.certified,
+                                    f"Smoothed votes at x′ within {evidence.factor:g}R"),
+                    key="cert_attack_votes_beyond", config={"displayModeBar": False})
+    st.caption(
+        f"δ is drawn {factor}× amplified around mid-grey (grey: unchanged, lighter: brighter, "
+        "darker: darker); images are in [0, 1] pixel units, one grey level = 1/255. Every "
+        "attack here is heuristic (PGD with the budget above): it shows what it found, and "
+        "finding nothing inside R is evidence, not proof. The certificate covers only the "
+        "ball of radius R: beyond it nothing is promised.")

@@ -30,8 +30,15 @@ from app.cached import images as cached_images
 from app.figures import common as fig_common
 from app.figures import formulas as fig_formulas
 from app.figures import votes as fig_votes
+from app.figures.attack import amplification
 from ucan_core.audit.attack import AttackBudget
-from ucan_core.audit.certificates import AuditResult, audit_two_stage, claimed_region
+from ucan_core.audit.certificates import (
+    AttackEvidence,
+    AuditResult,
+    audit_two_stage,
+    claimed_region,
+    evidence_units,
+)
 from ucan_core.certify.smoothed import SmoothedClassifier
 from ucan_core.devices import available_devices
 from ucan_core.npg.source import build_noise
@@ -805,20 +812,19 @@ def check_attack_pictures(at: AppTest, evidence: AttackEvidence) -> None:
     factor = amplification(worst.point.delta, base.point.delta, evidence.beyond_worst.point.delta)
     shown = f"δ ×{factor} (‖δ‖ = {worst.point.delta_norm:.3g} ≤ R = {evidence.audit.radius:.3g})"
     assert shown in captions and worst.point.delta_norm <= evidence.audit.radius * (1 + 1e-6)
-    for caption in ("x: the certified input (7)", shown):
-        png = captions[caption].proto.imgs[0].url
-        assert png.startswith("/media/") or png.startswith("data:image/png")
+    urls = [captions[c].value[0] for c in ("x: the certified input (7)", shown)]
+    assert all(urls) and len(set(urls)) == 2                       # two different images
     text = markdown(at)
-    assert f"‖δ‖₂ = {worst.point.delta_norm:.3g}" in text.replace("‖δ‖₂ = 0.", "‖δ‖₂ = .") or \
-        f"‖δ‖₂ = {fmt(worst.point.delta_norm, 3)}" in text
+    assert f"‖δ‖₂ = {fig_common.fmt(worst.point.delta_norm, 3)} (at most " in text
     assert "Inside the certified ℓ2 ball" in text and "**unprotected**" in text
     assert f"{evidence.factor:g}R" in text and "nothing is promised there" in text
     assert "evidence, not proof" in text
-    charts = {c.proto.id: c for c in at.get("plotly_chart")}
-    votes = [json.loads(c.proto.spec) for c in charts.values()
-             if "Smoothed votes at x′" in c.proto.spec]
-    assert len(votes) == 2
-    assert [int(v) for v in as_array(votes[0]["data"][0]["customdata"])] == list(worst.counts)
+    specs = chart_specs(at)
+    inside, beyond = specs["cert_attack_votes"], specs["cert_attack_votes_beyond"]
+    assert inside["layout"]["title"]["text"] == "Smoothed votes at x′"
+    assert [int(v) for v in as_array(inside["data"][0]["customdata"])] == list(worst.counts)
+    assert ([int(v) for v in as_array(beyond["data"][0]["customdata"])]
+            == list(evidence.beyond_worst.counts))
 
 
 def check_audit_verdict(at: AppTest, result: AuditResult, alpha: float, label: str) -> float:
@@ -903,6 +909,7 @@ def test_audit_progress_and_cancel(monkeypatch):
     monkeypatch.setattr(jobs, "AUDIT_BUDGET", endless)
     at.run()
     assert "PGD 1 random starts × 100000 steps" in markdown(at)
+    total = f"{evidence_units(endless):,}"                          # 600,006 steps in all
     at.button(key="cert_audit").click().run()
     audit = job_of(at)
     assert isinstance(audit, jobs.AuditJob) and audit.running
@@ -911,13 +918,13 @@ def test_audit_progress_and_cancel(monkeypatch):
         time.sleep(0.05)
     at.run()
     (bar,) = at.get("progress")
-    assert re.fullmatch(r"Auditing the certificate: [\d,]+ / 100,003 steps", bar.proto.text)
+    assert re.fullmatch(rf"Auditing the certificate: [\d,]+ / {total} steps", bar.proto.text)
     assert at.button(key="cert_audit").disabled                      # one job at a time
     at.button(key="cert_cancel").click().run()
     wait_job(at, timeout=30)
     assert audit.cancelled and audit.result is None and 0 < audit.done < audit.total
     (warning,) = [w.value for w in at.warning]
-    assert re.match(r"Audit cancelled after [\d,]+ / 100,003 steps \([\d.]+ s\): no verdict "
+    assert re.match(rf"Audit cancelled after [\d,]+ / {total} steps \([\d.]+ s\): no verdict "
                     r"for this run\.$", warning)
     assert not at.success and not at.error and not at.get("progress")
     assert not at.button(key="cert_audit").disabled                  # can be started again

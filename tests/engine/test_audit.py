@@ -34,7 +34,7 @@ from ucan_core.audit.certificates import (
 from ucan_core.audit.deployed import DeployedSmoothing
 from ucan_core.certify.smoothed import Progress, SmoothedClassifier
 from ucan_core.cli import main
-from ucan_core.errors import Cancelled, UcanError
+from ucan_core.errors import Cancelled
 from ucan_core.io.logs import read_log
 from ucan_core.noises.anisotropic import AnisotropicNoise
 from ucan_core.noises.catalog import make_noise
@@ -156,7 +156,7 @@ def test_evidence_shows_the_verified_point_inside_the_region(halfplane_certifica
     evidence = attack_evidence(deployed, x, c, region, BUDGET, seed=3,
                                progress=lambda done, of: calls.append((done, of)))
     assert evidence.audit == audit_certificate(deployed, x, c, region, BUDGET, seed=3)
-    total = 3 * BUDGET.steps + 6
+    total = 6 * BUDGET.steps + 6
     assert calls == [(done, total) for done in range(1, total + 1)]
     worst, q = evidence.worst, float(norm)
     assert worst is not None and worst.point.radius == region.radius
@@ -170,7 +170,10 @@ def test_evidence_shows_the_verified_point_inside_the_region(halfplane_certifica
     assert worst.point.delta_norm == pytest.approx(evidence.audit.delta_norm, rel=1e-6)
     assert sum(worst.counts) == BUDGET.n_verify and worst.counts[c] == evidence.audit.count
     assert worst.p_upper == evidence.audit.p_upper and worst.top_class == c
-    # beyond R: the same audit on the ball of 2R, which its worst point may leave R for
+    # beyond R: the base attack breaks the half-plane at 2R already (R + 0.2 > its distance),
+    # and the smoothed classifier is audited on that ball of 2R
+    (scanned,) = evidence.scan
+    assert scanned.changed and scanned.point.radius == pytest.approx(2 * region.radius)
     beyond = evidence.beyond
     assert evidence.factor == 2 and beyond.radius == pytest.approx(2 * region.radius)
     assert beyond.attacked and evidence.beyond_worst is not None
@@ -197,18 +200,18 @@ def test_base_attack_changes_a_linear_classifier_exactly_where_it_can() -> None:
 
 def test_beyond_the_radius_the_smoothed_classifier_can_be_changed(halfplane_certificates) -> None:
     deployed, certs = halfplane_certificates
-    x, c, r = certs[0]
-    evidence = attack_evidence(deployed, x, c, claimed_region(deployed.noise, r, "2"), BUDGET,
-                               seed=0, factor=5)
+    x, c, r = certs[0]                                         # x₁ = 0.58: 0.08 from the line
+    evidence = attack_evidence(deployed, x, c, claimed_region(deployed.noise, r, "2"), BUDGET)
     assert not evidence.audit.violation                        # the certificate holds
     # a half-plane is its own smoothed boundary: R < 0.08, its distance, so f keeps its class
     assert evidence.base is not None and not evidence.base.changed
+    assert r < 0.08 < 2 * r and [a.changed for a in evidence.scan] == [True]
+    assert evidence.factor == 2 and evidence.scan[0].attacked_class == 0
     assert evidence.beyond.violation and evidence.beyond.changed and evidence.beyond.top_class == 0
-    with pytest.raises(UcanError, match="factor > 1"):
-        attack_evidence(deployed, x, c, claimed_region(deployed.noise, r, "2"), BUDGET, factor=1)
     abstained = attack_evidence(deployed, point(0.5), -1, claimed_region(deployed.noise, 0.0, "2"),
                                 BUDGET)
     assert not abstained.audit.attacked and abstained.worst is abstained.base is None
+    assert abstained.scan == () and abstained.beyond_worst is None
 
 
 def test_abstentions_are_audited_not_attacked() -> None:

@@ -63,7 +63,6 @@ from ucan_core.audit.verify import _distances, _Tally, _verify
 from ucan_core.certify.seeds import derive_seed
 from ucan_core.certify.smoothed import Noise, Progress, SmoothedClassifier
 from ucan_core.certify.stats import clopper_pearson_upper
-from ucan_core.errors import UcanError
 from ucan_core.noises.region import CertifiedRegion
 from ucan_core.norms import norm_label, parse_norm
 from ucan_core.two_stage.engine import SelectAndCertify
@@ -118,56 +117,73 @@ class SmoothedPoint:
     changed: bool
 
 
+#: The multiples of R at which :func:`attack_evidence` looks for the base classifier's break.
+BEYOND_FACTORS = (2.0, 4.0, 8.0)
+
+
 @dataclass(frozen=True, eq=False)
 class AttackEvidence:
-    """What an attack shows about one certificate (:func:`attack_evidence`).
+    """What attacks show about one certificate (:func:`attack_evidence`).
 
     ``audit`` and ``worst``: the audit inside the certified region (the same numbers as
     :func:`audit_certificate`) and its verified point; ``base``: the same budget against the
-    base classifier without smoothing; ``beyond`` and ``beyond_worst``: the same audit of the
-    smoothed classifier on the region scaled by ``factor`` (there the certificate promises
-    nothing, so a change is no violation). All heuristic attacks: finding nothing is
-    evidence, not proof. ``worst``, ``base`` and ``beyond_worst`` are None when nothing is
-    attacked (an abstention or radius 0).
+    base classifier without smoothing, in the same region; ``scan``: the base attack on the
+    region scaled by each factor of ``BEYOND_FACTORS`` in turn, up to the first that changes
+    f's answer; ``factor``: that factor (the last one if none does); ``beyond`` and
+    ``beyond_worst``: the audit of the smoothed classifier on the region of radius
+    ``factor``·R, where the certificate promises nothing (a change there is no violation).
+    All heuristic attacks: finding nothing is evidence, not proof. ``worst``, ``base`` and
+    ``beyond_worst`` are None, ``scan`` empty, when nothing is attacked (an abstention or
+    radius 0).
     """
 
     audit: AuditResult
     worst: SmoothedPoint | None
     base: BaseAttack | None
+    scan: tuple[BaseAttack, ...]
+    factor: float
     beyond: AuditResult
     beyond_worst: SmoothedPoint | None
-    factor: float
 
 
 def evidence_units(budget: AttackBudget) -> int:
     """The units of work that :func:`attack_evidence` reports: the audit inside the region
-    (``steps`` + 3), the base-classifier attack (``steps``) and the audit beyond it
-    (``steps`` + 3)."""
-    return 3 * budget.steps + 6
+    (``steps`` + 3), the base-classifier attacks at R and at each factor of
+    :data:`BEYOND_FACTORS` (``steps`` each; a scan stopped early reports its skipped steps at
+    once) and the audit beyond R (``steps`` + 3)."""
+    return (len(BEYOND_FACTORS) + 3) * budget.steps + 6
 
 
 def attack_evidence(deployed: DeployedSmoothing, x: torch.Tensor, certified: int,
                     region: CertifiedRegion, budget: AttackBudget, seed: int = 0,
                     soundness: str = "sound", shape: RegionShape = "ball",
-                    factor: float = 2.0, progress: Progress | None = None) -> AttackEvidence:
+                    progress: Progress | None = None) -> AttackEvidence:
     """The audit of one certificate (:func:`audit_certificate`, same seed, same numbers) with
     its verified point x′, then with the same ``budget``: PGD against the base classifier
-    alone in the same region (seed stream 2), and the audit of the smoothed classifier on the
-    region of radius ``factor``·R (seed stream 3); ``progress`` counts
+    alone in the same region (seed stream 2) and on the region scaled by each factor of
+    :data:`BEYOND_FACTORS` until it changes f's answer (streams 4, 5, …), and the audit of the
+    smoothed classifier at that factor·R (stream 3); ``progress`` counts
     :func:`evidence_units` units."""
-    if not factor > 1:
-        raise UcanError(f"the attack beyond the certified radius needs a factor > 1, not {factor:g}")
     tick = _Tally(progress, evidence_units(budget))
     audit, worst = _audit_one(deployed, x, certified, region, budget, seed, soundness, -1,
                               shape, tick)
-    wide = CertifiedRegion(region.scale, factor * region.radius, region.norm)
-    base = None
+    device = deployed.base.device
+    base, scan, factor = None, [], BEYOND_FACTORS[-1]
     if audit.attacked:
-        base = attack_base(deployed.model, x, region, budget, derive_seed(seed, 2),
-                           deployed.base.device, tick)
+        base = attack_base(deployed.model, x, region, budget, derive_seed(seed, 2), device, tick)
+        for k, f in enumerate(BEYOND_FACTORS):
+            wide = CertifiedRegion(region.scale, f * region.radius, region.norm)
+            scan.append(attack_base(deployed.model, x, wide, budget, derive_seed(seed, 4 + k),
+                                    device, tick))
+            if scan[-1].changed:
+                factor = f
+                break
+        for _ in range(budget.steps * (len(BEYOND_FACTORS) - len(scan))):
+            tick()
+    wide = CertifiedRegion(region.scale, factor * region.radius, region.norm)
     beyond, beyond_worst = _audit_one(deployed, x, certified, wide, budget,
                                       derive_seed(seed, 3), soundness, -1, shape, tick)
-    return AttackEvidence(audit, worst, base, beyond, beyond_worst, factor)
+    return AttackEvidence(audit, worst, base, tuple(scan), factor, beyond, beyond_worst)
 
 
 def claimed_region(noise: Noise, lp_radius: float, norm: float | str,
