@@ -215,9 +215,11 @@ class CertifyJob(BackgroundJob):
                  noise: Noise | None,
                  alive: Callable[[], bool] | None = None, timeout: float | None = None) -> None:
         s = settings
+        standard = isinstance(settings, CertifySettings)
         super().__init__(settings.key(), settings.samples,
-                         lambda progress: classifier.certify(x, s.n0, s.n, s.alpha, s.batch_size,
-                                                             s.seed, progress),
+                         lambda progress: classifier.certify(
+                             x, s.n0, s.n, s.alpha, s.batch_size, s.seed,
+                             overall_progress(progress, s.samples) if standard else progress),
                          alive, timeout)
         self.settings = settings
         self.noise = noise
@@ -226,6 +228,23 @@ class CertifyJob(BackgroundJob):
 
 # --------------------------------------------------------------------------------------------
 # Certification (Certify page)
+
+
+def overall_progress(progress: Progress, total: int) -> Progress:
+    """The engine counts the selection and the estimation samples of CERTIFY separately
+    (``done`` restarts at 0 with its own total): report them as one count of ``total``, so
+    that the progress bar and the ETA (from the run's mean rate) never jump back."""
+    finished, last, stage = 0, 0, 0
+
+    def report(done: int, stage_total: int) -> None:
+        nonlocal finished, last, stage
+        if stage_total != stage or last >= stage:   # a new stage has begun
+            finished, stage = finished + last, stage_total
+        last = done
+        progress(min(finished + done, total), total)
+
+    return report
+
 
 
 def start_certify_job(settings: CertifySettings | TwoStageSettings, pixels: np.ndarray,

@@ -29,6 +29,7 @@ from app.choices import MODES, CertifySettings, DualSettings, RoutingSettings, T
 from app.panels.certificate import CERTIFY_CACHE, show_result
 from app.panels.job import certify_job_panel, job_fragment
 from app.panels.two_stage import show_two_stage_result
+from app.widgets.glossary import label
 from app.widgets.images import model_image_picker
 from app.widgets.models import certify_noise_picker, dual_picker, model_picker, routing_picker
 from app.widgets.output import escape_markdown
@@ -111,16 +112,16 @@ with controls:
         choice = certify_noise_picker(card)
 
     st.subheader("Sampling")
-    n0 = int(st.number_input("n0 (selection samples)", min_value=1, max_value=100_000,
+    n0 = int(st.number_input(label("n0", "n0 (selection samples)"), min_value=1, max_value=100_000,
                              value=DEFAULTS["n0"], step=10, key="cert_n0", bind="query-params",
                              help="Noisy copies used to pick the top class ĉ_A (per stage in "
                                   "Dual RS and routing)."))
-    n = int(st.number_input("n (estimation samples)", min_value=1, max_value=100_000,
+    n = int(st.number_input(label("n", "n (estimation samples)"), min_value=1, max_value=100_000,
                             value=DEFAULTS["n"], step=1000, key="cert_n", bind="query-params",
                             help="Fresh noisy copies used to bound p_A (per stage in Dual RS "
                                  "and routing); more samples, a tighter bound and a larger "
                                  "radius (up to 100,000)."))
-    alpha = float(st.number_input("α (failure probability)", min_value=0.0, max_value=1.0,
+    alpha = float(st.number_input(label("α", "α (failure probability)"), min_value=0.0, max_value=1.0,
                                   value=DEFAULTS["alpha"], step=0.001, format="%.5f",
                                   key="cert_alpha", bind="query-params",
                                   help="The certificate holds with probability ≥ 1 − α over "

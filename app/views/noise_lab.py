@@ -40,6 +40,8 @@ st.markdown(
     "closed-form certified radius as a function of p_A, the lower bound on the "
     "top-class probability. Everything is seeded, so the same settings reproduce the same view.")
 
+#: The input shape of the bundled learned NPGs (MNIST).
+LEARNED_SHAPE = (1, 28, 28)
 controls, results = st.columns([1, 3], gap="large")
 
 # --------------------------------------------------------------------------------------------
@@ -50,7 +52,10 @@ with controls:
     image = image_picker()
 
     st.subheader("Noise")
-    choice, norm = noise_picker(image.shape, learned=True)
+    # the bundled learned NPGs take MNIST-shaped images only: not offered for other images,
+    # unless a link asks for one (then the page says why it cannot draw it)
+    asked = st.query_params.get("npg") in LEARNED_NPG_OPTIONS.values()
+    choice, norm = noise_picker(image.shape, learned=image.shape == LEARNED_SHAPE or asked)
     preset = matching_preset(choice, norm)
     st.caption(f"Preset: **{preset}**. {PRESETS[preset].note}" if preset
                else "Custom settings (no preset).")

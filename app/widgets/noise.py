@@ -9,10 +9,13 @@ from app import state
 from app.cached.noise import native_norm_label
 from app.choices import LEARNED_NPG_OPTIONS, NPG_OPTIONS, NPG_TITLES, NoiseChoice
 from app.figures.common import norm_symbol
+from app.widgets.glossary import label, tooltip
 from ucan_core.noises.catalog import NOISES
 
 NORMS = ["1", "2", "inf"]
 DEFAULT_SIGMA = 0.5
+#: The short list of densities teaching mode offers.
+TEACHING_DENSITIES = ("gaussian", "laplace", "uniform")
 DEFAULT_KAPPA = 1.0
 DEFAULT_IOTA = 1.0
 PARAM_HELP = {
@@ -49,8 +52,9 @@ def noise_choice(shape: tuple[int, int, int], prefix: str = "", *, learned: bool
     """Density (and its parameters), σ and the NPG: isotropic, pattern-fixed (κ, ι) and, with
     ``learned``, the bundled models' learned generators. Teaching mode hides the density
     parameters, κ and ι and uses their defaults."""
-    density = st.selectbox("Density", list(NOISES), key=f"{prefix}density", bind="query-params",
-                           index=list(NOISES).index("gaussian"),
+    densities = list(TEACHING_DENSITIES if state.teaching_mode() else NOISES)
+    density = st.selectbox("Density", densities, key=f"{prefix}density", bind="query-params",
+                           index=densities.index("gaussian"),
                            format_func=lambda n: f"{NOISES[n].title} ({n})",
                            help="The isotropic noise ε. Its per-coordinate standard deviation "
                                 "is σ; each density derives its own scale λ from σ.")
@@ -61,11 +65,12 @@ def noise_choice(shape: tuple[int, int, int], prefix: str = "", *, learned: bool
                 f"{density} parameter: {pname}", value=default, step=0.1, format="%.3f",
                 key=f"{prefix}param_{density}_{pname}", bind="query-params",
                 help=PARAM_HELP.get(pname, f"Parameter {pname}."))
-    sigma = st.slider("σ (noise level)", min_value=0.05, max_value=2.0, value=DEFAULT_SIGMA,
+    sigma = st.slider(label("σ", "σ (noise level)"), min_value=0.05, max_value=2.0, value=DEFAULT_SIGMA,
                       step=0.05, key=f"{prefix}sigma", bind="query-params",
-                      help="Per-coordinate standard deviation of the base noise, in pixel "
-                           "units (images are in [0, 1]). The radius scales with σ. Cauchy "
-                           "has no variance: there σ matches the quartiles of N(0, σ²).")
+                      help=tooltip("σ", "Per-coordinate standard deviation of the base "
+                                   "noise, in pixel units (images are in [0, 1]). The radius "
+                                   "scales with σ. Cauchy has no variance: there σ matches the "
+                                   "quartiles of N(0, σ²)."))
     options = list(NPG_OPTIONS)
     options += list(LEARNED_NPG_OPTIONS) if learned else []
     npg = st.selectbox("Noise generator (NPG)", options, key=f"{prefix}npg",

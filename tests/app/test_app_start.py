@@ -55,3 +55,25 @@ def test_glossary_lists_every_symbol():
                    "Clopper–Pearson"):
         assert symbol in symbols
     assert len(frame) == len(GLOSSARY)
+
+
+def test_teaching_mode_offers_three_densities_and_plain_words():
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.switch_page("views/noise_lab.py")
+    at.query_params.update({"teaching": "true"})
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="density").options == ["Gaussian (gaussian)", "Laplace (laplace)",
+                                                   "Uniform (cube) (uniform)"]
+    assert at.slider(key="sigma").label == "Noise level"
+
+
+def test_learned_npgs_are_offered_for_mnist_images_only():
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.switch_page("views/noise_lab.py")
+    at.query_params.update({"dataset": "Photo"})
+    at.run()
+    assert not at.exception, at.exception
+    assert not any("learned" in option for option in at.selectbox(key="npg").options)
+    at = open_page("noise_lab")
+    assert "learned universal (UCAN)" in at.selectbox(key="npg").options
