@@ -50,6 +50,12 @@ def radius_figure(p: np.ndarray, entries: Sequence[tuple[str, Comparison]],
     return figure
 
 
+def percent_text(value: float) -> str:
+    """A signed percentage to two decimals, never "−0.00 %" (a value that rounds to 0)."""
+    rounded = round(value, 2) + 0.0          # + 0.0 turns −0.0 into 0.0
+    return f"{rounded:+.2f} %" if rounded else "0.00 %"
+
+
 def comparison_rows(name: str, cmp: Comparison) -> list[dict[str, object]]:
     """One row per p_A: closed form and universal radius with their kinds, the relative
     difference (universal − closed)/closed in %, and the worst direction found."""

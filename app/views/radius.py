@@ -9,16 +9,19 @@ worst-case direction found on the image grid. Every number comes from ``ucan_cor
 
 from __future__ import annotations
 
+import json
 import math
 import time
+from collections import OrderedDict
 
 import numpy as np
 import streamlit as st
 
-from app import state
+from app import jobs, state
 from app.cached import radius as cached_radius
 from app.figures import radius as radius_figures
 from app.figures.common import csv_text, fmt, kind_badge, norm_symbol
+from app.panels.job import cancel_button, job_fragment, stopped_warning
 from app.widgets.images import image_picker
 from app.widgets.noise import DEFAULT_SIGMA
 from app.widgets.output import chart, downloads
@@ -32,6 +35,9 @@ NORMS = ["0.5", "1", "1.5", "2", "3", "4", "inf"]
 #: The largest typed d: the largest input the app works with (3 × 224 × 224).
 MAX_DIM = 3 * 224 * 224
 MAX_DENSITIES = 4
+JOB_KEY, CURVES_KEY = "rd_job", "rd_curves"
+ss = st.session_state
+computed: OrderedDict[str, cached_radius.DensityCurves] = ss.setdefault(CURVES_KEY, OrderedDict())
 EXPLANATION = r"""
 **How the radius is found (Neyman–Pearson).** Shift the input by δ. Among all base
 classifiers with P(f(x + ε) = A) = p_A, the worst one puts class A on the set where the
@@ -127,16 +133,64 @@ with results:
     sym = norm_symbol(norm)
     entries: list[cached_radius.DensityCurves] = []
     errors: dict[str, list[str]] = {}
+    slow: list[cached_radius.Spec] = []       # conservative curves: a background job
+    job: jobs.BackgroundJob | None = None
     for name in densities:
+        spec: cached_radius.Spec = (name, float(sigma), dim, norm, mode, points, scales)
+        if mode == "conservative" and not cached_radius.is_ready(spec):
+            if json.dumps(spec) in computed:
+                entries.append(computed[json.dumps(spec)])
+            else:
+                slow.append(spec)
+            continue
         with st.spinner(f"Universal {sym} radius of {NOISES[name].title} noise at {points} "
                         f"p_A values…", show_time=True):
             try:
-                entries.append(cached_radius.density_curves(name, float(sigma), dim, norm,
-                                                              mode, points, scales))
+                entries.append(cached_radius.density_curves(*spec))
             except UcanError as error:
                 errors.setdefault(str(error), []).append(NOISES[name].title)
     for message, titles in errors.items():
         error_slot.error(f"{', '.join(titles)}: {message}")
+    if slow:
+        job_key = json.dumps(slow)
+        job = ss.get(JOB_KEY)
+        if job is not None and job.key != job_key and job.running:
+            job.cancel()                   # the settings changed: that run is not wanted
+        if job is None or job.key != job_key:
+            job = jobs.start_job(lambda: jobs.BackgroundJob(
+                job_key, len(slow), lambda progress: cached_radius.compute_all(slow, progress),
+                jobs.session_probe()).start(), JOB_KEY, "Cannot compute the curves")
+        if job is not None and (outcome := jobs.new_outcome(job)) is not None:
+            for spec, curves in zip(slow, outcome):
+                jobs.remember(computed, json.dumps(spec), curves, 32)
+            st.rerun()
+
+        def job_panel() -> None:
+            """Progress and Cancel of the conservative curves; the page redraws at the end."""
+            job = ss.get(JOB_KEY)
+            if job is None:
+                return
+            if job.running:
+                st.progress(min(1.0, job.done / max(job.total, 1)),
+                            text=f"Conservative curves: {job.done} / {job.total} done · "
+                                 f"{job.elapsed:.0f} s (about a minute a curve on a CPU)")
+                cancel_button(job, f"{PREFIX}cancel")
+                st.caption("Cancel takes effect between curves: the curve in progress "
+                           "finishes in the background and is dropped.")
+                return
+            if not job.integrated:
+                st.rerun()
+            if not stopped_warning(job, "The conservative curves", "curves", "curves") \
+                    and job.error:
+                error_slot.error(f"Cannot compute the curves: {job.error}")
+            st.button("Compute them again", key=f"{PREFIX}retry",
+                      on_click=lambda: ss.pop(JOB_KEY, None))
+
+        job_fragment(job_panel, job)
+    if not entries and slow and not errors:
+        if job is not None and job.running:
+            st.info("The conservative curves appear here once computed (progress above).")
+        st.stop()
     if not entries:
         st.info("Pick at least one density with a valid dimension to draw its curve."
                 if not errors else "No curve to draw: see the error next to the controls.")
@@ -170,7 +224,8 @@ with results:
             universal_col.metric("Universal", fmt(curve.radius[marker]))
             difference = cmp.relative_difference
             diff_col.metric("Difference vs closed",
-                            "—" if difference is None else f"{100 * difference[marker]:+.2f} %",
+                            "—" if difference is None else radius_figures.percent_text(
+                                100 * float(difference[marker])),
                             help="(universal − closed)/closed: about 0 where the closed form "
                                  "is tight, > 0 where it is loose.")
             closed_text = ("no closed form" if cmp.closed is None

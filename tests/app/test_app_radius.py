@@ -6,6 +6,8 @@ settings (typed d, few p_A values, 12 scales) keep the engine calls short.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from apptest_helpers import (
@@ -16,10 +18,11 @@ from apptest_helpers import (
     open_with_params,
     text,
     traces,
+    wait_for_job,
 )
 from streamlit.testing.v1 import AppTest
 
-from app.cached.radius import p_grid
+from app.cached.radius import BUNDLED, compute_curves, is_ready, load_bundled, p_grid
 from app.figures import radius as radius_figures
 from ucan_core.noises.catalog import make_noise
 from ucan_core.universal.compare import Comparison, compare_with_closed, pixeldp_radius
@@ -117,8 +120,52 @@ def test_density_without_closed_form_shows_universal_only():
     assert "no closed form" in text(at)
 
 
+@pytest.mark.parametrize("spec", BUNDLED, ids=lambda s: f"l{s[3]}-{s[4]}")
+def test_bundled_default_curves_equal_the_engine(spec):
+    """The precomputed curves (assets/results/radius_curves) are what the engine computes now:
+    the same radii within 1e-9 relative, the same worst directions and kinds."""
+    assert is_ready(spec)
+    bundled, fresh = load_bundled(spec), compute_curves(spec)
+    np.testing.assert_allclose(bundled.comparison.universal.radius,
+                               fresh.comparison.universal.radius, rtol=1e-9)
+    np.testing.assert_allclose(bundled.comparison.closed, fresh.comparison.closed, rtol=1e-12)
+    assert bundled.comparison.universal.worst == fresh.comparison.universal.worst
+    assert bundled.comparison.universal.kind == fresh.comparison.universal.kind
+    assert bundled.comparison.universal.statement == fresh.comparison.universal.statement
+    assert bundled.direction_known == fresh.direction_known
+    np.testing.assert_array_equal(bundled.comparison.universal.direction(3),
+                                  fresh.comparison.universal.direction(3))
+
+
+def test_default_curves_are_instant_and_conservative_switch_too():
+    began = time.perf_counter()
+    at = radius_page()
+    assert not at.error and "rd_job" not in at.session_state
+    at.radio(key="rd_mode").set_value("conservative").run()
+    assert not at.error and "rd_job" not in at.session_state          # bundled: no job
+    assert "Gaussian universal (sound)" in curves(at)
+    assert time.perf_counter() - began < 20                              # was 14.8 s + 70 s
+
+
+def test_conservative_curve_runs_as_a_job_with_progress_and_cancel():
+    at = radius_page({**SMALL, "rd_dim": "300", "rd_mode": "conservative"})
+    job = at.session_state["rd_job"]
+    assert job.running and job.total == 1
+    assert "appear here once computed" in text(at)
+    at.button(key="rd_cancel").click().run()
+    assert job.cancel_event.is_set()
+    job.thread.join(120)
+    at.run()
+    assert "The conservative curves cancelled after" in text(at)
+    assert "appear here once computed" not in text(at) and not chart_specs(at)
+    at.button(key="rd_retry").click().run()
+    assert at.session_state["rd_job"] is not job and at.session_state["rd_job"].running
+    at.session_state["rd_job"].cancel()
+
+
 def test_conservative_mode_is_sound_for_the_gaussian():
     at = radius_page({**SMALL, "rd_dim": "16", "rd_points": "5", "rd_mode": "conservative"})
+    wait_for_job(at, "rd_job", 120)
     assert not at.error
     universal = curves(at)["Gaussian universal (sound)"]
     closed, _ = make_noise("gaussian", 0.5, 16).radius_curve(p_grid(5), 2)
@@ -172,6 +219,13 @@ def test_radius_figure_names_kinds_and_markers():
     assert wide == {"A universal (approximate)", "B universal (approximate)"}
     markers = {t.name: t.y[0] for t in fig.data if t.mode == "markers"}
     assert markers["A closed form at p_A=0.8"] == 0.5 and markers["PixelDP at p_A=0.8"] == 0.02
+
+
+def test_percent_text_never_shows_minus_zero():
+    assert radius_figures.percent_text(-0.001) == "0.00 %"
+    assert radius_figures.percent_text(0.004) == "0.00 %"
+    assert radius_figures.percent_text(-1.234) == "-1.23 %"
+    assert radius_figures.percent_text(12.0) == "+12.00 %"
 
 
 def test_rows_shapes_and_direction_reduction():
