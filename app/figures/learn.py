@@ -107,7 +107,7 @@ def monte_carlo_figure(stages: Sequence[Stage], classes: Sequence[str], current:
     return fig
 
 
-def shift_figure(view: ShiftView, height: int = 340) -> go.Figure:
+def shift_figure(view: ShiftView, height: int = 400) -> go.Figure:
     """The noise density at x (grey) and at x + δ (blue) along δ, the boundary b of the worst
     classifier (class A left of it, mass p_A under x's noise) and the shifted mass left of it
     (shaded): above ½ the smoothed classifier still says A."""
@@ -129,16 +129,17 @@ def shift_figure(view: ShiftView, height: int = 340) -> go.Figure:
                   annotation_text=f"b = σΦ⁻¹(p_A) = {view.boundary:.3g}",
                   annotation_position="top right")
     fig.update_layout(
-        height=height, margin=dict(l=10, r=10, t=30, b=10),
+        height=height, margin=dict(l=10, r=10, t=30, b=80),
         title=dict(text=f"p_A = {view.p_a:.4g} → R = {view.radius:.3g}: class A keeps "
                         f"{view.p_shifted:.1%} at x + δ ({'> ½, still A' if safe else '≤ ½'})",
                    font=dict(size=13)),
-        legend=dict(yanchor="top", y=0.99, xanchor="left", x=0.01, font=dict(size=11)),
+        legend=dict(orientation="h", yref="container", y=0, yanchor="bottom", xanchor="left",
+                    x=0, font=dict(size=11)),
         xaxis_title="position along δ (pixel units; x at 0)", yaxis_title="density")
     return fig
 
 
-def peeking_figure(result: Peeking, height: int = 340) -> go.Figure:
+def peeking_figure(result: Peeking, height: int = 400) -> go.Figure:
     """False-certificate rate vs the largest n looked at, for stopping the first time the
     bound certifies: Clopper–Pearson (fixed-n, peeked at) against the anytime-valid bound,
     with α (the promise) as a line."""
@@ -153,10 +154,12 @@ def peeking_figure(result: Peeking, height: int = 340) -> go.Figure:
                    name="anytime-valid bound (valid at every n)",
                    hovertemplate="n ≤ %{x:,}: %{y:.2%} false certificates<extra></extra>")])
     fig.add_hline(y=result.alpha, line=dict(color="orange", dash="dash", width=2),
-                  annotation_text=f"α = {result.alpha:g}", annotation_position="top left")
+                  annotation_text=f"α = {result.alpha:g} (the promise)",
+                  annotation_position="top right")
     fig.update_layout(
-        height=height, margin=dict(l=10, r=10, t=30, b=10),
-        legend=dict(yanchor="top", y=0.99, xanchor="left", x=0.01, font=dict(size=11)),
+        height=height, margin=dict(l=10, r=10, t=30, b=70),
+        legend=dict(orientation="h", yref="container", y=0, yanchor="bottom", xanchor="left",
+                    x=0, font=dict(size=11)),
         xaxis_title=f"n looked at so far (a look every {int(looks[0])} votes)",
         yaxis_title="false-certificate rate")
     fig.update_yaxes(tickformat=".0%", rangemode="tozero")
