@@ -70,8 +70,8 @@ def votes_at_figure(classes: Sequence[str], counts: Sequence[int], claimed: int,
     fig.update_layout(title=dict(text=title, font=dict(size=13)), height=height,
                       margin=dict(l=10, r=10, t=36, b=10), yaxis_title="share of the votes",
                       showlegend=False)
-    fig.update_xaxes(type="category")
-    fig.update_yaxes(range=[0, 1.15], tickformat=".0%")
+    fig.update_xaxes(type="category", tickmode="linear", dtick=1)
+    fig.update_yaxes(range=[0, 1.18], tickformat=".0%")
     return fig
 
 

@@ -166,45 +166,47 @@ def _tile(column: st.delta_generator.DeltaGenerator, image: np.ndarray, caption:
 def attack_pictures(evidence: AttackEvidence, pixels: np.ndarray, classes: tuple[str, ...],
                     kind: str) -> None:
     """An attack you can see: x, the worst x′ found inside the certified ball, δ amplified
-    (one factor for every δ shown) and the smoothed votes at x′; the base classifier attacked
-    with the same budget; the smoothed classifier attacked beyond R — each in plain words."""
+    (one factor for both δ within R, its own beyond R) and the smoothed votes at x′; the base
+    classifier attacked with the same budget; the smoothed classifier attacked beyond R —
+    each in plain words."""
     worst, base, beyond = evidence.worst, evidence.base, evidence.beyond_worst
     if worst is None or base is None or beyond is None:
         return
     audit, classes = evidence.audit, tuple(map(str, classes))
-    factor = amplification(worst.point.delta, base.point.delta, beyond.point.delta)
+    near = amplification(worst.point.delta, base.point.delta)
+    far = amplification(beyond.point.delta)
     c = classes[audit.certified]
     st.markdown("##### The attack you can see")
     st.markdown(inside_text(evidence, classes, kind))
     t1, t2, t3, t4 = st.columns([1, 1, 1, 1.6])
     _tile(t1, pixels, f"x: the certified input ({c})")
     _tile(t2, worst.point.x_adv, f"x′ = x + δ: smoothed says {classes[worst.top_class]}")
-    _tile(t3, delta_image(worst.point.delta, factor),
-          f"δ ×{factor} (‖δ‖ = {worst.point.delta_norm:.3g} ≤ R = {audit.radius:.3g})")
+    _tile(t3, delta_image(worst.point.delta, near),
+          f"δ ×{near} (‖δ‖ = {worst.point.delta_norm:.3g} ≤ R = {audit.radius:.3g})")
     t4.plotly_chart(votes_at_figure(classes, worst.counts, audit.certified,
                                     "Smoothed votes at x′"),
                     key="cert_attack_votes", config={"displayModeBar": False})
     st.markdown(base_text(evidence, classes))
     scan = next((a for a in evidence.scan if a.changed), None)
-    b1, b2, b3, b4 = st.columns([1, 1, 1, 1.6])
+    b1, b2, b3, _ = st.columns([1, 1, 1, 1.6])
     _tile(b1, base.point.x_adv, f"x′ within R: unprotected says {classes[base.attacked_class]}")
-    _tile(b2, delta_image(base.point.delta, factor), f"its δ ×{factor}")
+    _tile(b2, delta_image(base.point.delta, near), f"its δ ×{near}")
     if scan is not None:
         _tile(b3, scan.point.x_adv,
               f"x′ within {scan.point.radius / audit.radius:g}R: unprotected says "
               f"{classes[scan.attacked_class]}")
     st.markdown(beyond_text(evidence, classes))
-    f1, f2, f3, f4 = st.columns([1, 1, 1, 1.6])
+    f1, f2, f3 = st.columns([1, 1, 2.6])
     _tile(f1, beyond.point.x_adv,
           f"x′ within {evidence.factor:g}R: smoothed says {classes[beyond.top_class]}")
-    _tile(f2, delta_image(beyond.point.delta, factor),
-          f"δ ×{factor} (‖δ‖ = {beyond.point.delta_norm:.3g})")
-    f4.plotly_chart(votes_at_figure(classes, beyond.counts, audit.certified,
+    _tile(f2, delta_image(beyond.point.delta, far),
+          f"δ ×{far} (‖δ‖ = {beyond.point.delta_norm:.3g})")
+    f3.plotly_chart(votes_at_figure(classes, beyond.counts, audit.certified,
                                     f"Smoothed votes at x′ within {evidence.factor:g}R"),
                     key="cert_attack_votes_beyond", config={"displayModeBar": False})
     st.caption(
-        f"δ is drawn {factor}× amplified around mid-grey (grey: unchanged, lighter: brighter, "
-        "darker: darker); images are in [0, 1] pixel units, one grey level = 1/255. Every "
-        "attack here is heuristic (PGD with the budget above): it shows what it found, and "
-        "finding nothing inside R is evidence, not proof. The certificate covers only the "
-        "ball of radius R: beyond it nothing is promised.")
+        f"δ is drawn amplified (×{near} within R, ×{far} beyond) around mid-grey (grey: "
+        "unchanged, lighter: brighter, darker: darker); images are in [0, 1] pixel units, one "
+        "grey level = 1/255. Every attack here is heuristic (PGD with the budget above): it "
+        "shows what it found, and finding nothing inside R is evidence, not proof. The "
+        "certificate covers only the ball of radius R: beyond it nothing is promised.")

@@ -809,7 +809,7 @@ def check_attack_pictures(at: AppTest, evidence: AttackEvidence) -> None:
     captions = {i.captions[0]: i for i in at.get("image") if i.captions}
     assert "x: the certified input (7)" in captions
     assert f"x′ = x + δ: smoothed says {worst.top_class}" in captions
-    factor = amplification(worst.point.delta, base.point.delta, evidence.beyond_worst.point.delta)
+    factor = amplification(worst.point.delta, base.point.delta)      # both δ within R
     shown = f"δ ×{factor} (‖δ‖ = {worst.point.delta_norm:.3g} ≤ R = {evidence.audit.radius:.3g})"
     assert shown in captions and worst.point.delta_norm <= evidence.audit.radius * (1 + 1e-6)
     urls = [captions[c].value[0] for c in ("x: the certified input (7)", shown)]
