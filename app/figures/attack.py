@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from app.figures.common import OTHER_COLOUR, SELECTED_COLOUR, fmt, norm_symbol
-from ucan_core.audit.attack import AttackedPoint, BaseAttack
+from ucan_core.audit.attack import AttackedPoint
 from ucan_core.audit.certificates import AttackEvidence, SmoothedPoint
 
 #: The amplification factors offered for δ: 1, 2, 5, 10, 20, 50, …
@@ -109,7 +109,7 @@ def base_text(evidence: AttackEvidence, classes: Sequence[str]) -> str:
                 f"**{classes[base.attacked_class]}** ({delta_text(base.point, audit.norm)}).")
     text = (f"The same attack with the same budget did not change the **unprotected** "
             f"classifier's answer either (the base classifier, without noise: still {was})")
-    broken = _first_change(evidence.scan)
+    broken = evidence.base_break
     if broken is None:
         far = evidence.scan[-1].point.radius if evidence.scan else audit.radius
         return f"{text}, not even within {n} {fmt(evidence.factor, 2)}R = {fmt(far, 3)}."
@@ -135,7 +135,3 @@ def beyond_text(evidence: AttackEvidence, classes: Sequence[str]) -> str:
                 f"({_votes(classes, at, c)}): no longer sure of {classes[c]}, but no other "
                 "class won confidently.")
     return f"{where} did not change it: still **{classes[c]}** ({_votes(classes, at, c)})."
-
-
-def _first_change(scan: Sequence[BaseAttack]) -> BaseAttack | None:
-    return next((a for a in scan if a.changed), None)

@@ -187,7 +187,7 @@ def attack_pictures(evidence: AttackEvidence, pixels: np.ndarray, classes: tuple
                                     "Smoothed votes at x′"),
                     key="cert_attack_votes", config={"displayModeBar": False})
     st.markdown(base_text(evidence, classes))
-    scan = next((a for a in evidence.scan if a.changed), None)
+    scan = evidence.base_break
     b1, b2, b3, _ = st.columns([1, 1, 1, 1.6])
     _tile(b1, base.point.x_adv, f"x′ within R: unprotected says {classes[base.attacked_class]}")
     _tile(b2, delta_image(base.point.delta, near), f"its δ ×{near}")

@@ -30,7 +30,7 @@ from app.cached import images as cached_images
 from app.figures import common as fig_common
 from app.figures import formulas as fig_formulas
 from app.figures import votes as fig_votes
-from app.figures.attack import amplification
+from app.figures.attack import amplification, delta_image, grey_levels
 from ucan_core.audit.attack import AttackBudget
 from ucan_core.audit.certificates import (
     AttackEvidence,
@@ -825,6 +825,16 @@ def check_attack_pictures(at: AppTest, evidence: AttackEvidence) -> None:
     assert [int(v) for v in as_array(inside["data"][0]["customdata"])] == list(worst.counts)
     assert ([int(v) for v in as_array(beyond["data"][0]["customdata"])]
             == list(evidence.beyond_worst.counts))
+
+
+def test_delta_is_amplified_for_the_eye_and_counted_in_grey_levels():
+    delta = np.array([[[0.0, 0.02, -0.01]]], dtype=np.float32)
+    assert amplification(delta) == 20                      # 20 · 0.02 ≤ ½ < 50 · 0.02
+    assert amplification(delta, 3 * delta) == 5            # one factor for both
+    assert amplification(np.zeros((1, 2, 2))) == 1
+    assert np.allclose(delta_image(delta, 20), [[[0.5, 0.9, 0.3]]])
+    assert np.allclose(delta_image(delta, 50), [[[0.5, 1.0, 0.0]]])  # clipped for display
+    assert grey_levels(delta) == (5, 2)                    # 0.02 · 255 = 5.1; two values ≥ 1
 
 
 def check_audit_verdict(at: AppTest, result: AuditResult, alpha: float, label: str) -> float:

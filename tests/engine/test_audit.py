@@ -206,7 +206,8 @@ def test_beyond_the_radius_the_smoothed_classifier_can_be_changed(halfplane_cert
     # a half-plane is its own smoothed boundary: R < 0.08, its distance, so f keeps its class
     assert evidence.base is not None and not evidence.base.changed
     assert r < 0.08 < 2 * r and [a.changed for a in evidence.scan] == [True]
-    assert evidence.factor == 2 and evidence.scan[0].attacked_class == 0
+    assert evidence.factor == 2 and evidence.base_break is evidence.scan[0]
+    assert evidence.scan[0].attacked_class == 0
     assert evidence.beyond.violation and evidence.beyond.changed and evidence.beyond.top_class == 0
     abstained = attack_evidence(deployed, point(0.5), -1, claimed_region(deployed.noise, 0.0, "2"),
                                 BUDGET)

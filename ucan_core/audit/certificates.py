@@ -145,6 +145,11 @@ class AttackEvidence:
     beyond: AuditResult
     beyond_worst: SmoothedPoint | None
 
+    @property
+    def base_break(self) -> BaseAttack | None:
+        """The base attack beyond R that changed f's answer (None if none did)."""
+        return next((a for a in self.scan if a.changed), None)
+
 
 def evidence_units(budget: AttackBudget) -> int:
     """The units of work that :func:`attack_evidence` reports: the audit inside the region
