@@ -181,7 +181,7 @@ class AttackedPoint:
 def attacked_point(x: torch.Tensor, point: torch.Tensor, region: CertifiedRegion) -> AttackedPoint:
     """The :class:`AttackedPoint` of ``point`` (an attacked input) against ``x`` in ``region``."""
     point = point.detach()
-    delta = (point - x.detach().to(point)).flatten().double().cpu()
+    delta = (point - x.detach().to(point)).flatten().cpu().double()  # no float64 on MPS
     scale = torch.as_tensor(region.scale, dtype=torch.float64)
     return AttackedPoint(point.cpu().float().numpy().reshape(x.shape),
                          delta.float().numpy().reshape(x.shape),
