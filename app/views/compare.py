@@ -45,16 +45,19 @@ def why_smaller_ball(curves: dict[str, Curves], names: dict[str, str]) -> list[s
         if float(mine.aniso_marker) >= radius:
             continue
         ratio = float(mine.alm_marker) / radius if radius > 0 else float("nan")
+        same = abs(ratio - 1) < 0.01
         size = (f"the **same volume** (ALM = {fmt(float(mine.alm_marker))} ≈ the other's R: "
-                "the geometric mean of its σ is the same) but another shape"
-                if abs(ratio - 1) < 0.01 else
+                "the geometric mean of its σ is the same) but another shape" if same else
                 f"a region of **{ratio:.2f}×** the other's R in size (ALM)")
+        gain = ("Its gain is against perturbations of the noisy pixels, not in every "
+                "direction; the preset *UCAN universal* shows learned maps that also enlarge "
+                "the region." if same else
+                "Its gain is the larger region: perturbations of the noisy pixels, not a "
+                "ball in every direction.")
         lines.append(
-            f"Why {names[side]} has the smaller ball: anisotropic noise certifies {size}, "
-            "longer along the pixels with more noise and shorter along those with less, so "
-            "the largest ball inside (min sᵢ·R) is smaller. Its gain is against perturbations "
-            "of the noisy pixels, not in every direction; the preset *UCAN universal* shows "
-            "learned maps that also enlarge the region.")
+            f"Why {side}'s ball is smaller ({names[side].split(': ', 1)[-1]}): anisotropic "
+            f"noise certifies {size}, longer along the pixels with more noise and shorter "
+            f"along those with less, so the largest ball inside (min sᵢ·R) is smaller. {gain}")
     return lines
 
 st.title("Compare two noises")

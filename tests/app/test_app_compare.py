@@ -91,7 +91,7 @@ def test_default_says_why_the_pattern_ball_is_smaller_and_shows_the_isotropic_li
     assert iso["line"]["width"] > alm["line"]["width"] and alm["line"]["dash"] == "dash"
     np.testing.assert_allclose(as_array(iso["y"]), as_array(alm["y"]), rtol=1e-5)  # same volume
     shown = text(at)
-    assert "has the smaller ball" in shown and "the **same volume** (ALM = 0.6408" in shown
+    assert "Why B's ball is smaller" in shown and "the **same volume** (ALM = 0.6408" in shown
     at.selectbox(key="cmp_b_preset").select("UCAN universal").run()
     assert not at.exception and not at.error
     assert "a region of **1.80×** the other's R in size (ALM)" in text(at)     # 1.151 / 0.6408
