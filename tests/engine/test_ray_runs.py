@@ -22,9 +22,10 @@ ray = pytest.importorskip("ray")
 
 from ray._private import state  # noqa: E402
 
-from ucan_core.cli import _certify_run, main  # noqa: E402
-from ucan_core.cli._common import ProgressPrinter  # noqa: E402
+from ucan_core.cli import _certify_run, build_parser, main  # noqa: E402
 from ucan_core.errors import UcanError  # noqa: E402
+from ucan_core.io.datasets import load_mnist  # noqa: E402
+from ucan_core.io.ray_backend import PerWorker  # noqa: E402
 from ucan_core.io.runs import RunProgress, certify_dataset  # noqa: E402
 
 MNIST = Path("/work/shared/data/mnist")
@@ -82,30 +83,27 @@ def test_two_workers_write_the_one_process_log(cluster: str, reference: list[lis
     assert "resuming" in capsys.readouterr().err
 
 
-def test_a_killed_worker_is_restarted_and_its_chunk_redone(
-        cluster: str, reference: list[list[str]], tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_killed_worker_is_restarted_and_its_chunk_redone(cluster: str,
+                                                           reference: list[list[str]],
+                                                           tmp_path: Path) -> None:
+    # the command's own certifier, built here and pickled to the workers (from Python)
+    certify = _certify_run._SameCommand(build_parser().parse_args([*RUN, "--out", "-"]))()
     killed: list[dict] = []
 
-    class KillOnePrinter(ProgressPrinter):
-        """After the first chunk (the other worker is busy), kill -9 one worker's process."""
+    def kill_one(p: RunProgress) -> None:  # after the first chunk: the other one is running
+        if not killed:
+            workers = alive_workers()
+            assert len(workers) == 2
+            assert {w["Address"]["IPAddress"] for w in workers} == {LOOPBACK}
+            killed.append(workers[0])
+            os.kill(int(workers[0]["Pid"]), signal.SIGKILL)
 
-        def __call__(self, p: RunProgress) -> None:
-            if not killed:
-                workers = alive_workers()
-                assert len(workers) == 2
-                assert {w["Address"]["IPAddress"] for w in workers} == {LOOPBACK}
-                killed.append(workers[0])
-                os.kill(int(workers[0]["Pid"]), signal.SIGKILL)
-            super().__call__(p)
-
-    monkeypatch.setattr(_certify_run, "ProgressPrinter", KillOnePrinter)
     out = tmp_path / "log.tsv"
-    assert main([*RUN, "--out", str(out), "--workers", "2"]) == 0
+    certify_dataset(out, list(range(12)), certify, load_mnist(MNIST)[1], {"run": "kill"},
+                    seed=3, inputs_per_pass=2, progress=kill_one, backend="ray", workers=2)
     assert killed
     assert rows(out) == reference  # complete, in order, no duplicate
-    actor = state.actors()[killed[0]["ActorID"]]
-    assert actor["NumRestarts"] >= 1
+    assert state.actors()[killed[0]["ActorID"]]["NumRestarts"] >= 1
 
 
 def test_a_killed_driver_resumes(cluster: str, reference: list[list[str]],
@@ -128,6 +126,15 @@ def test_a_killed_driver_resumes(cluster: str, reference: list[list[str]],
     assert main([*RUN, "--out", str(out)]) == 0  # any worker count resumes: here one process
     assert rows(out) == reference
     assert f"resuming {out}: {len(partial)} of 12 rows done" in capsys.readouterr().err
+
+
+def test_a_worker_that_cannot_start_is_a_one_line_error(cluster: str, tmp_path: Path) -> None:
+    missing = tmp_path / "no-data"
+    with pytest.raises(UcanError, match=r"^a Ray worker could not start: .*MNIST test files "
+                                        r"not found under .*no-data[^\n]*$"):
+        certify_dataset(tmp_path / "log.tsv", [0, 1], PerWorker(lambda: load_mnist(missing)),
+                        [0, 0], {}, backend="ray", workers=1)
+    assert rows(tmp_path / "log.tsv") == []
 
 
 def test_workers_need_ray_backend(tmp_path: Path) -> None:

@@ -79,9 +79,16 @@ def _connect(workers: int | None, address: str | None) -> tuple[ModuleType, bool
 
 
 class _Worker:
-    """One Ray actor: its own certifier (one model), certifying chunks on request."""
+    """One Ray actor: its own certifier (one model), certifying chunks on request.
 
-    def __init__(self, certify_chunk: CertifyChunk | PerWorker) -> None:
+    ``stored`` holds the reference of the ``certify_chunk`` that the driver put in Ray's
+    object store (one copy for all workers), nested so that Ray does not resolve it: the
+    driver keeps it alive, so a restarted worker finds it again."""
+
+    def __init__(self, stored: list[Any]) -> None:
+        import ray
+
+        certify_chunk = ray.get(stored[0])
         self.certify = (certify_chunk.build() if isinstance(certify_chunk, PerWorker)
                         else certify_chunk)
 
@@ -90,6 +97,12 @@ class _Worker:
 
     def run(self, chunk: list[int], seed: int) -> list[Any]:
         return list(self.certify(chunk, seed, None))
+
+
+def _last_line(error: Exception) -> str:
+    """The last line of a Ray actor error's message (the cause, after Ray's traceback)."""
+    lines = str(getattr(error, "error_msg", error)).strip().splitlines()
+    return lines[-1] if lines else type(error).__name__
 
 
 def certify_chunks(chunks: Sequence[list[int]], seed: int,
@@ -108,7 +121,7 @@ def certify_chunks(chunks: Sequence[list[int]], seed: int,
         return
     ray, started = _connect(workers, address)
     try:
-        from ray.exceptions import RayTaskError
+        from ray.exceptions import RayActorError, RayTaskError
 
         resources = ray.cluster_resources()
         gpus = resources.get("GPU", 0.0)
@@ -116,11 +129,15 @@ def certify_chunks(chunks: Sequence[list[int]], seed: int,
         actor = ray.remote(_Worker).options(
             num_cpus=1, num_gpus=min(1.0, gpus / count) if gpus else 0,
             max_restarts=MAX_RESTARTS, max_task_retries=MAX_RESTARTS)
-        pool = [actor.remote(certify_chunk) for _ in range(min(count, len(chunks)))]
+        stored = ray.put(certify_chunk)
+        pool = [actor.remote([stored]) for _ in range(min(count, len(chunks)))]
         idle, running, finished = list(pool), {}, {}
         submitted = written = 0
         try:
-            ray.get([worker.ready.remote() for worker in pool])
+            try:
+                ray.get([worker.ready.remote() for worker in pool])
+            except RayActorError as error:
+                raise UcanError(f"a Ray worker could not start: {_last_line(error)}") from None
             if ready is not None:
                 ready()
             while written < len(chunks):
@@ -129,14 +146,19 @@ def certify_chunks(chunks: Sequence[list[int]], seed: int,
                     ref = worker.run.remote(chunk, chunk_seed(seed, chunk[0]))
                     running[ref] = (submitted, worker)
                     submitted += 1
-                ready, _ = ray.wait(list(running), num_returns=1)
-                index, worker = running.pop(ready[0])
+                done, _ = ray.wait(list(running), num_returns=1)
+                index, worker = running.pop(done[0])
                 try:
-                    finished[index] = ray.get(ready[0])
+                    finished[index] = ray.get(done[0])
                 except RayTaskError as error:
                     if isinstance(error.cause, UcanError):
                         raise error.cause from None
-                    raise
+                    raise UcanError(f"a Ray worker failed on the images {chunks[index]}: "
+                                    f"{type(error.cause).__name__}: {error.cause}") from error
+                except RayActorError as error:
+                    raise UcanError(f"a Ray worker died on the images {chunks[index]} after "
+                                    f"{MAX_RESTARTS} restarts ({_last_line(error)}); the rows "
+                                    "written are kept: rerun to resume") from None
                 idle.append(worker)
                 while written in finished:
                     write(chunks[written], finished.pop(written))
