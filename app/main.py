@@ -15,6 +15,16 @@ from app import state  # noqa: E402
 
 st.set_page_config(page_title="UCAN Explorer", page_icon="🎲", layout="wide")
 
+#: Below 1,024 px of window, columns narrower than 200 px wrap onto the next line instead of
+#: shrinking until their labels break letter by letter (Streamlit only stacks below 640 px).
+NARROW_CSS = """<style>
+@media (max-width: 1024px) {
+  [data-testid="stHorizontalBlock"] { flex-wrap: wrap; }
+  [data-testid="stColumn"] { min-width: min(100%, 200px); }
+}
+</style>"""
+st.html(NARROW_CSS)
+
 PAGES_DIR = Path(__file__).resolve().parent / "views"
 #: Navigation sections: (file in views/, title, icon), each in the order of the former flat
 #: list; Start is the default page. Material Symbols ship with Streamlit's own font, so they render

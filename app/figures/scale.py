@@ -111,9 +111,9 @@ def ball_figure(radius: float, norm: str, outline: tuple[np.ndarray, np.ndarray]
             x=budget.value * ux, y=budget.value * uy, mode="lines", name=budget.label,
             line=dict(color="#ff7f0e", dash="dot", width=1),
             hovertemplate=f"{budget.label}<extra></extra>"))
-    fig.add_trace(go.Scatter(x=[0], y=[0], mode="markers+text", text=["x"],
-                             textposition="top right", name="the image x",
-                             marker=dict(size=8, color="#d62728"), hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=[0], y=[0], mode="markers", name="the image x",
+                             marker=dict(size=8, color="#d62728"),
+                             hovertemplate="the image x<extra></extra>"))
     fig.update_layout(height=height, margin=dict(l=4, r=4, t=30, b=4), showlegend=False,
                       title=dict(text=f"{norm_symbol(norm)} ball of radius {radius:.3g}",
                                  font=dict(size=13)),

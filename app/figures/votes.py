@@ -11,12 +11,14 @@ from app.figures.common import ESTIMATE_COLOUR, LEGEND_BG, OTHER_COLOUR, SELECTE
 
 
 def votes_figure(classes: Sequence[str], counts: Sequence[int], selection_counts: Sequence[int],
-                 selected: int, n: int, n0: int, height: int = 360) -> go.Figure:
+                 selected: int, n: int, n0: int, height: int = 360,
+                 compact: bool = False) -> go.Figure:
     """Votes per class: the estimation counts (n samples) and the selection counts (n0).
 
     Both series are drawn as shares of their sample count, so they share one axis; the raw
     counts are in ``customdata`` and in the bar labels. The selected class ĉ_A (the argmax of
-    the selection counts) is highlighted.
+    the selection counts) is highlighted. Class names are never cut: long ones are drawn at an
+    angle. ``compact``: a short title and no legend (the Start page).
     """
     counts = np.asarray(counts, dtype=np.int64)
     selection = np.asarray(selection_counts, dtype=np.int64)
@@ -45,7 +47,12 @@ def votes_figure(classes: Sequence[str], counts: Sequence[int], selection_counts
         legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0,
                     font=dict(size=11)),
         yaxis_title="share of the votes")
-    fig.update_xaxes(type="category")
+    if compact:
+        fig.update_layout(title=dict(text=f"Votes: {selected_label} wins"), showlegend=False,
+                          margin=dict(l=4, r=4, t=32, b=4), yaxis_title=None)
+    longest = max((len(label) for label in labels), default=1)
+    fig.update_xaxes(type="category", automargin=True,
+                     tickangle=-40 if longest > 3 and len(labels) > 5 else 0)
     fig.update_yaxes(range=[0, 1.12], tickformat=".0%")
     return fig
 

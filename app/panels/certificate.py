@@ -142,6 +142,10 @@ def certificate_banner(cache: Mapping[str, CertifyResult], cert_key: str | None,
             + ("" if abs(p_a - cert.p_a_lower) < 1e-12 else
                f" — now changed to {p_a:.6f}, so the region below is not the certificate's")
             + ".")
+    params = share_params(s) if isinstance(s, CertifySettings) else None
+    if params is not None:
+        st.page_link("views/certify.py", label="Back to this certificate and its audit",
+                     icon=":material/verified:", query_params=params)
 
 
 def human_scale(pixels: np.ndarray, radius: float, norm: str, key: str) -> None:

@@ -21,16 +21,16 @@ from ucan_core.norms import parse_norm
 #: (title, what it shows, page, its URL parameters).
 SCENARIOS = [
     ("Certify a digit and attack it",
-     "Certify this 7 with the same model, open its certified region, then attack it.",
+     "Certify this 7, open its region, attack it.",
      "views/certify.py", state.certify_params(DEMO_MODEL, DEMO_IMAGE)),
     ("Why anisotropic noise",
-     "More noise where the image does not need detail: a σ map instead of one σ.",
+     "A σ map instead of one σ, on Noise Lab.",
      "views/noise_lab.py", state.noise_params("", "gaussian", 0.5, "2", "pattern-2")),
     ("Dual RS: a noise level per input",
-     "A certified σ-estimator picks the noise level for this image, then an expert votes.",
+     "A certified σ-estimator picks σ for this image.",
      "views/certify.py", {"cert_mode": MODES["dual"], "cert_n": "2000"}),
     ("Teach: from votes to a radius",
-     "Step by step, in teaching mode: more samples, a tighter bound, a larger radius.",
+     "More samples, a tighter bound, a larger radius.",
      "views/learn.py", {state.TEACHING_KEY: "true"}),
 ]
 
@@ -42,38 +42,38 @@ norm = cert.norm
 
 st.title("Randomized smoothing in one picture")
 st.markdown(
-    "A classifier is asked the same question many times, each time about a **noisy copy** of "
-    "the image, and answers by majority vote. Because the noise is random and known, the "
-    "vote comes with a guarantee: **no change of the image smaller than a radius R can "
-    "change the answer** (with probability ≥ 1 − α over the sampling).")
+    "A classifier votes over many **noisy copies** of an image. Because the noise is random "
+    "and known, the vote comes with a guarantee: **no change of the image smaller than a "
+    "radius R can change the answer** (with probability ≥ 1 − α over the sampling).")
 
-cols = st.columns([0.8, 1.2, 1.5, 1.3], gap="small")
+cols = st.columns([0.75, 1.1, 1.3, 1.1], gap="small")
 with cols[0]:
     st.image(image_png(demo.pixels, min_tile=140), width="stretch")
-    st.caption(f"**1 · The image** x: an MNIST digit ({DEMO_IMAGE}).")
+    st.caption(f"**1 · The image** x ({DEMO_IMAGE})")
 with cols[1]:
     st.image(grid_png(demo.copies, ncols=4, min_tile=56, pad=2), width="stretch")
-    st.caption(f"**2 · Noisy copies** x + ε, Gaussian σ = {demo.sigma:g}: {len(demo.copies)} "
-               f"of the {cert.n0 + cert.n:,} drawn.")
+    st.caption(f"**2 · Noisy copies** x + ε, Gaussian σ = {demo.sigma:g}: "
+               f"{len(demo.copies)} of {cert.n0 + cert.n:,}")
 with cols[2]:
     chart(votes_figure(demo.classes, cert.counts, cert.selection_counts, summary.selected,
-                       cert.n, cert.n0, height=250), key="start_votes",
+                       cert.n, cert.n0, height=210, compact=True), key="start_votes",
           config={"displayModeBar": False})
-    st.caption(f"**3 · The votes** of the model `{DEMO_MODEL}`: {name} gets {summary.k:,} of "
-               f"{cert.n:,}, so its probability is at least p̲_A = {cert.p_a_lower:.4f}.")
+    st.caption(f"**3 · The votes** of `{DEMO_MODEL}`: {name} gets {summary.k:,} of {cert.n:,}, "
+               f"so p̲_A = {cert.p_a_lower:.4f}")
 with cols[3]:
-    chart(ball_figure(cert.radius, norm, unit_sphere_2d(parse_norm(norm))), key="start_ball",
-          config={"displayModeBar": False})
+    chart(ball_figure(cert.radius, norm, unit_sphere_2d(parse_norm(norm)), height=210),
+          key="start_ball", config={"displayModeBar": False})
     st.caption(f"**4 · Certified**: every image within {norm_symbol(norm)} distance "
-               f"R = {cert.radius:.3f} of x is classified {name} "
-               f"(α = {DEMO_ALPHA:g}, {cert.kind} radius, pixel units). "
-               + scale_words(cert.radius, norm, int(demo.pixels.size))[0].replace("**", ""))
+               f"R = {cert.radius:.3f} of x is classified {name} (dotted: ℓ2 budgets 0.5, "
+               "1, 2)")
+st.markdown(f"**At a human scale** ({cert.kind} radius, α = {DEMO_ALPHA:g}, pixel units): "
+            + " ".join(scale_words(cert.radius, norm, int(demo.pixels.size))))
 
-st.subheader("Guided scenarios")
-for column, (title, text, page, params) in zip(st.columns(4, gap="small"), SCENARIOS):
-    with column.container(border=True):
+st.markdown("#### Guided scenarios")
+for index, (column, (title, text, page, params)) in enumerate(
+        zip(st.columns(4, gap="small"), SCENARIOS)):
+    with column.container(border=True, key=f"scenario_{index}"):
         st.markdown(f"**{title}**  \n{text}")
         st.page_link(page, label="Open", icon=":material/arrow_forward:", query_params=params)
-st.caption("Dotted outlines: common attack budgets of the same norm (hover them). Every "
-           "number on this page comes from the `ucan_core` engine; the symbols are explained "
-           "in the Glossary.")
+st.caption("Every number on this page comes from the `ucan_core` engine; the symbols are "
+           "explained in the Glossary.")
