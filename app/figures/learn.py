@@ -86,9 +86,8 @@ def monte_carlo_figure(stages: Sequence[Stage], classes: Sequence[str], current:
     stages[0..current], the axes fixed over all stages (so stepping n does not rescale)."""
     fig = make_subplots(rows=1, cols=3, column_widths=[0.34, 0.36, 0.30],
                         horizontal_spacing=0.08,
-                        subplot_titles=("Votes (share of the n samples)",
-                                        "p_A vs n: the interval shrinks",
-                                        "Radius vs n: it grows"))
+                        subplot_titles=("Votes (share of n)", "p_A vs n: it tightens",
+                                        "Radius vs n"))
     for index, trace in enumerate(_traces(stages, current, classes)):
         fig.add_trace(trace, row=1, col=1 if index == 0 else (3 if index == 3 else 2))
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=40), showlegend=False)

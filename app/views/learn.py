@@ -217,8 +217,9 @@ st.markdown("p_A = P(f(x + ε) = ĉ_A) is unknown; the votes estimate it:")
 st.latex(rf"\hat p_A = \frac{{k}}{{n}} = \frac{{{stage.k}}}{{{stage.n}}} = {fmt(stage.p_hat)}")
 st.markdown("CERTIFY uses a bound that holds with probability ≥ 1 − α (Clopper–Pearson, "
             "one-sided; B⁻¹ is the quantile of the beta distribution):")
-st.latex(rf"\underline{{p}}_A = B^{{-1}}(\alpha;\, k,\, n - k + 1) = B^{{-1}}({alpha:g};\, "
-         rf"{stage.k},\, {stage.n - stage.k + 1}) = {fmt(stage.lower)}")
+st.latex(rf"\begin{{aligned}}\underline{{p}}_A &= B^{{-1}}(\alpha;\, k,\, n - k + 1)\\ "
+         rf"&= B^{{-1}}({alpha:g};\, {stage.k},\, {stage.n - stage.k + 1}) = {fmt(stage.lower)}"
+         r"\end{aligned}")
 st.caption(f"Two-sided {(1 - alpha) * 100:.6g}% interval (display only): "
            f"[{fmt(stage.ci_low)}, {fmt(stage.ci_high)}]; full precision in the table below.")
 cap_p, cap_r = radius_cap(choice, stage.n, alpha)
