@@ -99,7 +99,7 @@ def follow_links(result: CertifyResult) -> None:
     s = result.settings
     assert isinstance(s, CertifySettings)
     st.markdown("##### Follow this certificate")
-    left, middle, right = st.columns(3)
+    left, middle, right = st.columns([1.5, 1.3, 1])
     region = region_params(result)
     if region is not None:
         left.page_link("views/region.py", label="Open its certified region",

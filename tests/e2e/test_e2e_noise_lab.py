@@ -13,6 +13,7 @@ from browser_helpers import (
     check_svg,
     download_figure,
     full_screenshot,
+    open_nav,
     pick,
     set_figure_format,
     update_readme_screenshot,
@@ -36,6 +37,7 @@ def _expect():
 
 def test_noise_lab_flow(page, tmp_path):
     expect = _expect()
+    open_nav(page, "Noise Lab", "noise_lab")      # the default page is Start
     caption = page.get_by_text(re.compile(r"noise, .* generator · d = "))
     expect(caption).to_contain_text("d = 784 (1×28×28)")
 
@@ -107,7 +109,7 @@ def test_url_reproduces_state(browser_ctx, app_url):
     expect = _expect()
     page = browser_ctx.new_page()
     try:
-        page.goto(f"{app_url}/?sigma=0.8&seed=3&npg=pattern+%E2%84%932")
+        page.goto(f"{app_url}/noise_lab?sigma=0.8&seed=3&npg=pattern+%E2%84%932")
         page.wait_for_selector(f"{PLOT} svg.main-svg", timeout=30_000)
         caption = page.get_by_text(re.compile(r"noise, .* generator · d = "))
         expect(caption).to_contain_text("pattern ℓ2 generator")

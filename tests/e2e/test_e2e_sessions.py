@@ -20,7 +20,7 @@ def test_two_sessions_keep_their_own_state(browser, app_url):
     try:
         first, second = (ctx.new_page() for ctx in contexts)
         for page in (first, second):
-            page.goto(app_url)
+            page.goto(f"{app_url}/noise_lab")             # the default page is Start
             page.wait_for_selector(DRAWN, timeout=30_000)
         caption_1, caption_2 = (p.get_by_text(CAPTION) for p in (first, second))
 
