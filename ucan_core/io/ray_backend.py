@@ -81,16 +81,15 @@ def _connect(workers: int | None, address: str | None) -> tuple[ModuleType, bool
 class _Worker:
     """One Ray actor: its own certifier (one model), certifying chunks on request.
 
-    ``stored`` holds the reference of the ``certify_chunk`` that the driver put in Ray's
-    object store (one copy for all workers), nested so that Ray does not resolve it: the
-    driver keeps it alive, so a restarted worker finds it again."""
+    ``spec`` is a :class:`PerWorker` (small: it travels with the actor's definition), or a
+    list that holds the reference of a ``certify_chunk`` the driver put in Ray's object store
+    (one copy for all workers), nested so that Ray does not resolve it: the driver keeps it
+    alive, so a restarted worker finds it again (Ray issue 53727)."""
 
-    def __init__(self, stored: list[Any]) -> None:
+    def __init__(self, spec: PerWorker | list[Any]) -> None:
         import ray
 
-        certify_chunk = ray.get(stored[0])
-        self.certify = (certify_chunk.build() if isinstance(certify_chunk, PerWorker)
-                        else certify_chunk)
+        self.certify = spec.build() if isinstance(spec, PerWorker) else ray.get(spec[0])
 
     def ready(self) -> None:
         """Returns once the certifier is built."""
@@ -129,8 +128,8 @@ def certify_chunks(chunks: Sequence[list[int]], seed: int,
         actor = ray.remote(_Worker).options(
             num_cpus=1, num_gpus=min(1.0, gpus / count) if gpus else 0,
             max_restarts=MAX_RESTARTS, max_task_retries=MAX_RESTARTS)
-        stored = ray.put(certify_chunk)
-        pool = [actor.remote([stored]) for _ in range(min(count, len(chunks)))]
+        spec = certify_chunk if isinstance(certify_chunk, PerWorker) else [ray.put(certify_chunk)]
+        pool = [actor.remote(spec) for _ in range(min(count, len(chunks)))]
         idle, running, finished = list(pool), {}, {}
         submitted = written = 0
         try:
