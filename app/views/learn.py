@@ -223,7 +223,7 @@ st.latex(rf"\begin{{aligned}}\underline{{p}}_A &= B^{{-1}}(\alpha;\, k,\, n - k 
 st.caption(f"Two-sided {(1 - alpha) * 100:.6g}% interval (display only): "
            f"[{fmt(stage.ci_low)}, {fmt(stage.ci_high)}]; full precision in the table below.")
 cap_p, cap_r = radius_cap(choice, stage.n, alpha)
-st.caption(f"With n = {stage.n:,} samples, even k = n gives only p̲_A = {fmt(cap_p, 6)}, "
+st.caption(f"With n = {stage.n:,} samples, even k = n gives only p̲_A = {fmt(cap_p)}, "
            f"so no radius beyond {fmt(cap_r)} can be certified: more samples, a "
            "tighter bound.")
 
