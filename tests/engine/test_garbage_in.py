@@ -241,3 +241,55 @@ def test_a_settings_file_that_is_not_an_object_is_refused(tmp_path, capsys, text
                  "10", "--out", str(out)])
     err = capsys.readouterr().err
     assert code == 2 and "is not a JSON object of settings" in err and err.count("\n") == 1
+
+
+def _small_mnist(root, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    _mnist(root, _idx((4, 28, 28), rng.integers(0, 256, 4 * 784, dtype=np.uint8).tobytes()),
+           _idx((4,), bytes([1, 2, 3, 4])))
+
+
+def _certify_args(root, out) -> list[str]:
+    return ["certify", "--model", "mnist-gaussian-0.25", "--dataset", "mnist", "--data-root",
+            str(root), "--n0", "5", "--n", "20", "--out", str(out)]
+
+
+def test_resuming_on_other_images_is_refused(tmp_path, capsys):
+    """Same settings, another --data-root: the data fingerprint in LOG.run.json differs."""
+    first, second = tmp_path / "a", tmp_path / "b"
+    for folder, seed in ((first, 0), (second, 1)):
+        folder.mkdir()
+        _small_mnist(folder, seed)
+    out = tmp_path / "log.tsv"
+    assert main(_certify_args(first, out)) == 0
+    capsys.readouterr()
+    assert main(_certify_args(second, out)) == 2
+    err = capsys.readouterr().err
+    assert "other settings (data_sha256)" in err and err.count("\n") == 1
+    assert main(_certify_args(first, out)) == 0   # the same images resume
+
+
+def test_a_second_writer_of_one_log_is_refused(tmp_path, capsys):
+    from ucan_core.io.logs import LogWriter
+
+    _small_mnist(tmp_path, 0)
+    out = tmp_path / "log.tsv"
+    with LogWriter(out):
+        assert main(_certify_args(tmp_path, out)) == 2
+    err = capsys.readouterr().err
+    assert "another run is writing" in err and err.count("\n") == 1
+    assert main(_certify_args(tmp_path, out)) == 0  # the lock goes with the first writer
+
+
+def test_a_log_with_a_duplicate_row_or_a_device_file_is_refused(tmp_path, capsys):
+    _small_mnist(tmp_path, 0)
+    out = tmp_path / "log.tsv"
+    assert main(_certify_args(tmp_path, out)) == 0
+    lines = out.read_text().splitlines(keepends=True)
+    out.write_text("".join(lines[:3] + [lines[1]]))
+    capsys.readouterr()
+    assert main(_certify_args(tmp_path, out)) == 2
+    assert "holds two rows of idx 0" in capsys.readouterr().err
+    assert main(_certify_args(tmp_path, "/dev/null")) == 2
+    err = capsys.readouterr().err
+    assert "/dev/null is not a regular file" in err and err.count("\n") == 1

@@ -13,7 +13,7 @@ from typing import Any
 from ucan_core.cli._common import ProgressPrinter, _print_json
 from ucan_core.errors import UcanError
 from ucan_core.io.records import certificate_lines, record
-from ucan_core.io.runs import CertifyChunk, certify_dataset
+from ucan_core.io.runs import CertifyChunk, certify_dataset, data_fingerprint
 
 
 def show(args: argparse.Namespace, cert: Any, context: dict[str, Any],
@@ -86,7 +86,8 @@ def dataset_run(args: argparse.Namespace, xs: Any, ys: Any, settings: dict[str, 
     indices = list(range(0, len(xs), args.skip))[:args.max]
     settings = {**settings, "dataset": args.dataset, "split": args.split, "skip": args.skip,
                 "max": args.max, "n0": args.n0, "n": args.n, "alpha": args.alpha,
-                "batch": args.batch, "seed": args.seed, "inputs_per_pass": args.inputs_per_pass}
+                "batch": args.batch, "seed": args.seed, "inputs_per_pass": args.inputs_per_pass,
+                "data_sha256": data_fingerprint(xs, ys, indices)}
     printer = ProgressPrinter()
     if ray:
         certify = PerWorker(_SameCommand(argparse.Namespace(

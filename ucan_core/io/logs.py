@@ -15,9 +15,11 @@ and resumes an interrupted log (see :class:`LogWriter`).
 
 from __future__ import annotations
 
+import fcntl
 import math
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, ClassVar, Literal
@@ -267,16 +269,43 @@ class LogWriter:
     On open: a missing or empty file gets the header. An existing file must carry exactly
     the :data:`UCAN_COLUMNS` header; an unterminated last line (a run killed mid-write) is
     cut off the file (kept in ``dropped_line``); the remaining rows' idx are listed in
-    ``done`` (in file order) so the caller skips them. Every row is flushed and fsynced as
-    it is written. ``columns`` is the header of the rows written (a :class:`LogRow` subclass
-    may add columns after :data:`UCAN_COLUMNS`).
+    ``done`` (in file order) so the caller skips them; a log holding two rows of one idx is
+    refused. Every row is flushed and fsynced as it is written. ``columns`` is the header of
+    the rows written (a :class:`LogRow` subclass may add columns after :data:`UCAN_COLUMNS`).
+    The writer holds an exclusive lock on the log (``flock``) while open: a second writer of
+    the same log is refused in one line instead of interleaving rows with the first.
     """
 
     def __init__(self, path: str | Path, columns: tuple[str, ...] = UCAN_COLUMNS) -> None:
         self.path = Path(path)
         self.done: list[int] = []
         header = "\t".join(columns) + "\n"
-        raw = self.path.read_bytes() if self.path.is_file() else b""
+        if self.path.exists() and not self.path.is_file():
+            raise UcanError(f"{self.path} is not a regular file: give a log file path")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file: IO[bytes] = open(self.path, "a+b")  # noqa: SIM115
+        except OSError as error:
+            raise UcanError(f"cannot write {self.path}: {error.strerror}") from None
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._file.close()
+            raise UcanError(f"another run is writing {self.path}: wait for it to finish or "
+                            "use another --out") from None
+        self._file.seek(0)
+        try:
+            keep = self._resume(self._file.read(), header)
+        except UcanError:
+            self._file.close()
+            raise
+        self._file.truncate(keep)  # appends (a+b) then continue after the kept rows
+        if not keep:
+            self._write(header)
+
+    def _resume(self, raw: bytes, header: str) -> int:
+        """Check the existing bytes of the log and list its rows' idx; returns the length of
+        the part to keep (up to the last complete line)."""
         keep = raw[:raw.rfind(b"\n") + 1]
         self.dropped_line = raw[len(keep):].decode("utf-8", "replace")
         if keep:
@@ -284,20 +313,18 @@ class LogWriter:
             if not text.startswith(header):
                 found = text.split("\n", 1)[0].replace("\t", " ")
                 raise UcanError(f"{self.path} exists with another header ({found!r}); "
-                                f"expected {' '.join(columns)}: use another --out")
+                                f"expected {header.strip().replace(chr(9), ' ')}: use another "
+                                "--out")
             rows = _parse(self.path, text)[2]
             self.done = [int(row["idx"]) for row in rows]  # type: ignore[call-overload]
+            counts = Counter(self.done)
+            twice = next((i for i in self.done if counts[i] > 1), None)
+            if twice is not None:
+                raise UcanError(f"{self.path} holds two rows of idx {twice}: not a log this "
+                                "run wrote; use another --out")
         elif self.dropped_line and not header.startswith(self.dropped_line):
             raise UcanError(f"{self.path} exists and is not a ucan certify log: use another --out")
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file: IO[bytes] = open(self.path, "r+b" if raw else "wb")  # noqa: SIM115
-        except OSError as error:
-            raise UcanError(f"cannot write {self.path}: {error.strerror}") from None
-        self._file.truncate(len(keep))
-        self._file.seek(len(keep))
-        if not keep:
-            self._write(header)
+        return len(keep)
 
     def _write(self, line: str) -> None:
         self._file.write(line.encode("utf-8"))

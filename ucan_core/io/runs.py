@@ -23,6 +23,7 @@ process stays the one writer.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -74,6 +75,18 @@ def load_split(name: str, root: str | Path, split: str,
         raise UcanError(f"--dataset {name} is not available in this version "
                         f"(ucan_core.datasets has no load_{name} yet)")
     return loader(root, split, download=download)
+
+
+def data_fingerprint(xs: torch.Tensor, labels: Sequence[int] | torch.Tensor,
+                     indices: Sequence[int]) -> str:
+    """SHA-256 of the run's images (float32 bytes, in run order) and labels: part of the
+    settings, so a resume on other images (another --data-root) is refused."""
+    digest = hashlib.sha256()
+    for start in range(0, len(indices), 1000):
+        chunk = list(indices[start:start + 1000])
+        digest.update(xs[chunk].to(torch.float32).contiguous().numpy().tobytes())
+        digest.update(torch.as_tensor(labels)[chunk].to(torch.int64).numpy().tobytes())
+    return digest.hexdigest()
 
 
 def run_file(out: str | Path) -> Path:
