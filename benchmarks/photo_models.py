@@ -239,9 +239,8 @@ def update_cards(results: dict) -> None:
             "certified_images": cert["images"],
             "clean_accuracy": results["clean_top1"][f"composite_{sigma:g}"],
             "classifier_clean_accuracy": results["clean_top1"]["classifier_alone"],
-            "noisy_accuracy": results["noisy_top1_with_denoiser"][f"{sigma:g}"],
-            "noisy_draws_per_image": results["noisy_draws_with_denoiser"],
-            "noisy_accuracy_over_certify_samples": cert["noisy_top1_with_denoiser"],
+            "noisy_accuracy": cert["noisy_top1_with_denoiser"],  # CERTIFY's n0 + n copies
+            "noisy_draws_per_image": cert["n0"] + cert["n"],
             "noisy_accuracy_without_denoiser": results["noisy_top1_classifier_alone"][f"{sigma:g}"],
             "noisy_draws_per_image_without_denoiser": results["noisy_draws_classifier_alone"],
             "certified_accuracy": cert["certified_accuracy"],
