@@ -4,15 +4,13 @@
 from ucan_core.noises.anisotropic import AnisotropicNoise
 from ucan_core.noises.base import Noise
 from ucan_core.noises.catalog import NOISES, make_noise
+from ucan_core.noises.heavy import Cauchy, GeneralizedNormalMixture, LaplaceGaussianMixture
 from ucan_core.noises.iid import (
-    Cauchy,
     Gaussian,
     GeneralizedNormal,
-    GeneralizedNormalMixture,
     HyperbolicSecant,
     IIDNoise,
     Laplace,
-    LaplaceGaussianMixture,
     Pareto,
     Uniform,
 )

@@ -6,14 +6,12 @@ import torch
 
 from ucan_core.errors import UcanError
 from ucan_core.noises.base import Noise
+from ucan_core.noises.heavy import Cauchy, GeneralizedNormalMixture, LaplaceGaussianMixture
 from ucan_core.noises.iid import (
-    Cauchy,
     Gaussian,
     GeneralizedNormal,
-    GeneralizedNormalMixture,
     HyperbolicSecant,
     Laplace,
-    LaplaceGaussianMixture,
     Pareto,
     Uniform,
 )

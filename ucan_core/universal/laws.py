@@ -15,13 +15,7 @@ from ucan_core.errors import UcanError
 from ucan_core.noises._sampling import standard_gamma
 from ucan_core.noises.base import Noise
 from ucan_core.noises.catalog import make_noise
-from ucan_core.noises.iid import (
-    Gaussian,
-    HyperbolicSecant,
-    IIDNoise,
-    Laplace,
-    Uniform,
-)
+from ucan_core.noises.iid import Gaussian, HyperbolicSecant, IIDNoise, Laplace, Uniform
 from ucan_core.noises.radial import RadialNoise
 
 _LOG_CONCAVE = (Gaussian, Laplace, Uniform, HyperbolicSecant)

@@ -51,11 +51,7 @@ from ucan_core.checks import check_count, check_open_unit
 from ucan_core.errors import UcanError
 from ucan_core.labels import Kind
 from ucan_core.noises.base import Noise
-from ucan_core.noises.iid import (
-    Gaussian,
-    GeneralizedNormal,
-    IIDNoise,
-)
+from ucan_core.noises.iid import Gaussian, GeneralizedNormal, IIDNoise
 from ucan_core.noises.radial import RadialNoise
 from ucan_core.norms import norm_label, parse_norm
 from ucan_core.universal.laws import (
