@@ -102,7 +102,7 @@ def test_certify_progress_result_cancel(certify_page, tmp_path):
         re.compile(r"\d\.\d+"))
     expect(page.get_by_text(re.compile(r"n0 = 100 · n = 20,000 · α = 0.001"))).to_be_visible()
     plots = page.locator("[data-testid='stPlotlyChart'] .js-plotly-plot")
-    expect(plots).to_have_count(2)
+    expect(plots).to_have_count(3)                # votes, p_A bound, the radius's human scale
     expect(plots.nth(0).locator(".gtitle")).to_contain_text("Votes per class")
     expect(plots.nth(1).locator(".gtitle")).to_contain_text("p_A: lower bound")
     expect(page.get_by_role("button", name="Download CSV")).to_be_visible()

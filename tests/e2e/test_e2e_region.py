@@ -49,11 +49,11 @@ def test_region_flow(page, tmp_path):
     expect(page).to_have_url(re.compile(r"rg_npg=pattern"))
     wait_idle(page)
     plots = page.locator(PLOT)
-    expect(plots).to_have_count(3)                       # pixels, slice, three norms
+    expect(plots).to_have_count(4)        # pixels, slice, the radius's human scale, three norms
     expect(plots.nth(1).locator(".gtitle")).to_contain_text("Certified region in ℓ2")
     expect(plots.nth(1).locator(".legendtext").filter(has_text="ALM ball")).to_have_count(1)
     expect(plots.nth(1).locator(".legendtext").filter(has_text="ellipse")).to_have_count(1)
-    expect(plots.nth(2).locator(".gtitle, .annotation-text").filter(has_text="ℓ∞: box")
+    expect(plots.nth(3).locator(".gtitle, .annotation-text").filter(has_text="ℓ∞: box")
            ).to_have_count(1)
 
     # click pixel B onto (row 5, col 20) of the image: the inputs, the URL and the slice follow
@@ -75,8 +75,8 @@ def test_region_flow(page, tmp_path):
     expect(page.get_by_role("progressbar")).to_be_visible(timeout=10_000)
     expect(page.get_by_text("No point changed class")).to_be_visible(timeout=60_000)
     wait_idle(page)
-    expect(plots).to_have_count(4)
-    check = plots.nth(3)
+    expect(plots).to_have_count(5)
+    check = plots.nth(4)
     expect(check.locator(".gtitle")).to_contain_text("Empirical check: PREDICT at 16 points")
     expect(check.locator(".legendtext").filter(has_text=re.compile(r"PREDICT = 7 \(held\): \d+"))
            ).to_have_count(1)
@@ -92,9 +92,9 @@ def test_region_flow(page, tmp_path):
     assert (summary["pixel_a"], summary["pixel_b"], summary["norm"]) == (406, 160, "2")
     assert summary["lp_radius"] == pytest.approx(0.478963, abs=1e-6)
     assert summary["alm"] == pytest.approx(0.640776, abs=1e-6)
-    png = download_figure(page, plots.nth(2), tmp_path)
+    png = download_figure(page, plots.nth(3), tmp_path)
     assert png.name == "ucan-region-norms.png"
-    check_png(png, plots.nth(2))
+    check_png(png, plots.nth(3))
     set_figure_format(page, "SVG")
     svg = download_figure(page, plots.nth(1), tmp_path)
     assert svg.name == "ucan-region-slice.svg"
