@@ -5,7 +5,6 @@ Clopper–Pearson against the anytime-valid bound."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +18,7 @@ from app.cached.noise import build
 from app.choices import NoiseChoice
 from app.figures.learn import Stage
 from ucan_core.certify.certificate import Certificate
-from ucan_core.certify.sequential import cs_lower
+from ucan_core.certify.sequential import cs_lower, peeking_rates
 from ucan_core.certify.smoothed import Progress, SmoothedClassifier
 from ucan_core.certify.stats import clopper_pearson_lower
 from ucan_core.noises.catalog import make_noise
@@ -128,22 +127,6 @@ class Peeking:
     anytime: np.ndarray
 
 
-Bound = Callable[[int, int, float], float]
-
-
-def _first_certifying_count(bound: Bound, n: int, p: float, alpha: float) -> int:
-    """The smallest k with bound(k, n, α) > p (the engine's bounds increase in k); n + 1 if
-    none."""
-    low, high = 0, n + 1
-    while low < high:
-        mid = (low + high) // 2
-        if mid <= n and bound(mid, n, alpha) > p:
-            high = mid
-        else:
-            low = mid + 1
-    return low
-
-
 @st.cache_data(show_spinner=False, max_entries=4)
 def peeking(p: float = 0.7, alpha: float = 0.05, look_every: int = 10, n_max: int = 2000,
             streams: int = 4000, seed: int = 0) -> Peeking:
@@ -152,12 +135,7 @@ def peeking(p: float = 0.7, alpha: float = 0.05, look_every: int = 10, n_max: in
     false certificate: a radius beyond the true one): the share of streams so stopped by each
     look, for the engine's Clopper–Pearson bound (valid at one fixed n only) and its
     anytime-valid confidence sequence (valid at every n at once). Vectorised over streams."""
-    rng = np.random.default_rng(seed)
-    looks = np.arange(look_every, n_max + 1, look_every)
-    counts = np.cumsum(rng.random((streams, n_max)) < p, axis=1)[:, looks - 1]
-
-    def rate(bound: Bound) -> np.ndarray:
-        thresholds = np.array([_first_certifying_count(bound, int(n), p, alpha) for n in looks])
-        return np.maximum.accumulate(counts >= thresholds, axis=1).mean(axis=0)
-
-    return Peeking(p, alpha, streams, looks, rate(clopper_pearson_lower), rate(cs_lower))
+    looks, fixed = peeking_rates(clopper_pearson_lower, p, alpha, look_every, n_max, streams,
+                                 seed)
+    anytime = peeking_rates(cs_lower, p, alpha, look_every, n_max, streams, seed)[1]
+    return Peeking(p, alpha, streams, looks, fixed, anytime)

@@ -14,7 +14,7 @@ from scipy import stats
 from torch import nn
 
 from ucan_core import SmoothedClassifier, UcanError, make_noise
-from ucan_core.certify.sequential import BOUND_NAME, cs_lower, cs_upper, required_p
+from ucan_core.certify.sequential import BOUND_NAME, cs_lower, cs_upper, peeking_rates, required_p
 from ucan_core.certify.stats import clopper_pearson_lower
 from ucan_core.cli import main
 from ucan_core.io.logs import SEQUENTIAL_COLUMNS, read_log
@@ -22,28 +22,11 @@ from ucan_core.io.logs import SEQUENTIAL_COLUMNS, read_log
 LOOK_EVERY, N_MAX, STREAMS = 10, 2000, 10_000
 
 
-def first_certifying_count(bound, n: int, p: float, alpha: float) -> int:
-    """The smallest k with bound(k, n, α) > p (the bounds increase in k); n + 1 if none."""
-    low, high = 0, n + 1
-    while low < high:
-        mid = (low + high) // 2
-        if mid <= n and bound(mid, n, alpha) > p:
-            high = mid
-        else:
-            low = mid + 1
-    return low
-
-
 def false_certificate_rate(bound, p: float, alpha: float, seed: int = 0) -> float:
     """P(∃ look n: bound(k_n, n) > p) over STREAMS Bernoulli(p) streams looked at every
     LOOK_EVERY draws up to N_MAX: the rate of false certificates when each run stops the
     first time its bound would certify (the adversarial stopping rule)."""
-    rng = np.random.default_rng(seed)
-    looks = np.arange(LOOK_EVERY, N_MAX + 1, LOOK_EVERY)
-    draws = rng.random((STREAMS, N_MAX)) < p
-    counts = np.cumsum(draws, axis=1)[:, looks - 1]
-    thresholds = np.array([first_certifying_count(bound, int(n), p, alpha) for n in looks])
-    return float(np.mean((counts >= thresholds).any(axis=1)))
+    return float(peeking_rates(bound, p, alpha, LOOK_EVERY, N_MAX, STREAMS, seed)[1][-1])
 
 
 @pytest.mark.parametrize("p", [0.7, 0.99])

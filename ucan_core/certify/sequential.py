@@ -212,3 +212,32 @@ def certified_accuracy_sequential(smoothed: SmoothedClassifier, xs: torch.Tensor
         table.append(RadiusAccuracy(float(r), float(np.mean(hits)),
                                     sum(c.samples_used for c in certs), len(certs)))
     return table
+
+
+Bound = Callable[[int, int, float], float]
+
+
+def first_certifying_count(bound: Bound, n: int, p: float, alpha: float) -> int:
+    """The smallest k with bound(k, n, α) > p (the bounds increase in k); n + 1 if none."""
+    low, high = 0, n + 1
+    while low < high:
+        mid = (low + high) // 2
+        if mid <= n and bound(mid, n, alpha) > p:
+            high = mid
+        else:
+            low = mid + 1
+    return low
+
+
+def peeking_rates(bound: Bound, p: float, alpha: float, look_every: int = 10,
+                  n_max: int = 2000, streams: int = 10_000,
+                  seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The adversarial stopping rule, simulated: ``streams`` Bernoulli(p) vote streams (p the
+    true p_A), each looked at every ``look_every`` draws up to ``n_max`` and stopped the
+    first time ``bound`` exceeds p (a false certificate). Returns the looks and, by each
+    look, the share of streams so stopped (vectorised: one threshold count per look)."""
+    rng = np.random.default_rng(seed)
+    looks = np.arange(look_every, n_max + 1, look_every)
+    counts = np.cumsum(rng.random((streams, n_max)) < p, axis=1)[:, looks - 1]
+    thresholds = np.array([first_certifying_count(bound, int(n), p, alpha) for n in looks])
+    return looks, np.maximum.accumulate(counts >= thresholds, axis=1).mean(axis=0)
