@@ -4,7 +4,8 @@ For each target radius r, the sequential run stops per image as soon as the anyt
 radius reaches r (or the anytime upper bound rules r out), at most ``--n`` samples; the
 fixed run draws ``--n`` samples for every image once. Printed per dataset and r: certified
 accuracy at r of both, estimation samples used (ratio fixed / sequential) and wall time.
-Also the radius loss of the anytime-valid bound against Clopper–Pearson at the same full n.
+Also the radius loss of the anytime-valid bound against Clopper–Pearson at the same full n, on
+the same samples (the fixed run's estimation counts).
 
     python benchmarks/sequential_certify.py [--images 100] [--n 10000] [--datasets mnist,cifar10]
 
@@ -23,7 +24,9 @@ import numpy as np
 import torch
 
 from ucan_core import SmoothedClassifier, load_model
-from ucan_core.certify.sequential import certified_accuracy_sequential
+from ucan_core.certify.certificate import Certificate
+from ucan_core.certify.radii import certified_radii
+from ucan_core.certify.sequential import certified_accuracy_sequential, cs_lower
 from ucan_core.io.datasets import load_dataset
 
 SETUPS = {"mnist": ("mnist-gaussian-0.50", "mnist", "test"),
@@ -48,6 +51,14 @@ def certified(certs, labels: np.ndarray, r: float) -> float:
     return float(np.mean([c.prediction == y and c.radius >= r for c, y in zip(certs, labels)]))
 
 
+def anytime_radius(smoothed: SmoothedClassifier, fixed: Certificate) -> float:
+    """The anytime-valid radius on the fixed run's own estimation counts (same samples, same n)."""
+    k = fixed.counts[fixed.prediction]
+    p_lower = cs_lower(k, fixed.n, fixed.alpha)
+    noise = smoothed.noise
+    return certified_radii(noise, p_lower, noise.native_norm)[0].value if p_lower > 0.5 else 0.0
+
+
 def run_dataset(name: str, args: argparse.Namespace, radii: list[float]) -> None:
     model_id, dataset, split = SETUPS[name]
     folder = Path(args.data_root) / dataset
@@ -58,10 +69,7 @@ def run_dataset(name: str, args: argparse.Namespace, radii: list[float]) -> None
     began = time.perf_counter()
     fixed = smoothed.certify_batch(xs, args.n0, args.n, args.alpha, args.batch, seed=0)
     fixed_s = time.perf_counter() - began
-    full = smoothed.certify_sequential_batch(xs, args.n0, args.n, args.alpha, None,
-                                             args.batch, seed=0)
-    losses = [1 - s.radius / f.radius for s, f in zip(full, fixed) if f.radius > 0 and
-              s.prediction == f.prediction]
+    losses = [1 - anytime_radius(smoothed, f) / f.radius for f in fixed if f.radius > 0]
     print(json.dumps({"dataset": name, "model": model_id, "images": len(ys), "n": args.n,
                       "radius_loss_at_full_n_median_pct": round(100 * float(np.median(losses)), 2),
                       "radius_loss_at_full_n_max_pct": round(100 * float(np.max(losses)), 2)}))
