@@ -51,6 +51,8 @@ if TYPE_CHECKING:
 PRIOR = (2.0, 0.2)
 BOUND_NAME = "beta-binomial mixture confidence sequence (anytime-valid)"
 StopRule = Callable[[], bool]
+#: Receives the certificates of a run as they stand after each round (:func:`certify_sequential_batch`).
+Watch = Callable[[list[Certificate]], None]
 #: Fewest estimation samples per input between two looks at the bound.
 MIN_ROUND = 50
 
@@ -110,13 +112,16 @@ def certify_sequential_batch(smoothed: SmoothedClassifier, xs: torch.Tensor, n0:
                              n_max: int, alpha: float, target_radius: float | None = None,
                              batch_size: int = 1000, seed: int | None = None,
                              progress: Progress | None = None,
-                             should_stop: StopRule | None = None) -> list[Certificate]:
+                             should_stop: StopRule | None = None,
+                             watch: Watch | None = None) -> list[Certificate]:
     """Sequential CERTIFY of every input of ``xs``: n0 selection samples per input, then
     estimation samples in rounds of ≤ ``batch_size`` until, per input, the anytime-valid
     radius reaches ``target_radius`` (certified), the anytime upper bound rules the target
     out (abstain for it: futility), ``n_max`` samples, or ``should_stop()`` returns True
     (every unfinished input stops there). Each certificate's ``p_a_lower`` is L_n at its
-    stop, valid at level α whatever the stopping (module docstring)."""
+    stop, valid at level α whatever the stopping (module docstring). ``watch``, if given,
+    receives after every round the certificates a stop at that moment would return (a live
+    display of the anytime-valid radius)."""
     check_count("n0", n0)
     check_count("n_max", n_max)
     check_open_unit("alpha", alpha)
@@ -139,6 +144,14 @@ def certify_sequential_batch(smoothed: SmoothedClassifier, xs: torch.Tensor, n0:
     active = np.ones(b, dtype=bool)
     done = b * n0
     step = max(MIN_ROUND, batch_size // b)
+
+    def snapshot() -> list[Certificate]:
+        """The certificates of every input if the run stopped now."""
+        seconds = (time.perf_counter() - began) / b
+        return [_certificate(smoothed, int(top[i]), float(lower[i]) if used[i] > 0 else 0.0,
+                             selection[i], counts[i], n0, int(used[i]), alpha, seconds, norm)
+                for i in range(b)]
+
     while active.any():
         if should_stop is not None and should_stop():
             break
@@ -158,15 +171,11 @@ def certify_sequential_batch(smoothed: SmoothedClassifier, xs: torch.Tensor, n0:
             futile = needed is not None and cs_upper(hits, int(used[i]), alpha) < needed
             if reached or futile or used[i] >= n_max:
                 active[i] = False
+        if watch is not None:
+            watch(snapshot())
         if progress is not None:
             progress(min(done, total), total)
-    seconds = (time.perf_counter() - began) / b
-    results = []
-    for i in range(b):
-        p_lower = float(lower[i]) if used[i] > 0 else 0.0
-        results.append(_certificate(smoothed, int(top[i]), p_lower, selection[i], counts[i],
-                                    n0, int(used[i]), alpha, seconds, norm))
-    return results
+    return snapshot()
 
 
 def _certificate(smoothed: SmoothedClassifier, top: int, p_lower: float,

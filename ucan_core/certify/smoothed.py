@@ -190,7 +190,8 @@ class SmoothedClassifier:
     def certify_sequential(self, x: torch.Tensor, n0: int, n_max: int, alpha: float,
                            target_radius: float | None = None, batch_size: int = 1000,
                            seed: int | None = None, progress: Progress | None = None,
-                           should_stop: Callable[[], bool] | None = None) -> Certificate:
+                           should_stop: Callable[[], bool] | None = None,
+                           watch: Callable[[Certificate], None] | None = None) -> Certificate:
         """CERTIFY that may stop early and still certify (:mod:`.sequential`).
 
         n0 selection samples pick ĉ_A; estimation samples then arrive in rounds and p̲_A is
@@ -198,18 +199,21 @@ class SmoothedClassifier:
         holds at every sample size at once, so the certificate stays valid when the run
         stops because ``target_radius`` is reached (or ruled out), at ``n_max``, or when
         ``should_stop()`` says so (a Stop button). ``samples_used`` and ``bound`` say which.
+        ``watch(certificate)`` sees, after every round, the certificate a stop then returns.
         """
-        return self.certify_sequential_batch(x.unsqueeze(0), n0, n_max, alpha, target_radius,
-                                             batch_size, seed, progress, should_stop)[0]
+        return self.certify_sequential_batch(
+            x.unsqueeze(0), n0, n_max, alpha, target_radius, batch_size, seed, progress,
+            should_stop, None if watch is None else lambda certs: watch(certs[0]))[0]
 
     def certify_sequential_batch(self, xs: torch.Tensor, n0: int, n_max: int, alpha: float,
                                  target_radius: float | None = None, batch_size: int = 1000,
                                  seed: int | None = None, progress: Progress | None = None,
                                  should_stop: Callable[[], bool] | None = None,
+                                 watch: Callable[[list[Certificate]], None] | None = None,
                                  ) -> list[Certificate]:
         """:meth:`certify_sequential` for every input of ``xs``, each stopping on its own."""
         return certify_sequential_batch(self, xs, n0, n_max, alpha, target_radius, batch_size,
-                                        seed, progress, should_stop)
+                                        seed, progress, should_stop, watch)
 
     def predict(self, x: torch.Tensor, n: int, alpha: float, batch_size: int = 1000,
                 seed: int | None = None, progress: Progress | None = None) -> int:
