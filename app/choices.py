@@ -29,6 +29,11 @@ LEARNED_NPG_OPTIONS = {"universal": "learned universal (UCAN)",
 NPG_TITLES = {**NPG_OPTIONS, **LEARNED_NPG_OPTIONS}
 #: The Certify page's smoothing modes (the ``mode`` of their settings) in words.
 MODES = {"standard": "Standard RS", "dual": "Dual RS", "routing": "Sound routing"}
+#: The bundled models' families (their card's ``dataset``) as the model picker groups them.
+MODEL_FAMILIES = {"mnist": "Digits (MNIST)", "cifar10": "Small photos (CIFAR-10)",
+                  "imagenet": "Photos (ImageNet, denoised)"}
+#: The family of the photo models (denoised smoothing of an ImageNet classifier, 224×224).
+PHOTOS = "imagenet"
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,11 @@ from ucan_core.zoo.bundled import list_images
 
 #: Photos and uploads are worked on with their longer side at most this many pixels.
 MAX_SIDE = 224
-DATASET_TITLES = {"mnist": "MNIST", "cifar10": "CIFAR-10", "photo": "Photo"}
+DATASET_TITLES = {"mnist": "MNIST", "cifar10": "CIFAR-10", "imagenet": "ImageNet",
+                  "photo": "Photo"}
+#: The bundled image a dataset's picker opens with (else its first): for ImageNet, a folding
+#: chair that the photo models certify at the default settings.
+DEFAULT_IMAGES = {"imagenet": "imagenet-01"}
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,13 @@ def _prepare(image: Image.Image, name: str) -> InputImage:
 def dataset_title(dataset: str) -> str:
     """``"mnist"`` → ``"MNIST"`` (unknown datasets as they are)."""
     return DATASET_TITLES.get(dataset, dataset)
+
+
+def default_image(dataset: str, image_ids: list[str]) -> int:
+    """Index in ``image_ids`` (a picker's bundled images of ``dataset``) of the one it opens
+    with: :data:`DEFAULT_IMAGES`, else the first."""
+    chosen = DEFAULT_IMAGES.get(dataset)
+    return image_ids.index(chosen) if chosen in image_ids else 0
 
 
 @st.cache_data(show_spinner=False)

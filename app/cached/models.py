@@ -9,7 +9,15 @@ from typing import Any
 import streamlit as st
 import torch
 
-from app.choices import LEARNED, DualSettings, NoiseChoice, RoutingSettings, TwoStageSettings
+from app.choices import (
+    LEARNED,
+    MODEL_FAMILIES,
+    PHOTOS,
+    DualSettings,
+    NoiseChoice,
+    RoutingSettings,
+    TwoStageSettings,
+)
 from ucan_core.devices import resolve_device
 from ucan_core.errors import UcanError
 from ucan_core.npg.source import NoiseSource
@@ -19,11 +27,20 @@ from ucan_core.two_stage.routing import RouteCertificate, RoutedSmoothedClassifi
 from ucan_core.two_stage.selectors import EstimatorCard, list_estimators
 from ucan_core.zoo.bundled import list_models, load_model, model_card
 from ucan_core.zoo.cards import ModelCard
+from ucan_core.zoo.denoised import MAX_BATCH, sigma_note
 
 #: The model a page opens with: the small, strong MNIST model (bundled models sort by id).
 DEFAULT_MODEL = "mnist-gaussian-0.25"
+#: The model each family of :data:`~app.choices.MODEL_FAMILIES` opens with.
+FAMILY_DEFAULTS = {"mnist": DEFAULT_MODEL, "cifar10": "cifar10-gaussian-0.25",
+                   PHOTOS: "imagenet-denoised-0.25"}
 #: The Dual RS σ-estimator a fresh Certify page starts with (its experts fit the default image).
 DEFAULT_ESTIMATOR = "mnist-sigma-estimator"
+#: The Certify page's sampling for models fast on a CPU (MNIST, CIFAR-10): seconds at most.
+SAMPLING = {"n0": 100, "n": 10_000, "alpha": 0.001, "batch": 1000, "seed": 0}
+#: Learn and the Region check run on the CPU; a model they would keep busy longer than this
+#: (from its card's measured CPU rate) is not offered there.
+CPU_WAIT_S = 120.0
 
 
 def default_index(ids: list[str], default: str = DEFAULT_MODEL) -> int:
@@ -34,6 +51,56 @@ def default_index(ids: list[str], default: str = DEFAULT_MODEL) -> int:
 def model_cards() -> dict[str, ModelCard]:
     """The bundled models by id (small JSON cards, re-read so new models show up)."""
     return list_models()
+
+
+def family_title(card: ModelCard) -> str:
+    """The family a model is grouped in (:data:`~app.choices.MODEL_FAMILIES`), by its dataset."""
+    return MODEL_FAMILIES.get(card.dataset, card.dataset)
+
+
+def sampling_defaults(card: ModelCard | None) -> dict[str, int | float]:
+    """The Certify page's sampling for ``card`` (None: a two-stage mode): :data:`SAMPLING`,
+    or the settings its card records it was certified with (``metrics.certify``: the photo
+    models, about a sample per second on a CPU), in batches of the composite's one forward
+    pass (``ucan_core.zoo.denoised.MAX_BATCH``)."""
+    recorded = ((card.metrics or {}).get("certify") or {}) if card is not None else {}
+    if not all(isinstance(recorded.get(k), (int, float)) for k in ("n0", "n", "alpha")):
+        return dict(SAMPLING)
+    return {**SAMPLING, "n0": int(recorded["n0"]), "n": int(recorded["n"]),
+            "alpha": float(recorded["alpha"]), "batch": MAX_BATCH}
+
+
+def cpu_seconds(card: ModelCard, samples: int) -> float | None:
+    """Seconds ``samples`` noisy samples take on a CPU at the card's measured rate
+    (``metrics.samples_per_second_cpu``); None where none was measured (the small models:
+    thousands a second)."""
+    rate = (card.metrics or {}).get("samples_per_second_cpu")
+    return samples / rate if isinstance(rate, (int, float)) and rate > 0 else None
+
+
+def quick_on_cpu(card: ModelCard, samples: int) -> bool:
+    """True when ``samples`` samples of ``card`` take at most :data:`CPU_WAIT_S` on a CPU."""
+    seconds = cpu_seconds(card, samples)
+    return seconds is None or seconds <= CPU_WAIT_S
+
+
+def sigma_warning(card: ModelCard, sigma: float) -> str | None:
+    """Why smoothing ``card`` at ``sigma`` certifies less well than at its own σ (None when
+    it does not): the engine's note for a denoised photo model
+    (``ucan_core.zoo.denoised.sigma_note``), else the training levels the model knows."""
+    denoiser = card.arch_config.get("denoiser_sigma")
+    if isinstance(denoiser, (int, float)):
+        note = sigma_note(float(denoiser), sigma)
+        return None if note is None else note[0].upper() + note[1:] + "."
+    sigma_card = float(card.noise["sigma"])
+    trained = card.training.get("levels", [sigma_card])
+    if sigma in trained:
+        return None
+    where = (f"σ = {sigma_card:g}" if len(trained) == 1
+             else "σ ∈ {" + ", ".join(f"{v:g}" for v in trained) + "}")
+    return (f"This model was trained at {where}. A smoothed classifier is certified best at "
+            "its training σ: at another σ the base classifier errs more under noise, so p̲_A "
+            "and the radius usually drop.")
 
 
 def classes_of(model_id: str, count: int) -> tuple[str, ...]:

@@ -24,14 +24,20 @@ import streamlit as st
 from app import jobs, state
 from app.cached.certify import sample_plan
 from app.cached.images import dataset_title
-from app.cached.models import check_two_stage, device_description, model_cards
+from app.cached.models import check_two_stage, device_description, model_cards, sampling_defaults
 from app.choices import MODES, CertifySettings, DualSettings, RoutingSettings, TwoStageSettings
 from app.panels.certificate import CERTIFY_CACHE, show_result
 from app.panels.job import certify_job_panel, job_fragment
 from app.panels.two_stage import show_two_stage_result
 from app.widgets.glossary import label
 from app.widgets.images import model_image_picker
-from app.widgets.models import certify_noise_picker, dual_picker, model_picker, routing_picker
+from app.widgets.models import (
+    certify_noise_picker,
+    dual_picker,
+    follow_sampling,
+    model_picker,
+    routing_picker,
+)
 from app.widgets.output import escape_markdown
 from ucan_core.devices import available_devices
 from ucan_core.errors import UcanError
@@ -41,7 +47,6 @@ _t0 = time.perf_counter()
 JOB, LAST, FRESH, AUDITS = "certify_job", "certify_last_key", "certify_fresh_key", "certify_audits"
 CACHE = CERTIFY_CACHE
 CACHE_SIZE = 32
-DEFAULTS = {"n0": 100, "n": 10_000, "alpha": 0.001, "batch": 1000, "seed": 0}
 #: Teaching-mode explanations of what the two-stage modes certify.
 TEACHING = {
     "dual": "**What Dual RS certifies.** A small classifier, the σ-estimator, looks at the "
@@ -111,18 +116,19 @@ with controls:
     if mode == "standard":
         choice = certify_noise_picker(card)
 
+    defaults = follow_sampling(sampling_defaults(card if mode == "standard" else None))
     st.subheader("Sampling")
     n0 = int(st.number_input(label("n0", "n0 (selection samples)"), min_value=1, max_value=100_000,
-                             value=DEFAULTS["n0"], step=10, key="cert_n0", bind="query-params",
+                             value=defaults["n0"], step=10, key="cert_n0", bind="query-params",
                              help="Noisy copies used to pick the top class ĉ_A (per stage in "
                                   "Dual RS and routing)."))
     n = int(st.number_input(label("n", "n (estimation samples)"), min_value=1, max_value=100_000,
-                            value=DEFAULTS["n"], step=1000, key="cert_n", bind="query-params",
+                            value=defaults["n"], step=1000, key="cert_n", bind="query-params",
                             help="Fresh noisy copies used to bound p_A (per stage in Dual RS "
                                  "and routing); more samples, a tighter bound and a larger "
                                  "radius (up to 100,000)."))
     alpha = float(st.number_input(label("α", "α (failure probability)"), min_value=0.0, max_value=1.0,
-                                  value=DEFAULTS["alpha"], step=0.001, format="%.5f",
+                                  value=defaults["alpha"], step=0.001, format="%.5f",
                                   key="cert_alpha", bind="query-params",
                                   help="The certificate holds with probability ≥ 1 − α over "
                                        "the sampling (Dual RS, routing: α/2 per stage). Must "
@@ -141,13 +147,13 @@ with controls:
                    "even if every vote agrees (the engine's planner).")
     devices = available_devices()
     if state.teaching_mode():
-        batch, seed, device = DEFAULTS["batch"], DEFAULTS["seed"], devices[0]
+        batch, seed, device = defaults["batch"], defaults["seed"], devices[0]
     else:
         batch = int(st.number_input("Batch size", min_value=1, max_value=10_000,
-                                    value=DEFAULTS["batch"], step=100, key="cert_batch",
+                                    value=defaults["batch"], step=100, key="cert_batch",
                                     help="Noisy copies per forward pass (memory vs speed)."))
         seed = int(st.number_input("Seed", min_value=0, max_value=2**31 - 1,
-                                   value=DEFAULTS["seed"], step=1, key="cert_seed",
+                                   value=defaults["seed"], step=1, key="cert_seed",
                                    bind="query-params",
                                    help="Seed of the noise sampler: same seed, same certificate."))
         device = st.selectbox("Device", devices, key="cert_device",

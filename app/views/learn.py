@@ -30,7 +30,7 @@ from app.cached.learn import (
     walkthrough,
     walkthrough_samples,
 )
-from app.cached.models import default_index, model_cards
+from app.cached.models import default_index, model_cards, quick_on_cpu
 from app.cached.noise import noisy_samples
 from app.cached.region import pixel_index, region_slice
 from app.choices import NoiseChoice
@@ -64,7 +64,9 @@ st.markdown(
     "Cohen et al.'s CERTIFY, with the Monte Carlo run at n = 10, 100, 1,000 and the final "
     "n, so you can watch the bound on p_A tighten and the radius grow.")
 
-cards = {k: c for k, c in model_cards().items() if c.npg == "isotropic"}
+isotropic = {k: c for k, c in model_cards().items() if c.npg == "isotropic"}
+cards = {k: c for k, c in isotropic.items()
+         if quick_on_cpu(c, walkthrough_samples(min(FINAL_N)))}
 if not cards:
     st.error("No bundled isotropic models found in assets/models.")
     st.stop()
@@ -97,6 +99,11 @@ if not state.teaching_mode():
                                      bind="query-params",
                                      help="Seed of the noise: same seed, same walk-through."))
 
+if slow := sorted(set(isotropic) - set(cards)):
+    st.caption(f"Not offered here: {', '.join(slow)}. The walk-through draws at least "
+               f"{walkthrough_samples(min(FINAL_N)):,} samples on the CPU, far too many for "
+               "these photo models (about a sample per second); certify a photo on the "
+               "**Certify** page instead (Images: Photos).")
 sigma = float(card.noise["sigma"])
 choice = NoiseChoice.of_card(card)
 image = bundled_model_input(image_id, arch.input_shape)

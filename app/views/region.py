@@ -77,10 +77,11 @@ def check_section(choice: NoiseChoice, norm: str, image: InputImage,
         "on its boundary, half spread inside, where pixels A and B can move within [0, 1] — "
         "and ask the smoothed classifier for its class at each (Cohen's PREDICT, Monte "
         "Carlo).")
-    models = check_models(choice)
+    models = check_models(choice, jobs.CHECK_N0 + jobs.CHECK_N)
     if not models:
-        st.info(f"No bundled model takes {c}×{h}×{w} inputs: the check needs an MNIST "
-                "(1×28×28) or CIFAR-10 (3×32×32) image.")
+        st.info(f"No bundled model takes {c}×{h}×{w} inputs and runs the check in seconds on "
+                "a CPU: the check needs an MNIST (1×28×28) or CIFAR-10 (3×32×32) image (the "
+                "photo models draw about a sample per second: certify a photo on Certify).")
         return
     left, middle, right = st.columns(3)
     model_id = left.selectbox("Model (base classifier)", models, key=f"{PREFIX}check_model_{h}",

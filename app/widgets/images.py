@@ -13,9 +13,11 @@ from app.cached.images import (
     bundled_image,
     bundled_model_input,
     dataset_title,
+    default_image,
     uploaded_image,
     uploaded_model_input,
 )
+from app.choices import MODEL_FAMILIES, PHOTOS
 from app.figures.images import image_png
 from app.widgets.output import escape_markdown
 from ucan_core.errors import UcanError
@@ -82,11 +84,13 @@ def model_image_picker(shape: tuple[int, int, int], dataset: str, any_dataset: b
                                help="The dataset of the bundled image. Dual RS and routing "
                                     "certify only images of their selector's dataset.")
     entries = dict(catalog.get(dataset) or [e for group in catalog.values() for e in group])
-    first_id = next(iter(entries))
+    opening = default_image(dataset, list(entries))
+    first_id = list(entries)[opening]
     image = None
     if source == "Bundled":
-        image_id = st.selectbox("Image", list(entries), key=f"{prefix}image_{dataset}",
-                                bind="query-params", format_func=entries.__getitem__,
+        image_id = st.selectbox("Image", list(entries), index=opening,
+                                key=f"{prefix}image_{dataset}", bind="query-params",
+                                format_func=entries.__getitem__,
                                 help="Test-set index and label of the bundled image.")
         image = bundled_model_input(image_id, shape)
     else:
@@ -109,17 +113,32 @@ def model_image_picker(shape: tuple[int, int, int], dataset: str, any_dataset: b
         elif invert:
             image = image.inverted()
         if upload is not None and image.key.startswith("upload:"):
-            st.info(f"Your own image, not a {dataset_title(dataset)} test image: the model "
-                    f"only knows {dataset_title(dataset)} images. A certificate says the "
-                    "smoothed answer cannot change nearby, not that it is right for an image "
-                    "unlike its training data (out of distribution).")
+            st.info(out_of_distribution_note(dataset))
     c, h, w = image.shape
     converted = (f"converted from {image.original_size[0]}×{image.original_size[1]} "
                  f"{'greyscale' if image.original_mode == 'L' else 'colour'}"
                  if (image.original_size != (w, h) or (c == 1) != (image.original_mode == "L"))
                  else "no conversion needed")
+    where = (f" Radii are in [0, 1] pixel units of this {h}×{w} image."
+             if converted != "no conversion needed" else "")
     st.image(image_png(image.pixels, min_tile=168),
-             caption=f"As the model sees it: {c}×{h}×{w} ({converted}). "
+             caption=f"As the model sees it: {c}×{h}×{w} ({converted}).{where} "
                      f"{escape_markdown(image.name)}",
              width=200)
     return image
+
+
+def out_of_distribution_note(dataset: str) -> str:
+    """What a certificate of an upload means for a model of ``dataset``: photos of the 1,000
+    ImageNet classes for the photo models; for the others, an image unlike their training
+    data (out of distribution), with the photo models named."""
+    if dataset == PHOTOS:
+        return ("Your own photo: the model answers with one of the 1,000 ImageNet classes "
+                "whatever it shows. A certificate says the smoothed answer cannot change "
+                "nearby, not that it is right.")
+    title = dataset_title(dataset)
+    return (f"Your own image, not a {title} test image: the model only knows {title} images. "
+            "A certificate says the smoothed answer cannot change nearby, not that it is "
+            "right for an image unlike its training data (out of distribution). For a "
+            f"photo, choose Standard RS with Images: **{MODEL_FAMILIES[PHOTOS]}** "
+            "(a classifier of 1,000 ImageNet classes behind a denoiser).")

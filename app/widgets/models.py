@@ -11,39 +11,83 @@ import streamlit as st
 from app.cached.images import dataset_title
 from app.cached.models import (
     DEFAULT_ESTIMATOR,
+    DEFAULT_MODEL,
+    FAMILY_DEFAULTS,
     default_index,
     estimator_cards,
+    sampling_defaults,
     selector_cards,
+    sigma_warning,
 )
-from app.choices import CERTIFY_NPG_OPTIONS, LEARNED, NoiseChoice
+from app.choices import CERTIFY_NPG_OPTIONS, LEARNED, MODEL_FAMILIES, PHOTOS, NoiseChoice
 from app.widgets.noise import DEFAULT_IOTA, DEFAULT_KAPPA
 from ucan_core.two_stage.selectors import EstimatorCard
 from ucan_core.zoo.cards import ModelCard
 
 #: What a routing selector was trained to maximise (its card's ``training.measure``).
 MEASURES = {"radius": "ℓ2 radius", "alm": "ALM"}
+#: Session-state (and URL) keys of the standard model picker: the family, then the model.
+FAMILY_KEY, MODEL_KEY = "cert_family", "cert_model"
+#: Session-state key of the sampling defaults the Certify page's inputs last followed.
+SAMPLING_KEY = "cert_sampling_defaults"
+
+
+def _pick_family_default() -> None:
+    """The family radio changed: open that family's default model."""
+    ss = st.session_state
+    family = next((d for d, title in MODEL_FAMILIES.items() if title == ss.get(FAMILY_KEY)
+                   or d == ss.get(FAMILY_KEY)), None)
+    if family in FAMILY_DEFAULTS:
+        ss[MODEL_KEY] = FAMILY_DEFAULTS[family]
 
 
 def model_picker(cards: dict[str, ModelCard]) -> ModelCard:
-    """The bundled model of standard RS (one of ``cards``) and its card."""
+    """The bundled model of standard RS (one of ``cards``), grouped by family (digits, small
+    photos, photos), and its card."""
     st.subheader("Model")
-    ids = list(cards)
-    model_id = st.selectbox("Model", ids, index=default_index(ids),
-                            key="cert_model", bind="query-params",
+    families = {d: t for d, t in MODEL_FAMILIES.items() if any(c.dataset == d for c in cards.values())}
+    families.update({c.dataset: c.dataset for c in cards.values() if c.dataset not in families})
+    current = str(st.session_state.get(MODEL_KEY) or st.query_params.get(MODEL_KEY)
+                  or DEFAULT_MODEL)
+    family_ids = list(families)
+    opened = cards[current].dataset if current in cards else family_ids[0]
+    family = st.radio("Images", family_ids, index=family_ids.index(opened), key=FAMILY_KEY,
+                      bind="query-params", format_func=families.__getitem__,
+                      on_change=_pick_family_default,
+                      help="What the model was made for: handwritten digits (MNIST, 28×28), "
+                           "small photos of 10 classes (CIFAR-10, 32×32) or photos of 1,000 "
+                           "ImageNet classes (an off-the-shelf classifier behind a denoiser, "
+                           "at 224×224; about a sample per second on a CPU).")
+    ids = [m for m, c in cards.items() if c.dataset == family]
+    model_id = st.selectbox("Model", ids, index=default_index(ids, FAMILY_DEFAULTS.get(family, "")),
+                            key=MODEL_KEY, bind="query-params",
                             help="A bundled base classifier, trained with the noise it is "
-                                 "smoothed with (Gaussian data augmentation).")
+                                 "smoothed with (Gaussian data augmentation), or, for photos, "
+                                 "an off-the-shelf classifier behind an off-the-shelf "
+                                 "denoiser (denoised smoothing).")
     card = cards[model_id]
     sigma_card = float(card.noise["sigma"])
     metrics = card.metrics or {}
     accuracy = " · ".join(f"{label} {metrics[key]:.2%}" for key, label in
                           (("clean_accuracy", "clean"), ("noisy_accuracy", "under noise"))
                           if isinstance(metrics.get(key), (int, float)))
+    split = str(metrics.get("split", "test"))
     st.markdown(
         f"**{dataset_title(card.dataset)}** · "
         f"{card.noise.get('title', card.noise['name'])} noise, σ = {sigma_card:g} · "
         f"{card.npg} NPG  \n"
-        f"Test accuracy: {accuracy or 'not recorded'}")
+        f"{'Test accuracy' if split in ('test', 'train') else 'Accuracy on the ' + split}: "
+        f"{accuracy or 'not recorded'}")
     st.caption(card.description)
+    if card.dataset == PHOTOS:
+        c, h, w = card.architecture.input_shape
+        defaults = sampling_defaults(card)
+        st.info(f"**Photos.** Every image is resized to {h}×{w} by the engine before the "
+                f"noise: the radius is in [0, 1] pixel units of the {h}×{w} image the "
+                "classifier receives, not of your original file. The class is one of "
+                f"{card.architecture.num_classes:,} ImageNet classes. About a sample per "
+                "second on a CPU (the progress bar shows the rate and an ETA), so the page "
+                f"starts at n0 = {defaults['n0']}, n = {defaults['n']}.")
     return card
 
 
@@ -128,13 +172,9 @@ def certify_noise_picker(card: ModelCard) -> NoiseChoice:
                                       value=sigma_card, step=0.05, format="%.3f",
                                       key=f"cert_sigma_{card.id}", persist_state="page", bind="query-params",
                                       help="Per-coordinate standard deviation, pixel units."))
-        trained = card.training.get("levels", [sigma_card])
-        if sigma not in trained:
-            where = (f"σ = {sigma_card:g}" if len(trained) == 1
-                     else "σ ∈ {" + ", ".join(f"{v:g}" for v in trained) + "}")
-            st.warning(f"This model was trained at {where}. A smoothed classifier is certified "
-                       "best at its training σ: at another σ the base classifier errs more "
-                       "under noise, so p̲_A and the radius usually drop.")
+        warning = sigma_warning(card, sigma)
+        if warning is not None:
+            st.warning(warning)
     npg_options = [k for k in CERTIFY_NPG_OPTIONS
                    if k != LEARNED or card.npg != "isotropic"]
     npg = st.selectbox("Noise generator (NPG)", npg_options, key=f"cert_npg_{card.id}",
@@ -157,3 +197,18 @@ def certify_noise_picker(card: ModelCard) -> NoiseChoice:
             st.caption(f"The model was trained with {card.npg} noise; the certificate stays "
                        "valid, but p_A may be lower under this noise.")
     return NoiseChoice.of_card(card, sigma=sigma, npg=npg, kappa=kappa, iota=iota)
+
+
+def follow_sampling(defaults: dict[str, int | float], prefix: str = "cert_") -> dict[str, int | float]:
+    """The sampling defaults of the model just picked (``app.cached.models.sampling_defaults``),
+    returned; when they differ from those of the previous run (another family: the photo
+    models start at small n), the inputs ``prefix + name`` whose default changed take the new
+    one (before they are drawn). A first run keeps what the URL says."""
+    ss = st.session_state
+    last = ss.get(SAMPLING_KEY)
+    if last is not None and last != defaults:
+        for name, value in defaults.items():
+            if last.get(name) != value:
+                ss[f"{prefix}{name}"] = value
+    ss[SAMPLING_KEY] = dict(defaults)
+    return defaults
