@@ -38,14 +38,19 @@ class NamedLog:
 #: Sub-folders of assets/results with the logs of one comparison each (README sections).
 RESULT_STUDIES = {"dual-rs": "Dual RS comparison", "routing": "routing comparison",
                   "copt": "C-OPT grid"}
+#: Sub-folders of assets/results with bundled models' logs of one dataset (named by model,
+#: like the logs at the top), with the dataset's title.
+DATASET_FOLDERS = {"photos": "ImageNet, the 20 bundled photos"}
 
 
 @st.cache_data(show_spinner=False)
 def bundled_logs() -> dict[str, NamedLog]:
     """This project's `ucan certify` logs with their .run.json settings: the bundled models'
-    (assets/results, named by model) first, then each study's (``folder/stem``)."""
+    (assets/results and its :data:`DATASET_FOLDERS`, named by model) first, then each
+    study's (``folder/stem``)."""
     paths = sorted(RESULTS_DIR.glob("*.tsv")) + [
-        path for folder in RESULT_STUDIES for path in sorted((RESULTS_DIR / folder).glob("*.tsv"))]
+        path for folder in (*DATASET_FOLDERS, *RESULT_STUDIES)
+        for path in sorted((RESULTS_DIR / folder).glob("*.tsv"))]
     out = {}
     for path in paths:
         run = path.with_name(path.name + ".run.json")
@@ -53,7 +58,10 @@ def bundled_logs() -> dict[str, NamedLog]:
         folder = path.parent.name
         study = RESULT_STUDIES.get(folder)
         name = f"{folder}/{path.stem}" if study else str(settings.get("model", path.stem))
-        source = f"ucan certify ({study})" if study else "ucan certify (this project)"
+        dataset = DATASET_FOLDERS.get(folder)
+        source = (f"ucan certify ({study})" if study
+                  else f"ucan certify (this project, {dataset})" if dataset
+                  else "ucan certify (this project)")
         out[name] = NamedLog(name, source, read_log(path), settings)
     return out
 

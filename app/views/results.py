@@ -39,8 +39,8 @@ st.title("Results")
 st.markdown(
     "Certified accuracy at radius r is the fraction of test inputs that the smoothed "
     "classifier gets right **and** certifies with radius ≥ r (abstentions count as wrong; "
-    "Cohen et al.'s rule). Curves from this project's `ucan certify` logs (MNIST, CIFAR-10; "
-    "the Dual RS, routing and C-OPT studies on request), the "
+    "Cohen et al.'s rule). Curves from this project's `ucan certify` logs (MNIST, CIFAR-10, "
+    "ImageNet photos; the Dual RS, routing and C-OPT studies on request), the "
     "published logs of Cohen et al. (2019) (CIFAR-10, ImageNet) and your own log, overlaid. "
     "Radii are in pixel units of each dataset: a radius on 3×224×224 ImageNet images is not "
     "comparable with one on 28×28 MNIST digits.")
@@ -51,7 +51,8 @@ chosen_ours = col_ours.multiselect(
     "This project's logs", list(ours), default=[n for n in DEFAULT_OURS if n in ours],
     key=f"{PREFIX}ours", bind="query-params",
     help="`ucan certify` logs in assets/results: the bundled models (MNIST: 500 test images, "
-         "n = 5,000; CIFAR-10: the exact 100, n = 2,000; α = 0.001), then the Dual RS, "
+         "n = 5,000; CIFAR-10: the exact 100, n = 2,000; ImageNet: the 20 bundled photos at "
+         "224×224, n = 100, so no radius above 1.5σ; α = 0.001), then the Dual RS, "
          "routing and C-OPT studies (dual-rs/…, routing/…, copt/…). Each log's images, n and "
          "α are under “Where each log comes from”.")
 chosen_cohen = col_cohen.multiselect(
@@ -116,9 +117,10 @@ downloads([
     ("Table (JSON)", analysis.format_table(summaries, "json"), "certified-accuracy.json"),
     ("Curves (CSV)", csv_text(curve_rows), "certified-accuracy-curves.csv")],
     key="results_dl")
+# settings as text: one column may mix numbers and words (the photo logs' seed is "photo index")
 runs = [{"log": e.name, "source": e.source, "rows": len(e.log),
-         **{k: v for k, v in e.settings.items() if not isinstance(v, dict)},
-         **{f"noise.{k}": v for k, v in e.settings.get("noise", {}).items()
+         **{k: str(v) for k, v in e.settings.items() if not isinstance(v, dict)},
+         **{f"noise.{k}": str(v) for k, v in e.settings.get("noise", {}).items()
             if k in ("name", "sigma", "npg")}} for e in logs]
 with st.expander("Where each log comes from (run settings)"):
     st.dataframe(runs, hide_index=True, width="stretch")
