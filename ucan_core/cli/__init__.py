@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from ucan_core.cli import (
     analyze,
@@ -33,8 +34,16 @@ COMMANDS = (radius, tightness, certify, bench, train, train_estimator, train_sel
             audit, copt, iopt, models)
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argparse parser whose errors are one line, like every other error of the CLI (its
+    subcommand parsers are of the same class)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"ucan: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ucan", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="ucan", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
         command.add_parser(sub)

@@ -60,7 +60,6 @@ def check_dataset_args(args: argparse.Namespace) -> None:
         raise UcanError("--dataset needs --out LOG.tsv")
     check_count("--skip", args.skip)
     check_count("--inputs-per-pass", args.inputs_per_pass)
-    check_count("--seed", args.seed, 0)
     if args.max is not None:
         check_count("--max", args.max)
     if args.workers is not None:

@@ -52,6 +52,18 @@ def _floats(option: str, text: str | None, count: int | None = None) -> list[flo
     return values
 
 
+def seed_value(text: str) -> int:
+    """argparse type of ``--seed``: an integer in the engine's seed range
+    (:func:`~ucan_core.certify.seeds.check_seed`)."""
+    from ucan_core.certify.seeds import check_seed
+
+    try:
+        return check_seed(int(text))
+    except ValueError:  # int() of a non-integer, or UcanError (a ValueError) of check_seed
+        raise argparse.ArgumentTypeError("must be an integer in [0, 2**64 - 1], "
+                                         f"got {text!r}") from None
+
+
 def _print_json(data: Any) -> None:
     """``data`` as indented JSON on stdout, non-finite floats as strings ("inf", "nan")."""
     def clean(obj: Any) -> Any:
@@ -146,7 +158,7 @@ def add_sampling_options(p: argparse.ArgumentParser, n: int, per: str = "",
     p.add_argument("--n", type=int, default=n, help=f"estimation samples{per}")
     p.add_argument("--alpha", type=float, default=0.001, help=alpha_help)
     p.add_argument("--batch", type=int, default=1000, help="samples per forward pass")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--seed", type=seed_value, default=0, help="random seed")
 
 
 def add_data_options(p: argparse.ArgumentParser, what: str = "the dataset files") -> None:
@@ -160,7 +172,7 @@ def add_training_options(p: argparse.ArgumentParser, epochs: int, out: str) -> N
     p.add_argument("--epochs", type=int, default=epochs)
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--lr", type=float, default=0.05)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_value, default=0)
     p.add_argument("--id", required=True, help="model id (file name)")
     add_data_options(p)
     p.add_argument("--out", default=out, help="output folder")

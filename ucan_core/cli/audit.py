@@ -6,7 +6,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ucan_core.cli._common import _print_json, add_data_options, add_noise_options, noise_source
+from ucan_core.cli._common import (
+    _print_json,
+    add_data_options,
+    add_noise_options,
+    noise_source,
+    seed_value,
+)
 from ucan_core.devices import resolve_device
 from ucan_core.errors import UcanError
 
@@ -42,7 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             ("n0", int, 100, "selection samples (--image)"),
             ("n", int, 10_000, "estimation samples (--image)"),
             ("alpha", float, 0.001, "certification failure probability (--image)"),
-            ("seed", int, 0, "random seed")):
+            ("seed", seed_value, 0, "random seed")):
         p.add_argument(f"--{name}", type=kind, default=default, help=text)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument("--json", action="store_true", help="print JSON (summary and every certificate)")

@@ -6,6 +6,7 @@ import argparse
 
 import torch
 
+from ucan_core.checks import check_count
 from ucan_core.cli._common import _print_json
 from ucan_core.devices import resolve_device
 from ucan_core.errors import UcanError
@@ -29,6 +30,7 @@ def run(args: argparse.Namespace) -> None:
     from ucan_core.npg.source import NoiseSource
     from ucan_core.zoo.bundled import list_images, load_model, load_npg
 
+    check_count("--threads", args.threads, 0)
     dev = resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)

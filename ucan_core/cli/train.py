@@ -13,12 +13,14 @@ from ucan_core.cli._common import (
     add_training_options,
     run_options,
 )
+from ucan_core.zoo.architectures import ARCHITECTURES
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a base classifier with noise augmentation")
     p.add_argument("--dataset", default="mnist")
-    p.add_argument("--arch", default="mnist_cnn")
+    p.add_argument("--arch", default="mnist_cnn", choices=tuple(ARCHITECTURES),
+                   help="base classifier architecture")
     add_noise_options(p, required=True)
     add_training_options(p, epochs=10, out="assets/models")
     p.add_argument("--npg", default="isotropic", choices=("isotropic", "universal", "input-dependent"),
