@@ -33,3 +33,15 @@ SOUNDNESS_NOTES: dict[str, str] = {
                        "classifier recomputes them on a perturbed input.",
     "approximate": "Approximation: a numerical estimate of the radius, not a guarantee.",
 }
+
+#: The assumption of a default-mode certificate (a continuous noise drawn in float32).
+FLOAT_NOTE = ("Floating-point assumption: the noise is drawn in float32 and added to the input "
+              "in float32; the guarantee is proven for the continuous noise, and a base "
+              "classifier that reads the float lattice of the draws could break it.")
+#: The assumption of a float-sound certificate (:mod:`ucan_core.noises.discrete`).
+GRID_NOTE = ("Float-sound (Voráček & Hein 2023): the input is on the 1/255 grid, the noise is "
+             "the Gaussian rounded to that grid, drawn from random integers with exact integer "
+             "thresholds, and input + noise is summed in integers, so the model reads exactly "
+             "the inputs of the theorem's smoothed classifier; the radius covers perturbations "
+             "on the 1/255 grid and already deducts the thresholds' error. Assumes fair random "
+             "bits and a model whose output for one input does not depend on its batch.")

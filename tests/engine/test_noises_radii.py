@@ -49,10 +49,13 @@ CLOSED_FORMS: list[tuple[str, dict[str, float], float, str]] = [
     ("pareto", {}, 1.0, "sound"),
     ("pareto", {"a": 6.0}, 1.0, "sound"),
     ("expinf", {}, 1.0, "sound"),
-    ("expinf", {}, INF, "sound"),
+    ("expinf", {}, INF, "exact"),
     ("powinf", {}, 1.0, "sound"),
     ("uniformball", {}, 2.0, "exact"),
     ("exp2", {}, 2.0, "sound"),
+    ("discrete_gaussian", {}, 1.0, "sound"),
+    ("discrete_gaussian", {}, 2.0, "sound"),
+    ("discrete_gaussian", {}, INF, "sound"),
 ]
 NO_CLOSED_FORM = ("cauchy", "expmix", "laplace_gaussian")
 

@@ -6,14 +6,10 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ucan_core.labels import SOUNDNESS_NOTES, Kind, Radius, Soundness
+from ucan_core.labels import FLOAT_NOTE, SOUNDNESS_NOTES, Kind, Radius, Soundness
 
 ABSTAIN = -1  # the prediction of a certificate, or of PREDICT, that abstains
 FIXED_BOUND = "clopper-pearson (fixed n)"
-#: The assumption every default-mode certificate rests on.
-FLOAT_NOTE = ("Floating-point assumption: the noise is drawn in float32 and added to the input "
-              "in float32; the guarantee is proven for the continuous noise, and a base "
-              "classifier that reads the float lattice of the draws could break it.")
 
 
 @dataclass
@@ -26,8 +22,9 @@ class Certificate:
     says what the statement covers (:data:`SOUNDNESS_NOTES`). ``bound`` names how
     ``p_a_lower`` was computed from the ``samples_used`` estimation samples: Clopper–Pearson
     at the fixed n, or an anytime-valid confidence sequence for a run that may stop early.
-    ``assumption`` states what every certificate rests on: the float32 noise stands for the
-    continuous noise of the theorem (:data:`FLOAT_NOTE`).
+    ``assumption`` states what the certificate rests on, from its noise: the float32 noise
+    stands for the continuous noise of the theorem (:data:`FLOAT_NOTE`, the default), or the
+    float-sound argument of the grid noise (:data:`~ucan_core.labels.GRID_NOTE`).
     """
 
     prediction: int

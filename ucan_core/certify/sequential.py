@@ -192,7 +192,8 @@ def _certificate(smoothed: SmoothedClassifier, top: int, p_lower: float,
         n0=n0, n=used, alpha=alpha, noise=smoothed.noise.describe(),
         soundness="approximate" if radius.kind == "approximate" and soundness == "sound"
         else soundness,
-        seconds=seconds, samples_used=used, bound=BOUND_NAME)
+        seconds=seconds, samples_used=used, bound=BOUND_NAME,
+        assumption=smoothed.noise.assumption)
 
 
 @dataclass(frozen=True)

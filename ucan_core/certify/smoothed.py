@@ -31,13 +31,14 @@ def noisy_samples(noise: Noise, x: torch.Tensor, num: int,
                   seed: int | None = None) -> torch.Tensor:
     """``num`` noisy copies x + ε of one input ``x`` (C×H×W), seeded; shape (num, C, H, W).
 
-    These are exactly what the base classifier sees (no clipping to [0, 1])."""
+    These are exactly what the base classifier sees (:meth:`Noise.perturb`: no clipping to
+    [0, 1], an exact grid sum for the float-sound noise)."""
     check_count("num", num)
     if x.numel() != noise.dim:
         raise UcanError(f"input has {x.numel()} values, the noise has dim {noise.dim}")
     generator = make_rng(seed, noise.device)
-    eps = noise.sample(num, generator).view(num, *x.shape)
-    return x.to(noise.device, torch.float32)[None] + eps
+    flat = x.to(noise.device, torch.float32).reshape(1, -1)
+    return noise.perturb(flat, num, generator).view(num, *x.shape)
 
 
 class SmoothedClassifier:
@@ -92,8 +93,7 @@ class SmoothedClassifier:
         remaining = num
         while remaining > 0:
             k = min(per_input, remaining)
-            eps = self.noise.sample(b * k, generator).view(b, k, -1)
-            noisy = (flat[:, None, :] + eps).view(b * k, *shape)
+            noisy = self.noise.perturb(flat, k, generator).view(b * k, *shape)
             if not torch.isfinite(noisy).all():
                 raise UcanError(f"the noise {self.noise!r} produced non-finite values: its "
                                 "scale is outside the range float32 sampling represents")
@@ -185,6 +185,7 @@ class SmoothedClassifier:
             soundness="approximate" if (radius.kind == "approximate"
                                         and self._soundness() == "sound") else self._soundness(),
             seconds=seconds,
+            assumption=noise.assumption,
         )
 
     def certify_sequential(self, x: torch.Tensor, n0: int, n_max: int, alpha: float,

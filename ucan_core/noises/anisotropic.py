@@ -60,6 +60,9 @@ class AnisotropicNoise(Noise):
                  input_dependent: bool = False) -> None:
         if base.base is not base:
             raise UcanError("the base of an anisotropic noise must be an isotropic noise")
+        if base.float_sound:
+            raise UcanError(f"the float-sound noise {base.name!r} lives on the 1/255 grid, which "
+                            "a scale map would leave: use it isotropic")
         self._base = base
         self._scale = _as_map("scale", scale, base.dim, base.device)
         if (self._scale <= 0).any():

@@ -7,6 +7,8 @@ Every noise ε ∈ ℝ^d is parameterised by ``sigma``, the per-coordinate stand
 * ``sample(num, generator)`` — ``num`` i.i.d. draws of shape ``(num, d)`` on its device,
   reproducible through a ``torch.Generator``;
 * ``log_prob(eps)`` — the normalised joint log-density, summed over the last axis;
+* ``perturb(x, num, generator)`` — the noisy inputs the base classifier reads: x + ε in
+  float32, or an exact integer sum on the 1/255 grid for the float-sound noise (:mod:`.discrete`);
 * ``radius(p_a, norm)`` / ``radius_curve(p_a, norm)`` — the certified radius of the smoothed
   classifier for a lower bound ``p_a`` on the top-class probability (binary form
   p_B = 1 − p_A), tagged with its :data:`Kind`.
@@ -36,7 +38,7 @@ import torch
 
 from ucan_core.checks import check_count, check_positive
 from ucan_core.errors import UcanError
-from ucan_core.labels import Kind, Radius
+from ucan_core.labels import FLOAT_NOTE, Kind, Radius
 from ucan_core.noises.region import CertifiedRegion
 from ucan_core.norms import STANDARD_NORMS, convert_radius, norm_label, parse_norm
 
@@ -62,6 +64,9 @@ class Noise(ABC):
     direct: ClassVar[dict[float, Kind]] = {}
     defaults: ClassVar[dict[str, float]] = {}
     formulas: ClassVar[dict[float, str]] = {}
+    #: Whether the certificate holds in floating point (:mod:`.discrete`), and what it assumes.
+    float_sound: ClassVar[bool] = False
+    assumption: ClassVar[str] = FLOAT_NOTE
 
     def __init__(self, sigma: float, dim: int, device: str | torch.device | None = None,
                  **params: float) -> None:
@@ -98,6 +103,13 @@ class Noise(ABC):
     @abstractmethod
     def sample(self, num: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``num`` draws of ε as a float32 tensor of shape ``(num, dim)`` on ``self.device``."""
+
+    def perturb(self, x: torch.Tensor, num: int,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+        """``num`` noisy copies x + ε of each row of ``x`` (B, d), shape (B, num, d): exactly
+        what the base classifier reads (a float32 sum, no clipping)."""
+        eps = self.sample(x.shape[0] * num, generator).view(x.shape[0], num, -1)
+        return x[:, None, :] + eps
 
     @abstractmethod
     def log_prob(self, eps: torch.Tensor) -> torch.Tensor:
