@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -80,7 +80,8 @@ class _Settings:
     NAMES: ClassVar[dict[str, str]] = {
         "image_key": "image", "model_id": "model", "noise.sigma": "σ", "noise.npg": "NPG",
         "noise.kappa": "κ", "noise.iota": "ι", "batch_size": "batch size", "alpha": "α",
-        "estimator_id": "σ-estimator", "expert_ids": "experts", "selector_id": "selector"}
+        "estimator_id": "σ-estimator", "expert_ids": "experts", "selector_id": "selector",
+        "sequential": "anytime-valid", "target_radius": "target radius"}
     image_key: str
     n0: int
     n: int
@@ -112,6 +113,10 @@ class CertifySettings(_Settings):
     mode: ClassVar[str] = "standard"
     model_id: str
     noise: NoiseChoice
+    #: Anytime-valid CERTIFY (``certify_sequential``) with n_max = n: it may stop early (at
+    #: ``target_radius`` if given, or by the Stop button) and still certify.
+    sequential: bool = field(default=False, kw_only=True)
+    target_radius: float | None = field(default=None, kw_only=True)
 
     @property
     def title(self) -> str:

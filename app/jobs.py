@@ -1,39 +1,40 @@
-"""Background jobs of the app, in one place: a certification (standard, Dual RS, routing),
-an attack audit of a certificate and the Region page's empirical check — how each is started,
-polled, cancelled and its outcome taken — and the session probe that stops the job of a
-closed browser tab.
-
-A job runs the engine in a worker thread. The worker never calls Streamlit: it writes plain
-attributes of its :class:`BackgroundJob` (done/total, result, error, cancelled), and the page
-reads them from a polling fragment (``app.panels.job``). Cancel is a threading.Event checked in
-the engine's progress callback, which raises ``ucan_core.errors.Cancelled`` to stop the run;
-the same callback cancels a job whose browser session has gone (:func:`session_probe`).
+"""Background jobs of the app, in one place: a certification (standard with fixed n or
+anytime-valid with a Stop button, Dual RS, routing), an attack audit of a certificate and the
+Region page's empirical check — what each runs in the engine, how it is started and its
+outcome taken — and the session probe that stops the job of a closed browser tab. They run
+on the server's one job queue (``app.workers``: BackgroundJob, JobQueue, polling).
 """
 
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
-import math
-import os
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
 
 import numpy as np
-import streamlit as st
 import torch
 from streamlit import runtime
-from streamlit.logger import get_logger
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from app.cached.models import model_on, noise_source, two_stage_on
 from app.cached.noise import build
 from app.choices import CertifySettings, RegionCheckSettings, TwoStageSettings
+from app.workers import (  # noqa: F401 — the job machinery, re-exported for the pages
+    JOB_FIRST_WAIT_S,
+    JOB_POLL_S,
+    LOG,
+    QUEUE,
+    SESSION_TIMEOUT_S,
+    BackgroundJob,
+    new_outcome,
+    poll_interval,
+    remember,
+    session_timeout,
+    start_job,
+)
 from ucan_core.audit.attack import AttackBudget
 from ucan_core.audit.certificates import (
     AttackEvidence,
@@ -48,36 +49,10 @@ from ucan_core.audit.slice_check import SliceCheck, check_slice
 from ucan_core.certify.certificate import Certificate
 from ucan_core.certify.smoothed import Progress, SmoothedClassifier
 from ucan_core.devices import resolve_device
-from ucan_core.errors import Cancelled, UcanError
+from ucan_core.errors import UcanError
 from ucan_core.noises.base import Noise
 from ucan_core.two_stage.engine import SelectAndCertify, TwoStageCertificate
 from ucan_core.zoo.bundled import model_card
-
-_JOB_IDS = itertools.count(1)
-#: The server's log (Streamlit's console format and ``logger.level``): one line per job end.
-LOG = get_logger("ucan_explorer")
-
-
-def session_timeout(text: str | None, default: float = 30.0) -> float:
-    """Seconds after which a job whose browser session is gone cancels itself: ``text`` (the
-    environment variable UCAN_SESSION_TIMEOUT_S) if it is a number > 0, else ``default``
-    (a bad value is logged, not fatal: the app must start)."""
-    if text is None:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not value > 0 or math.isinf(value):
-        LOG.warning("UCAN_SESSION_TIMEOUT_S=%r is not a number of seconds > 0; using %g s",
-                    text, default)
-        return default
-    return value
-
-
-#: A job whose browser session has been disconnected for this long cancels itself (s); the
-#: environment variable UCAN_SESSION_TIMEOUT_S sets another value (the closed-tab browser test).
-SESSION_TIMEOUT_S = session_timeout(os.environ.get("UCAN_SESSION_TIMEOUT_S"))
 
 
 def session_probe() -> Callable[[], bool]:
@@ -95,135 +70,57 @@ def session_probe() -> Callable[[], bool]:
     return alive
 
 
-class BackgroundJob:
-    """One engine call (``task``) running in a worker thread; plain state that the page polls.
-
-    The worker calls only the engine. The progress callback it hands to ``task`` records
-    ``done``/``total`` and raises :class:`Cancelled` once :meth:`cancel` was called, or once
-    ``alive`` (see :func:`session_probe`) has said no for ``timeout`` seconds (default
-    :data:`SESSION_TIMEOUT_S`): the heartbeat is the last time the browser session was seen
-    connected, so a closed tab's job stops (``abandoned``). A task without progress calls
-    runs to its end.
-    """
-
-    def __init__(self, key: str, total: int, task: Callable[[Progress], Any],
-                 alive: Callable[[], bool] | None = None, timeout: float | None = None) -> None:
-        self.id = next(_JOB_IDS)
-        self.key = key
-        self.cancel_event = threading.Event()
-        self.done = 0
-        self.total = total
-        self.started = time.perf_counter()
-        self.finished: float | None = None
-        self.result: Any = None
-        self.error: str | None = None
-        self.cancelled = False
-        self.abandoned = False       # cancelled by the heartbeat: the session was gone
-        self.integrated = False      # the page has moved the outcome into its cache
-        self.timeout = SESSION_TIMEOUT_S if timeout is None else timeout
-        self.heartbeat = time.monotonic()
-        self._alive = alive or (lambda: True)
-        self._task: Callable[[Progress], Any] | None = task
-        self.thread = threading.Thread(target=self._work, name=f"ucan-job-{self.id}",
-                                       daemon=True)
-
-    def start(self) -> BackgroundJob:
-        self.started = time.perf_counter()
-        self.thread.start()
-        return self
-
-    def _check(self) -> None:
-        """Refresh the heartbeat, cancel after ``timeout`` s without one, honour a cancel."""
-        now = time.monotonic()
-        if self._alive():
-            self.heartbeat = now
-        elif now - self.heartbeat > self.timeout:
-            self.abandoned = True
-            self.cancel_event.set()
-        if self.cancel_event.is_set():
-            raise Cancelled()
-
-    def _progress(self, done: int, total: int) -> None:
-        self.done, self.total = done, total
-        self._check()
-
-    def _work(self) -> None:
-        try:
-            self._check()
-            assert self._task is not None
-            self.result = self._task(self._progress)
-            self.done = self.total
-        except Cancelled:
-            self.cancelled = True
-        except UcanError as error:
-            self.error = str(error)
-        except Exception as error:  # noqa: BLE001 — shown to the user, not raised in a thread
-            self.error = f"unexpected {type(error).__name__}: {error}"
-        finally:
-            self._task = None  # drop the model/input references
-            self.finished = time.perf_counter()
-            self._log_end()
-
-    def _log_end(self) -> None:
-        """One line in the server log saying how the job ended and how far it got."""
-        if self.abandoned:
-            how = f"abandoned: its browser session was not seen for over {self.timeout:g} s"
-        elif self.cancelled:
-            how = "cancelled"
-        elif self.error is not None:
-            how = f"failed ({self.error})"
-        else:
-            how = "finished"
-        LOG.info("%s %d %s; %s / %s done in %.1f s", type(self).__name__, self.id, how,
-                 f"{self.done:,}", f"{self.total:,}", self.elapsed)
-
-    def cancel(self) -> None:
-        self.cancel_event.set()
-
-    @property
-    def running(self) -> bool:
-        return self.finished is None
-
-    @property
-    def elapsed(self) -> float:
-        return (self.finished or time.perf_counter()) - self.started
-
-    @property
-    def rate(self) -> float:
-        """Samples per second so far."""
-        return self.done / self.elapsed if self.elapsed > 0 else 0.0
-
-    @property
-    def eta(self) -> float | None:
-        """Seconds left at the current rate (None before the first batch)."""
-        if not self.done or not self.rate:
-            return None
-        return max(0.0, (self.total - self.done) / self.rate)
-
-    def wait(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` s for the worker; True when it has finished."""
-        self.thread.join(timeout)
-        return not self.running
-
-
 class CertifyJob(BackgroundJob):
-    """One certification: ``classifier.certify`` (standard, Dual RS or routing) of one input
-    ``x``."""
+    """One certification of one input ``x``: ``classifier.certify`` (standard with fixed n,
+    Dual RS or routing), or for standard settings with ``sequential`` the anytime-valid
+    ``certify_sequential`` up to n_max = ``settings.n``: ``live`` is then the certificate a
+    stop would return now (after every round of samples) and :meth:`stop` ends the run with
+    it, a valid certificate (Cancel still discards the run)."""
 
     def __init__(self, settings: CertifySettings | TwoStageSettings,
                  classifier: SmoothedClassifier | SelectAndCertify, x: torch.Tensor,
                  noise: Noise | None,
                  alive: Callable[[], bool] | None = None, timeout: float | None = None) -> None:
         s = settings
-        standard = isinstance(settings, CertifySettings)
-        super().__init__(settings.key(), settings.samples,
-                         lambda progress: classifier.certify(
-                             x, s.n0, s.n, s.alpha, s.batch_size, s.seed,
-                             overall_progress(progress, s.samples) if standard else progress),
-                         alive, timeout)
+        self.sequential = isinstance(s, CertifySettings) and s.sequential
+        self.stop_event = threading.Event()
+        self.live: Certificate | None = None
+        standard = isinstance(s, CertifySettings)
+
+        def task(progress: Progress) -> Certificate | TwoStageCertificate:
+            if self.sequential:
+                assert isinstance(classifier, SmoothedClassifier)
+                return self._sequential(classifier, x, progress)
+            return classifier.certify(x, s.n0, s.n, s.alpha, s.batch_size, s.seed,
+                                      overall_progress(progress, s.samples) if standard
+                                      else progress)
+
+        super().__init__(s.key(), s.samples, task, alive, timeout)
         self.settings = settings
         self.noise = noise
         self.pixels = x.numpy().copy()
+
+    def _sequential(self, classifier: SmoothedClassifier, x: torch.Tensor,
+                    progress: Progress) -> Certificate:
+        s = self.settings
+        assert isinstance(s, CertifySettings)
+        cert = classifier.certify_sequential(
+            x, s.n0, s.n, s.alpha, s.target_radius, s.batch_size, s.seed, progress,
+            self.stop_event.is_set, self._watch)
+        self.total = s.n0 + cert.samples_used   # what was drawn: the run may stop early
+        return cert
+
+    def _watch(self, cert: Certificate) -> None:
+        self.live = cert
+
+    def stop(self) -> None:
+        """End a sequential run now with the certificate it has (``live``)."""
+        self.stop_event.set()
+
+    @property
+    def stopped(self) -> bool:
+        """A sequential run that was ended by :meth:`stop`."""
+        return self.stop_event.is_set()
 
 
 # --------------------------------------------------------------------------------------------
@@ -273,13 +170,14 @@ class CertifyResult:
     elapsed: float          # wall time of the job, all stages
     samples_per_s: float
     finished_at: float      # time.time()
+    stopped: bool = False   # a sequential run ended by its Stop button
 
 
 def result_of(job: CertifyJob) -> CertifyResult:
     assert job.result is not None
     return CertifyResult(job.key, job.settings, job.result, job.noise, job.pixels, job.elapsed,
                          job.total / job.elapsed if job.elapsed > 0 else float("nan"),
-                         time.time())
+                         time.time(), job.stopped)
 
 
 # --------------------------------------------------------------------------------------------
@@ -421,47 +319,3 @@ def start_region_check(settings: RegionCheckSettings, pixels: np.ndarray,
         return RegionCheck(s, cert, region.radius, check, time.perf_counter() - began)
 
     return BackgroundJob(s.key(), s.samples, task, alive).start()
-
-
-# --------------------------------------------------------------------------------------------
-# Starting a job from a page and taking its outcome
-
-#: How often the panel of a running background job refreshes (s).
-JOB_POLL_S = 0.5
-#: After a click the script waits this long for the worker, so short runs and argument errors
-#: from the engine show up in the same rerun (s).
-JOB_FIRST_WAIT_S = 0.4
-
-
-def start_job(start: Callable[[], BackgroundJob], state_key: str,
-              failure: str) -> BackgroundJob | None:
-    """Start a background job (``start()``), keep it in session state ``state_key`` and wait
-    :data:`JOB_FIRST_WAIT_S` for it; if it cannot start, say ``failure: why`` and return None."""
-    try:
-        job = start()
-    except UcanError as error:
-        st.error(f"{failure}: {error}")
-        return None
-    except Exception as error:  # noqa: BLE001 — e.g. out of memory loading the model
-        st.error(f"{failure}: unexpected {type(error).__name__}: {error}")
-        return None
-    st.session_state[state_key] = job
-    job.wait(JOB_FIRST_WAIT_S)
-    return job
-
-
-def new_outcome(job: BackgroundJob) -> Any:
-    """A stopped job's result, the first time it is asked for (it is then marked integrated);
-    None while it runs, afterwards, or when it failed or was cancelled."""
-    if job.running or job.integrated:
-        return None
-    job.integrated = True
-    return job.result
-
-
-def remember(cache: OrderedDict[str, Any], key: str, value: Any, size: int) -> None:
-    """Put ``value`` in the session's LRU ``cache`` (at most ``size`` entries)."""
-    cache[key] = value
-    cache.move_to_end(key)
-    while len(cache) > size:
-        cache.popitem(last=False)

@@ -96,15 +96,18 @@ def soundness_of(log: Log) -> str:
 def summarize(log: Log, radii: Sequence[float] = DEFAULT_RADII, measure: str = "radius",
               high_prob: tuple[float, float] | None = None, name: str | None = None) -> Summary:
     """The certified-accuracy summary of ``log`` against column ``measure`` (radius or alm);
-    with ``high_prob=(α, ρ)`` the certified accuracies are Cohen's high-probability bounds."""
-    values = _measure_values(log, measure)
+    with ``high_prob=(α, ρ)`` the certified accuracies are Cohen's high-probability bounds.
+    A log without rows is refused (its ACR and accuracies would be NaN)."""
     n = len(log)
+    if not n:
+        raise UcanError(f"{name or log.path} has a header but no rows: nothing to summarize")
+    values = _measure_values(log, measure)
     accuracy = certified_accuracy(log.correct, values, radii)
     if high_prob is not None:
         accuracy = accuracy - high_prob_correction(n, *high_prob)
 
     def mean(x: np.ndarray) -> float:
-        return float(np.mean(x)) if n else math.nan
+        return float(np.mean(x))
 
     return Summary(log=name or str(log.path), measure=measure, rows=n,
                    abstain_rate=mean(log.predict == -1), clean_accuracy=mean(log.correct == 1),

@@ -213,7 +213,8 @@ def radius_perturbation(pixels: np.ndarray, radius: float, norm: str, seed: int 
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def sample_plan(choice: NoiseChoice, alpha: float, n: int) -> Plan:
+def sample_plan(choice: NoiseChoice, alpha: float, n: int, target: float | None = None) -> Plan:
     """The engine's planner (``ucan_core.certify.planner.plan``) for the base noise of
-    ``choice``: the largest radius n samples can certify at α."""
-    return plan(build(replace(choice, npg="isotropic")), alpha, n=n)
+    ``choice``: the largest radius n samples can certify at α, and the samples a ``target``
+    radius needs (fixed n and anytime-valid)."""
+    return plan(build(replace(choice, npg="isotropic")), alpha, n=n, target=target)

@@ -30,7 +30,7 @@ from app.figures.votes import p_a_interval_figure, votes_figure
 from app.jobs import AuditOutcome, CertifyResult
 from app.panels.audit import audit_section
 from app.widgets.output import chart, downloads, escape_markdown, soundness_badge
-from ucan_core.certify.certificate import Certificate
+from ucan_core.certify.certificate import FIXED_BOUND, Certificate
 from ucan_core.two_stage.engine import TwoStageCertificate
 from ucan_core.zoo.bundled import list_images, model_card
 
@@ -197,6 +197,19 @@ def certificate_downloads(stem: str, json_text: str, row: dict) -> None:
                       key="cert_dl", what="the certificate and the settings that produced it")
 
 
+def bound_words(result: CertifyResult) -> str:
+    """How p̲_A was bounded: Clopper–Pearson at the fixed n, or the anytime-valid confidence
+    sequence after the estimation samples it used, of at most the settings' n, and why it
+    stopped there."""
+    cert, s = result.certificate, result.settings
+    if cert.bound == FIXED_BOUND:
+        return f"one-sided Clopper–Pearson at α = {cert.alpha:g}, fixed n"
+    why = ("stopped by you" if result.stopped else "ran to n_max" if cert.samples_used >= s.n
+           else "stopped at the target radius (reached or ruled out)")
+    return (f"anytime-valid confidence sequence at α = {cert.alpha:g}: samples used "
+            f"{cert.samples_used:,} of n_max = {s.n:,}, {why}")
+
+
 def show_result(result: CertifyResult, status: str, current: Settings,
                 audits: dict[str, AuditOutcome], job_key: str) -> None:
     """A standard certificate: votes, p_A, radii, soundness, downloads and the audit (its
@@ -224,6 +237,8 @@ def show_result(result: CertifyResult, status: str, current: Settings,
         st.markdown(f"**Prediction: {name}**, certified in {norm} up to radius "
                     f"**{cert.radius:.6g}** {kind_badge(cert.kind)} "
                     f"(pixel units, images in [0, 1]).")
+    if cert.bound != FIXED_BOUND:
+        st.markdown(f":blue-badge[anytime-valid] Bound: {bound_words(result)}.")
 
     col_votes, col_p = st.columns([1.2, 1], gap="medium")
     with col_votes:
@@ -238,8 +253,7 @@ def show_result(result: CertifyResult, status: str, current: Settings,
                                   summary.ci_high, cert.alpha), key="cert_p_a")
         st.markdown(
             f"p̂_A = {summary.k:,}/{cert.n:,} = `{summary.p_hat:.6f}` (empirical)  \n"
-            f"p̲_A = `{cert.p_a_lower:.6f}` (one-sided Clopper–Pearson at α = {cert.alpha:g}, "
-            f"**used**)  \n"
+            f"p̲_A = `{cert.p_a_lower:.6f}` ({bound_words(result)}, **used**)  \n"
             f"{(1 - cert.alpha) * 100:.6g}% interval: [`{summary.ci_low:.6f}`, "
             f"`{summary.ci_high:.6f}`] (two-sided, display only)")
 

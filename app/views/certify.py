@@ -39,6 +39,7 @@ from app.widgets.models import (
     routing_picker,
 )
 from app.widgets.output import escape_markdown
+from app.widgets.sequential import sequential_picker
 from ucan_core.devices import available_devices
 from ucan_core.errors import UcanError
 
@@ -145,6 +146,8 @@ with controls:
         st.caption(f"With n = {n:,} at α = {alpha:g} no radius above **{best:.3g}** "
                    f"({best / choice.sigma:.2f}σ, base noise, native norm) can be certified, "
                    "even if every vote agrees (the engine's planner).")
+    sequential, target = (sequential_picker(choice, alpha, n) if not refusals and mode == "standard"
+                          else (False, None))
     devices = available_devices()
     if state.teaching_mode():
         batch, seed, device = defaults["batch"], defaults["seed"], devices[0]
@@ -166,7 +169,8 @@ blocked: str | None = " ".join(refusals) or None
 sampling = {"image_key": image.key, "n0": n0, "n": n, "alpha": alpha, "batch_size": batch,
             "seed": seed, "device": device}
 if mode == "standard":
-    settings = CertifySettings(model_id=card.id, noise=choice, **sampling)
+    settings = CertifySettings(model_id=card.id, noise=choice, sequential=sequential,
+                               target_radius=target, **sampling)
 else:
     if mode == "dual":
         settings = DualSettings(estimator_id=selector.id, expert_ids=tuple(expert_ids),
@@ -207,7 +211,7 @@ def integrate(job: jobs.BackgroundJob) -> None:
 
 def job_panel() -> None:
     """The running job's progress and Cancel (a fragment: reruns alone while the job runs)."""
-    certify_job_panel(ss.get(JOB), key)
+    certify_job_panel(ss.get(JOB), key, cache)
 
 
 # --------------------------------------------------------------------------------------------
@@ -216,9 +220,10 @@ with results:
     col_button, col_about = st.columns([1, 3], vertical_alignment="center")
     run_clicked = col_button.button("Certify", key="cert_run", type="primary", width="stretch",
                                     disabled=blocked is not None)
-    col_about.caption(f"{settings.title} on {escape_markdown(image.name)} · {n0:,} + {n:,} samples at "
-                      f"α = {alpha:g}{'' if mode == 'standard' else ' per stage (α/2 each)'} "
-                      f"· seed {seed} · {device}")
+    col_about.caption(f"{settings.title} on {escape_markdown(image.name)} · {n0:,} + "
+                      f"{'at most ' if sequential else ''}{n:,} samples at "
+                      f"α = {alpha:g}{'' if mode == 'standard' else ' per stage (α/2 each)'}"
+                      f"{' (anytime-valid)' if sequential else ''} · seed {seed} · {device}")
     if blocked is not None:
         st.warning(blocked)
     job: jobs.BackgroundJob | None = ss.get(JOB)

@@ -39,7 +39,7 @@ from app.figures.formulas import fill_formula
 from app.figures.images import grid_png, image_png
 from app.figures.learn import monte_carlo_figure, peeking_figure, shift_figure
 from app.figures.region import region_figure
-from app.panels.job import cancel_button, job_fragment, stopped_warning
+from app.panels.job import JobWords, job_fragment, job_panel
 from app.widgets.output import chart, downloads
 
 _t0 = time.perf_counter()
@@ -52,6 +52,7 @@ JOB_KEY, RUNS_KEY, PLAY_KEY, NEXT_KEY = ("learn_job", "learn_runs", "learn_playi
                                          "learn_next_stage")
 #: Seconds per stage when ▶ plays the stages.
 PLAY_S = 1.2
+WALKTHROUGH = JobWords("The walk-through", "samples", "result", "The walk-through failed")
 ss = st.session_state
 runs: OrderedDict[str, list] = ss.setdefault(RUNS_KEY, OrderedDict())
 
@@ -111,21 +112,11 @@ sizes_text = ", ".join(f"{n:,}" for n in stage_sizes(final_n))
 run_key = json.dumps([model_id, image_id, final_n, alpha, seed])
 
 
-def job_panel() -> None:
+def walkthrough_panel() -> None:
     """Progress and Cancel of the walk-through's background job; the page redraws when it ends."""
-    job = ss.get(JOB_KEY)
-    if job is None:
-        return
-    if job.running:
-        st.progress(min(1.0, job.done / max(job.total, 1)),
-                    text=f"Running CERTIFY at n = {sizes_text}: {job.done:,} / {job.total:,} "
-                         f"samples · {job.elapsed:.0f} s")
-        cancel_button(job, f"{PREFIX}cancel")
-        return
-    if not job.integrated:
-        st.rerun()
-    if not stopped_warning(job, "The walk-through", "samples", "result") and job.error:
-        st.error(f"The walk-through failed: {job.error}")
+    job_panel(ss.get(JOB_KEY), WALKTHROUGH, lambda job: (
+        f"Running CERTIFY at n = {sizes_text}: {job.done:,} / {job.total:,} samples · "
+        f"{job.elapsed:.0f} s"), f"{PREFIX}cancel")
 
 
 if final_n <= SCRIPT_MAX_N:
@@ -146,7 +137,7 @@ else:
     if job is not None and (outcome := jobs.new_outcome(job)) is not None:
         jobs.remember(runs, run_key, outcome, 8)
         st.rerun()
-    job_fragment(job_panel, job)
+    job_fragment(walkthrough_panel, job)
     st.caption(f"The steps below appear when CERTIFY at n = {sizes_text} has finished "
                f"(Final n = 10,000 shows them at once).")
     st.stop()

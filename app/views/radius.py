@@ -21,7 +21,7 @@ from app import jobs, state
 from app.cached import radius as cached_radius
 from app.figures import radius as radius_figures
 from app.figures.common import csv_text, fmt, kind_badge, norm_symbol
-from app.panels.job import cancel_button, job_fragment, stopped_warning
+from app.panels.job import JobWords, job_fragment, job_panel
 from app.widgets.images import image_picker
 from app.widgets.noise import DEFAULT_SIGMA
 from app.widgets.output import chart, downloads
@@ -36,6 +36,7 @@ NORMS = ["0.5", "1", "1.5", "2", "3", "4", "inf"]
 MAX_DIM = 3 * 224 * 224
 MAX_DENSITIES = 4
 JOB_KEY, CURVES_KEY = "rd_job", "rd_curves"
+CURVES = JobWords("The conservative curves", "curves", "curves", "Cannot compute the curves")
 ss = st.session_state
 computed: OrderedDict[str, cached_radius.DensityCurves] = ss.setdefault(CURVES_KEY, OrderedDict())
 EXPLANATION = r"""
@@ -165,28 +166,17 @@ with results:
                 jobs.remember(computed, json.dumps(spec), curves, 32)
             st.rerun()
 
-        def job_panel() -> None:
+        def curves_panel() -> None:
             """Progress and Cancel of the conservative curves; the page redraws at the end."""
-            job = ss.get(JOB_KEY)
-            if job is None:
-                return
-            if job.running:
-                st.progress(min(1.0, job.done / max(job.total, 1)),
-                            text=f"Conservative curves: {job.done} / {job.total} done · "
-                                 f"{job.elapsed:.0f} s (about a minute a curve on a CPU)")
-                cancel_button(job, f"{PREFIX}cancel")
-                st.caption("Cancel takes effect between curves: the curve in progress "
-                           "finishes in the background and is dropped.")
-                return
-            if not job.integrated:
-                st.rerun()
-            if not stopped_warning(job, "The conservative curves", "curves", "curves") \
-                    and job.error:
-                error_slot.error(f"Cannot compute the curves: {job.error}")
-            st.button("Compute them again", key=f"{PREFIX}retry",
-                      on_click=lambda: ss.pop(JOB_KEY, None))
+            if job_panel(ss.get(JOB_KEY), CURVES, lambda job: (
+                    f"Conservative curves: {job.done} / {job.total} done · {job.elapsed:.0f} s "
+                    "(about a minute a curve on a CPU)"), f"{PREFIX}cancel",
+                    lambda _: st.caption("Cancel takes effect between curves: the curve in "
+                                         "progress finishes in the background and is dropped.")):
+                st.button("Compute them again", key=f"{PREFIX}retry",
+                          on_click=lambda: ss.pop(JOB_KEY, None))
 
-        job_fragment(job_panel, job)
+        job_fragment(curves_panel, job)
     if not entries and slow and not errors:
         if job is not None and job.running:
             st.info("The conservative curves appear here once computed (progress above).")

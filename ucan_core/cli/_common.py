@@ -64,13 +64,24 @@ def seed_value(text: str) -> int:
                                          f"got {text!r}") from None
 
 
+def _non_finite_note(value: float) -> str:
+    return "undefined (NaN)" if math.isnan(value) else "unbounded" if value > 0 else "-unbounded"
+
+
 def _print_json(data: Any) -> None:
-    """``data`` as indented JSON on stdout, non-finite floats as strings ("inf", "nan")."""
+    """``data`` as indented JSON on stdout. JSON has no infinity: a non-finite float is
+    ``null``, and in an object a ``KEY_note`` beside it says which ("unbounded" for +∞, e.g.
+    the radius at p_A = 1; "-unbounded"; "undefined (NaN)")."""
     def clean(obj: Any) -> Any:
         if isinstance(obj, float):
-            return obj if math.isfinite(obj) else str(obj)
+            return obj if math.isfinite(obj) else None
         if isinstance(obj, dict):
-            return {k: clean(v) for k, v in obj.items()}
+            out = {}
+            for key, value in obj.items():
+                out[key] = clean(value)
+                if isinstance(value, float) and not math.isfinite(value):
+                    out[f"{key}_note"] = _non_finite_note(value)
+            return out
         if isinstance(obj, (list, tuple)):
             return [clean(v) for v in obj]
         return obj

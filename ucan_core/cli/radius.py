@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 from ucan_core import universal
 from ucan_core.certify.radii import uses_closed_form
@@ -18,7 +19,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_noise_options(p, required=True)
     p.add_argument("--norm", default="2",
                    help="any p > 0 or inf (closed forms: 1, 2, inf direct, others by conversion)")
-    p.add_argument("--pa", type=float, required=True, help="lower bound on p_A, in (0.5, 1]")
+    p.add_argument("--pa", type=float, required=True,
+                   help="lower bound on p_A, in (0.5, 1] (1: closed forms only; an unbounded "
+                        "radius is JSON null with radius_note \"unbounded\")")
     p.add_argument("--pb", type=float, default=None,
                    help="upper bound on p_B (universal only; default binary p_B = 1 - p_A)")
     p.add_argument("--dim", type=int, required=True, help="input dimension d")
@@ -51,6 +54,11 @@ def run(args: argparse.Namespace) -> None:
         radius = noise.radius(pa, norm)
         result = {**radius.to_dict(), "radius": radius.value}
     else:
+        if pa == 1.0:
+            raise UcanError("--pa 1 needs a closed form (--method closed): the universal search "
+                            "stops at its largest scale, which is no radius at p_A = 1 (a noise "
+                            "with full support certifies every radius there), and p_A's lower "
+                            "bound from a finite sample is always < 1")
         settings = universal.Settings(conservative_samples=args.samples, alpha_np=args.alpha_np)
         curve = universal.universal_radius(noise, pa, norm, args.mode, settings, p_b=args.pb)
         result = {**universal.search.describe(curve),
@@ -59,7 +67,8 @@ def run(args: argparse.Namespace) -> None:
         _print_json({**result, "noise": noise.describe(), "p_a": pa, "p_b": args.pb,
                      "method": method})
         return
-    print(f"{result['radius']:.6g}  ({result['kind']}, l{result['norm']}; {noise.title}, "
+    value = "unbounded (inf)" if math.isinf(result["radius"]) else f"{result['radius']:.6g}"
+    print(f"{value}  ({result['kind']}, l{result['norm']}; {noise.title}, "
           f"sigma={noise.sigma:g}, d={noise.dim}, p_A={pa:g}; {method})")
     print(f"formula: {result['formula']}")
     if method == "universal":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import torch
@@ -11,6 +12,9 @@ from torch import nn
 from ucan_core.errors import UcanError
 
 MAX_CHECKPOINT_BYTES = 512 * 1024 * 1024
+#: The lines of torch's weights-only error that are advice, not the reason (one suggests
+#: ``weights_only=False``, i.e. running the pickle).
+_TORCH_ADVICE = ("Weights only load failed", "Please file an issue", "Check the documentation")
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -23,8 +27,12 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
             return load_file(str(path))
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # corrupt file, or a pickle with arbitrary objects
-        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise UcanError(f"cannot read checkpoint {path.name} safely: {first}") from None
+        refused = re.search(r"GLOBAL (\S+?)[\s:.]*(?:was not|whose|$)", str(error), re.MULTILINE)
+        reasons = [line.strip() for line in str(error).splitlines()
+                   if line.strip() and not line.startswith(_TORCH_ADVICE)]
+        why = (f"its pickle calls {refused.group(1)}, which a weights-only load refuses to run"
+               if refused else (reasons or [type(error).__name__])[0])
+        raise UcanError(f"cannot read checkpoint {path.name} safely: {why}") from None
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):

@@ -75,6 +75,12 @@ MODES: tuple[Mode, ...] = ("approximate", "conservative")
 _MAX_EXTENSIONS = 8
 
 
+#: Memory a Monte Carlo law of ℓ may take: (scales × draws) float64 values, held in about
+#: six copies at its peak (the draws, the sorted values and their indices, masses, masks).
+MAX_LAW_BYTES = 4 << 30
+_BYTES_PER_DRAW = 6 * 8
+
+
 @dataclass(frozen=True)
 class Settings:
     """Numerical settings: quadrature ``nodes`` and ``lattice`` size (quadrature law),
@@ -97,6 +103,19 @@ class Settings:
         check_open_unit("alpha_np", self.alpha_np)
         check_count("scales", self.scales, 4)
         check_count("seed", self.seed, 0)
+        most = self.max_samples
+        for name in ("samples", "conservative_samples"):
+            if getattr(self, name) > most:
+                raise UcanError(
+                    f"{name} must be <= {most:,} with {self.scales} scales: "
+                    f"{getattr(self, name):,} draws need about "
+                    f"{getattr(self, name) * self.scales * _BYTES_PER_DRAW / 1e9:,.0f} GB "
+                    f"(at most {MAX_LAW_BYTES >> 30} GiB)")
+
+    @property
+    def max_samples(self) -> int:
+        """The most Monte Carlo draws of ℓ per scale within :data:`MAX_LAW_BYTES`."""
+        return MAX_LAW_BYTES // (_BYTES_PER_DRAW * self.scales)
 
 
 @dataclass
