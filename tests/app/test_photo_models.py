@@ -1,0 +1,179 @@
+"""The photo models (denoised smoothing, ImageNet) in the app, through Streamlit's AppTest: the
+Certify page's model families, the sampling defaults that follow the model, the notes on the
+224×224 input, σ and uploads; the pages where the photo models are not offered; one small
+certificate of a bundled photo (an ImageNet class name, a radius with its kind)."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+from apptest_helpers import open_page, open_with_params, text, wait_for_job
+from PIL import Image
+
+from app.cached import models as cached_models
+from app.cached.region import check_models
+from app.choices import MODEL_FAMILIES, PHOTOS, NoiseChoice
+from ucan_core.zoo.bundled import list_images, model_card
+from ucan_core.zoo.denoised import MAX_BATCH
+from ucan_core.zoo.imagenet import IMAGENET_CLASSES
+
+PHOTO_MODEL = "imagenet-denoised-0.25"
+JOB = "certify_job"
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_job():
+    """A failing test must not leave a photo certification hogging the CPU."""
+    opened = []
+    yield opened
+    for at in opened:
+        job = at.session_state.get(JOB, None)
+        if job is not None:
+            job.cancel()
+            job.wait(60)
+
+
+def sampling(at) -> tuple[int, int, float, int]:
+    return tuple(at.number_input(key=f"cert_{k}").value for k in ("n0", "n", "alpha", "batch"))
+
+
+def image_caption(at) -> str:
+    return next(i.captions[0] for i in at.get("image")
+                if i.captions and i.captions[0].startswith("As the model sees it"))
+
+
+def jpeg_bytes(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 120, 40)).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def test_sampling_defaults_come_from_the_card():
+    card = model_card(PHOTO_MODEL)
+    recorded = card.metrics["certify"]
+    assert cached_models.sampling_defaults(card) == {
+        **cached_models.SAMPLING, "n0": recorded["n0"], "n": recorded["n"],
+        "alpha": recorded["alpha"], "batch": MAX_BATCH}
+    assert (recorded["n0"], recorded["n"], MAX_BATCH) == (16, 100, 16)
+    assert cached_models.sampling_defaults(model_card("mnist-gaussian-0.25")) == \
+        cached_models.SAMPLING
+    assert cached_models.sampling_defaults(None) == cached_models.SAMPLING
+    # the photo models are slow on a CPU by their card's measured rate; the small ones are not
+    assert not cached_models.quick_on_cpu(card, 1_000)
+    assert cached_models.quick_on_cpu(card, 10)
+    assert cached_models.quick_on_cpu(model_card("cifar10-gaussian-0.25"), 100_000)
+
+
+def test_photo_family_switches_model_image_and_defaults(_no_leftover_job):
+    at = open_page("certify")
+    family = at.radio(key="cert_family")
+    assert family.value == "mnist"
+    assert list(family.options) == [MODEL_FAMILIES[d] for d in ("mnist", "cifar10", PHOTOS)]
+    assert sampling(at) == (100, 10_000, pytest.approx(0.001), 1000)
+
+    family.set_value(PHOTOS).run()
+    assert not at.exception and not at.error
+    model = at.selectbox(key="cert_model")
+    assert model.value == PHOTO_MODEL
+    assert set(model.options) == {"imagenet-denoised-0.12", PHOTO_MODEL}
+    assert at.selectbox(key="cert_image_imagenet").value == "imagenet-01"
+    assert sampling(at) == (16, 100, pytest.approx(0.001), 16)
+    page = text(at)
+    assert "**ImageNet**" in page and "σ = 0.25" in page
+    assert ("the radius is in [0, 1] pixel units of the 224×224 image the classifier "
+            "receives") in page
+    assert "1,000 ImageNet classes" in page and "n0 = 16, n = 100" in page
+    caption = image_caption(at)
+    assert list_images()["imagenet-01"].load().size == (512, 512)
+    assert caption.startswith("As the model sees it: 3×224×224 (converted from 512×512 "
+                              "colour). Radii are in [0, 1] pixel units of this 224×224 image.")
+    assert "folding chair" in caption
+    # the learned-NPG option is only for models that have one
+    assert "learned" not in at.selectbox(key=f"cert_npg_{PHOTO_MODEL}").options
+
+    # within the family, a value the user typed stays
+    at.number_input(key="cert_n").set_value(40).run()
+    at.selectbox(key="cert_model").select("imagenet-denoised-0.12").run()
+    assert sampling(at) == (16, 40, pytest.approx(0.001), 16)
+    assert "σ = 0.12" in text(at)
+
+    # back to digits: the digit model and its defaults
+    at.radio(key="cert_family").set_value("mnist").run()
+    assert not at.exception
+    assert at.selectbox(key="cert_model").value == "mnist-gaussian-0.25"
+    assert sampling(at) == (100, 10_000, pytest.approx(0.001), 1000)
+    assert "Photos." not in text(at)
+
+
+def test_a_link_to_a_photo_model_opens_its_family_and_keeps_its_n():
+    at = open_with_params("certify", {"cert_model": "imagenet-denoised-0.12", "cert_n": "40"})
+    assert not at.error
+    assert at.radio(key="cert_family").value == PHOTOS
+    assert at.selectbox(key="cert_model").value == "imagenet-denoised-0.12"
+    assert sampling(at) == (16, 40, pytest.approx(0.001), 16)
+
+
+def test_sigma_off_the_denoiser_level_is_marked_with_the_engines_reason():
+    at = open_with_params("certify", {"cert_model": PHOTO_MODEL})
+    at.checkbox(key="cert_override").check().run()
+    at.number_input(key=f"cert_sigma_{PHOTO_MODEL}").set_value(0.5).run()
+    warnings = " ".join(w.value for w in at.warning)
+    assert "above FFDNet's training range" in warnings and "0.294" in warnings
+    assert "the certificate is sound" in warnings
+    at.number_input(key=f"cert_sigma_{PHOTO_MODEL}").set_value(0.2).run()
+    warnings = " ".join(w.value for w in at.warning)
+    assert "differs from the denoiser's level 0.25" in warnings
+    assert "above FFDNet's training range" not in warnings
+    at.number_input(key=f"cert_sigma_{PHOTO_MODEL}").set_value(0.25).run()
+    assert "denoiser" not in " ".join(w.value for w in at.warning)
+
+
+def test_uploads_get_the_note_of_their_model():
+    at = open_page("certify")
+    at.radio(key="cert_source").set_value("Upload").run()
+    at.file_uploader(key="cert_upload").set_value(
+        ("my photo.jpg", jpeg_bytes(320, 240), "image/jpeg")).run()
+    assert not at.exception and not at.error
+    note = " ".join(i.value for i in at.info)
+    assert "out of distribution" in note and f"**{MODEL_FAMILIES[PHOTOS]}**" in note
+    assert "1×28×28 (converted from 320×240 colour)" in image_caption(at)
+    at.radio(key="cert_family").set_value(PHOTOS).run()
+    assert not at.exception and not at.error
+    note = " ".join(i.value for i in at.info)
+    assert "one of the 1,000 ImageNet classes" in note and "out of distribution" not in note
+    assert image_caption(at).startswith(
+        "As the model sees it: 3×224×224 (converted from 320×240 colour). Radii are in "
+        "[0, 1] pixel units of this 224×224 image.")
+    assert "my photo.jpg" in image_caption(at)
+
+
+def test_learn_and_the_region_check_leave_out_the_photo_models():
+    at = open_page("learn")
+    assert not at.exception
+    options = at.selectbox(key="learn_model").options
+    assert options and not any(o.startswith("imagenet") for o in options)
+    assert any("Not offered here: imagenet-denoised-0.12, imagenet-denoised-0.25" in c.value
+               for c in at.caption)
+    photo_noise = NoiseChoice(density="gaussian", sigma=0.25, shape=(3, 224, 224))
+    assert check_models(photo_noise, 1_100) == []
+    assert check_models(photo_noise, 1) == ["imagenet-denoised-0.25", "imagenet-denoised-0.12"]
+
+
+def test_a_small_photo_certificate_names_an_imagenet_class(_no_leftover_job):
+    at = open_with_params("certify", {"cert_model": PHOTO_MODEL, "cert_n0": "2",
+                                      "cert_n": "12"})
+    _no_leftover_job.append(at)
+    assert sampling(at)[:2] == (2, 12)
+    at.button(key="cert_run").click().run()
+    started = time.monotonic()
+    wait_for_job(at, JOB, 300)
+    assert not at.error, [e.value for e in at.error]
+    cert = at.session_state[JOB].result
+    assert cert.n0 == 2 and cert.n == 12 and cert.kind == "exact"
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Prediction"] in IMAGENET_CLASSES
+    assert shown["Prediction"] == IMAGENET_CLASSES[cert.prediction] == "folding chair"
+    assert float(shown["Certified radius (ℓ2)"]) == pytest.approx(cert.radius, abs=5e-4)
+    assert cert.radius > 0 and time.monotonic() - started < 300
