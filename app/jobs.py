@@ -40,9 +40,10 @@ from ucan_core.audit.certificates import (
     AttackEvidence,
     AuditResult,
     RegionShape,
+    TwoStageEvidence,
     attack_evidence,
-    audit_two_stage,
     claimed_region,
+    two_stage_evidence,
 )
 from ucan_core.audit.deployed import DeployedSmoothing
 from ucan_core.audit.slice_check import SliceCheck, check_slice
@@ -193,10 +194,10 @@ class AuditJob(BackgroundJob):
     """The audit of one cached certificate (``target``: its result key) with ``budget``;
     ``done``/``total`` count the engine's units (PGD steps, screening, verifications) once
     it reports the first. Its result: an :class:`AttackEvidence` for a standard certificate,
-    an :class:`AuditResult` for a two-stage one."""
+    a :class:`TwoStageEvidence` for a two-stage one."""
 
     def __init__(self, key: str, target: str, budget: AttackBudget,
-                 task: Callable[[Progress], AttackEvidence | AuditResult],
+                 task: Callable[[Progress], AttackEvidence | TwoStageEvidence],
                  pixels: np.ndarray, alive: Callable[[], bool] | None = None) -> None:
         super().__init__(key, 1, task, alive)
         self.target = target
@@ -220,7 +221,7 @@ def start_audit_job(result: CertifyResult, shape: RegionShape,
 
 
 def audit_task(result: CertifyResult, shape: RegionShape,
-               budget: AttackBudget) -> Callable[[Progress], AttackEvidence | AuditResult]:
+               budget: AttackBudget) -> Callable[[Progress], AttackEvidence | TwoStageEvidence]:
     """The engine call that audits ``result``'s certificate; the seed is the certificate's.
 
     Standard RS: the deployed smoothed classifier (an input-dependent NPG recomputes its maps
@@ -228,8 +229,9 @@ def audit_task(result: CertifyResult, shape: RegionShape,
     ``"region"`` (the whole anisotropic region), with the evidence to show
     (``attack_evidence``: the worst point, the base classifier attacked with the same budget,
     the attack beyond R). Dual RS and routing: the deployed two-stage
-    classifier, selection then classification (``audit_two_stage``), over the ℓ2 ball of
-    min(R_sel, R_c), the only ``shape`` they claim."""
+    classifier, selection then classification, with its verified point
+    (``two_stage_evidence``), over the ℓ2 ball of min(R_sel, R_c), the only ``shape`` they
+    claim."""
     s, cert = result.settings, result.certificate
     device = str(resolve_device(s.device))
     x = torch.from_numpy(result.pixels)
@@ -239,7 +241,7 @@ def audit_task(result: CertifyResult, shape: RegionShape,
             raise UcanError(f"a two-stage certificate claims an l2 ball, not a {shape}")
         router = two_stage_on(s, device)
         region = claimed_region(router.selector.noise, cert.radius, cert.norm)
-        return lambda progress: audit_two_stage(
+        return lambda progress: two_stage_evidence(
             router, x, cert.selection.prediction, cert.prediction, region, budget, seed=s.seed,
             target=cert.target, progress=progress)
     assert isinstance(s, CertifySettings) and isinstance(cert, Certificate)
@@ -256,22 +258,20 @@ def audit_task(result: CertifyResult, shape: RegionShape,
 
 @dataclass
 class AuditOutcome:
-    """A finished audit as the page caches it: the verdict, and for a standard certificate
-    the ``evidence`` to show (x′, the base-classifier attack, the attack beyond R) and the
-    certified input ``pixels``."""
+    """A finished audit as the page caches it: the verdict, the ``evidence`` to show (x′ and
+    the votes there; for a standard certificate also the base-classifier attack and the
+    attack beyond R) and the certified input ``pixels``."""
 
     result: AuditResult
     budget: AttackBudget
     elapsed: float
-    evidence: AttackEvidence | None = None
+    evidence: AttackEvidence | TwoStageEvidence | None = None
     pixels: np.ndarray | None = None
 
 
 def audit_outcome(job: AuditJob) -> AuditOutcome:
     assert job.result is not None
-    if isinstance(job.result, AttackEvidence):
-        return AuditOutcome(job.result.audit, job.budget, job.elapsed, job.result, job.pixels)
-    return AuditOutcome(job.result, job.budget, job.elapsed)
+    return AuditOutcome(job.result.audit, job.budget, job.elapsed, job.result, job.pixels)
 
 
 # --------------------------------------------------------------------------------------------

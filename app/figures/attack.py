@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 
 from app.figures.common import OTHER_COLOUR, SELECTED_COLOUR, fmt, norm_symbol
 from ucan_core.audit.attack import AttackedPoint
-from ucan_core.audit.certificates import AttackEvidence, SmoothedPoint
+from ucan_core.audit.certificates import AttackEvidence, SmoothedPoint, TwoStageEvidence
 
 #: The amplification factors offered for δ: 1, 2, 5, 10, 20, 50, …
 _STEPS = (1, 2, 5)
@@ -83,19 +83,33 @@ def _votes(classes: Sequence[str], at: SmoothedPoint, cls: int) -> str:
     return f"{at.counts[cls]:,} of {sum(at.counts):,} fresh votes for {classes[cls]}"
 
 
-def inside_text(evidence: AttackEvidence, classes: Sequence[str], kind: str) -> str:
-    """What the attack inside the certified ball achieved, in plain words (Markdown)."""
+def inside_text(evidence: AttackEvidence | TwoStageEvidence, classes: Sequence[str], kind: str,
+                attacked: str = "smoothed classifier") -> str:
+    """What the attack inside the certified ball achieved against the ``attacked`` classifier,
+    in plain words (Markdown)."""
     audit, worst = evidence.audit, evidence.worst
     assert worst is not None
     c, n = classes[audit.certified], norm_symbol(audit.norm)
     ball = (f"Inside the certified {n} ball (radius R = {fmt(audit.radius, 3)} in [0, 1] pixel "
             f"units, {kind}), the strongest change the attack found, {delta_text(worst.point, audit.norm)},")
     if audit.violation:
-        return (f"{ball} pushed the smoothed classifier's votes for **{c}** below half "
+        return (f"{ball} pushed the {attacked}'s votes for **{c}** below half "
                 f"({_votes(classes, worst, audit.certified)}, upper bound {fmt(worst.p_upper, 3)}): "
                 "**the certificate does not hold there**.")
-    return (f"{ball} left the smoothed classifier at **{c}**: "
+    return (f"{ball} left the {attacked} at **{c}**: "
             f"{_votes(classes, worst, audit.certified)}.")
+
+
+def selection_text(evidence: TwoStageEvidence, entries: Sequence[str], selector: str) -> str:
+    """What the selection stage did at the worst point of a two-stage audit, in plain words."""
+    audit, counts = evidence.audit, evidence.selection_counts
+    kept, total = counts[audit.selected], sum(counts)
+    top = max(range(len(counts)), key=counts.__getitem__)
+    if top == audit.selected:
+        return (f"The {selector} kept choosing **{entries[audit.selected]}** there: {kept:,} of "
+                f"{total:,} fresh votes (upper bound {fmt(audit.p_upper_selection, 3)}).")
+    return (f"The {selector} moved to **{entries[top]}** there: {counts[top]:,} of {total:,} "
+            f"fresh votes, {kept:,} left for {entries[audit.selected]}.")
 
 
 def base_text(evidence: AttackEvidence, classes: Sequence[str]) -> str:

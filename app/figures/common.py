@@ -31,13 +31,30 @@ def kind_badge(kind: str) -> str:
 
 
 def fmt(value: float, digits: int = 4) -> str:
-    """``digits`` significant digits (four by default), plain notation where reasonable."""
+    """``digits`` significant digits (four by default), plain notation where reasonable; a
+    value that rounds to zero is "0", never "−0"."""
     if value == 0 or not math.isfinite(value):
-        return f"{value:g}"
+        return f"{value + 0.0:g}"
     if float(value).is_integer() and abs(value) < 1e7:
         return str(int(value))
-    return f"{value:.{digits}g}"
+    text = f"{value:.{digits}g}"
+    return "0" if float(text) == 0 else text
 
+
+def fmt_p(p: float, digits: int = 3) -> str:
+    """A probability for reading: ``digits`` decimals, more only where fewer would round a
+    value strictly inside (0, 1) to 0 or 1 (0.999309 → "0.999", 0.99993 → "0.9999")."""
+    if not math.isfinite(p) or not 0 < p < 1:
+        return fmt(p, digits)
+    decimals = digits
+    while decimals < 12 and round(p, decimals) in (0.0, 1.0):
+        decimals += 1
+    return f"{p:.{decimals}f}"
+
+
+def full(value: float) -> str:
+    """A number at full precision, for tooltips (the shortest text that reads back exactly)."""
+    return repr(float(value))
 
 
 def csv_text(rows: Sequence[Mapping[str, object]]) -> str:

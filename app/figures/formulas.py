@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from app.figures.common import fmt, kind_badge, norm_symbol
+from app.figures.common import fmt, fmt_p, kind_badge, norm_symbol
 
 _SEPARATE_AFTER = re.compile(r"[0-9A-Za-z\u0370-\u03ff)]$")
 _SEPARATE_BEFORE = re.compile(r"^[0-9A-Za-z\u0370-\u03ff(√]")
@@ -27,7 +27,10 @@ def substitute(expression: str, values: Mapping[str, float], digits: int = 4) ->
     position = 0
     for match in pattern.finditer(expression):
         out.append(expression[position:match.start()])
-        text = fmt(values[match.group(0)], digits)
+        value = values[match.group(0)]
+        text = fmt(value, digits)
+        if match.group(0) == "p_A" and text in ("0", "1") and 0 < value < 1:
+            text = fmt_p(value, digits)      # never Φ⁻¹(1) for a p_A below 1
         before = "".join(out)
         if _SEPARATE_AFTER.search(before):
             text = "·" + text

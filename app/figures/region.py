@@ -63,6 +63,13 @@ class RegionSlice:
     axis: np.ndarray | None = None
     density: np.ndarray | None = None
 
+    @property
+    def coincide(self) -> bool:
+        """Whether the region, the ℓp ball and the ALM ball are one curve: every sᵢ equal
+        (min sᵢ·R = (∏sᵢ)^(1/d)·R), as for isotropic noise."""
+        return (self.lp_radius is not None and self.alm is not None
+                and math.isclose(self.lp_radius, self.alm, rel_tol=1e-9))
+
     def rows(self) -> list[dict[str, object]]:
         """The figure's curves as long-format rows (curve, x, y) for a CSV download."""
         out: list[dict[str, object]] = []
@@ -87,23 +94,30 @@ def _closed(curve: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarra
 
 
 def _add_region_traces(fig: go.Figure, view: RegionSlice, row: int | None = None,
-                       col: int | None = None) -> None:
+                       col: int | None = None, alm: bool = True) -> None:
+    """The region (filled), the ℓp ball of radius min sᵢ·R and, with ``alm``, the ALM ball;
+    one curve when they coincide (:attr:`RegionSlice.coincide`)."""
     where = {} if row is None else {"row": row, "col": col}
     sym = norm_symbol(view.norm)
     if view.region is not None:
         x, y = _closed(view.region)
+        name = (f"certified region = {sym} ball{' = ALM ball' if alm else ''}, radius "
+                f"{fmt(view.lp_radius, 3)} ({view.kind}): one curve, they coincide"
+                if view.coincide else
+                f"certified region ‖δ/s‖_{sym[1:]} ≤ R ({SHAPES.get(view.norm, 'slice')})")
         fig.add_trace(go.Scatter(
             x=x, y=y, mode="lines", fill="toself", fillcolor="rgba(44,160,44,0.22)",
-            line=dict(color=REGION_COLOUR, width=2),
-            name=f"certified region ‖δ/s‖_{sym[1:]} ≤ R ({SHAPES.get(view.norm, 'slice')})",
+            line=dict(color=REGION_COLOUR, width=2), name=name,
             hovertemplate="δ_A=%{x:.4g}<br>δ_B=%{y:.4g}<extra>certified region</extra>"), **where)
+    if view.coincide:
+        return
     if view.ball is not None:
         x, y = _closed(view.ball)
         fig.add_trace(go.Scatter(
             x=x, y=y, mode="lines", line=dict(color=BALL_COLOUR, width=2),
             name=f"{sym} ball, radius min sᵢ·R = {fmt(view.lp_radius)} ({view.kind})",
             hovertemplate="%{x:.4g}, %{y:.4g}<extra>ℓp ball</extra>"), **where)
-    if view.alm_ball is not None:
+    if view.alm_ball is not None and alm:
         x, y = _closed(view.alm_ball)
         fig.add_trace(go.Scatter(
             x=x, y=y, mode="lines", line=dict(color=ALM_COLOUR, width=2, dash="dash"),
@@ -111,9 +125,11 @@ def _add_region_traces(fig: go.Figure, view: RegionSlice, row: int | None = None
             hovertemplate="%{x:.4g}, %{y:.4g}<extra>ALM ball</extra>"), **where)
 
 
-def region_figure(view: RegionSlice, pixel_a: str, pixel_b: str, height: int = 620) -> go.Figure:
-    """The certified region's slice, the ℓp ball of radius min sᵢ·R and the ALM ball, over the
-    noise density's level sets (UCAN Fig. 1a and 1b), with equal axis scales."""
+def region_figure(view: RegionSlice, pixel_a: str, pixel_b: str, height: int = 620,
+                  alm: bool = True) -> go.Figure:
+    """The certified region's slice, the ℓp ball of radius min sᵢ·R and (with ``alm``) the ALM
+    ball, over the noise density's level sets (UCAN Fig. 1a and 1b), with equal axis scales;
+    one curve where they coincide."""
     fig = go.Figure()
     if view.density is not None and view.axis is not None:
         axis = np.asarray(view.axis, dtype=np.float64)
@@ -126,7 +142,7 @@ def region_figure(view: RegionSlice, pixel_a: str, pixel_b: str, height: int = 6
             name="noise density level sets (10–90 % of its peak)",
             hovertemplate="δ_A=%{x:.4g}<br>δ_B=%{y:.4g}<br>density/peak %{z:.2f}"
                           "<extra>noise</extra>"))
-    _add_region_traces(fig, view)
+    _add_region_traces(fig, view, alm=alm)
     if any(view.shift):
         fig.add_trace(go.Scatter(x=[view.shift[0]], y=[view.shift[1]], mode="markers",
                                  marker=dict(symbol="x", size=10, color="#7f7f7f"),
@@ -155,13 +171,14 @@ def region_figure(view: RegionSlice, pixel_a: str, pixel_b: str, height: int = 6
     return fig
 
 
-def norms_figure(views: Sequence[RegionSlice], height: int = 300) -> go.Figure:
-    """One small panel per norm (ℓ1 rhombus, ℓ2 ellipse, ℓ∞ box) at the same p_A."""
+def norms_figure(views: Sequence[RegionSlice], height: int = 300, alm: bool = True) -> go.Figure:
+    """One small panel per norm (ℓ1 rhombus, ℓ2 ellipse, ℓ∞ box) at the same p_A (the ALM ball
+    with ``alm``)."""
     fig = make_subplots(rows=1, cols=len(views), horizontal_spacing=0.06,
                         subplot_titles=[f"{norm_symbol(v.norm)}: {SHAPES.get(v.norm, '')}"
                                         for v in views])
     for index, view in enumerate(views, start=1):
-        _add_region_traces(fig, view, 1, index)
+        _add_region_traces(fig, view, 1, index, alm)
         axis = "x" if index == 1 else f"x{index}"
         fig.update_yaxes(scaleanchor=axis, scaleratio=1, row=1, col=index)
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), showlegend=False,
@@ -255,11 +272,12 @@ def picked_pixel(points: Sequence[Mapping[str, Any]], height: int,
 
 
 def check_figure(view: RegionSlice, pixel_a: str, pixel_b: str, check: SliceCheck,
-                 classes: Sequence[str], subtitle: str, height: int = 620) -> go.Figure:
+                 classes: Sequence[str], subtitle: str, height: int = 620,
+                 alm: bool = True) -> go.Figure:
     """:func:`region_figure` of the certificate's region with the check's points on it: one
     trace per outcome (PREDICT kept the certified class, changed it, or abstained), named
     with its count; hover gives the offsets, ‖δ/s‖_p/R and PREDICT's answer."""
-    fig = region_figure(view, pixel_a, pixel_b, height)
+    fig = region_figure(view, pixel_a, pixel_b, height, alm)
     certified = classes[check.certified]
     outcomes = check.outcomes
     names = {"held": f"PREDICT = {certified} (held)", "changed": "PREDICT changed class",

@@ -16,12 +16,20 @@ from app.figures.attack import (
     beyond_text,
     delta_image,
     inside_text,
+    selection_text,
     votes_at_figure,
 )
+from app.figures.common import fmt, fmt_p
 from app.figures.images import image_png
 from app.jobs import AuditOutcome, CertifyResult
 from app.panels.words import WORDS
-from ucan_core.audit.certificates import AttackEvidence, RegionShape
+from app.widgets.output import reading_metric
+from ucan_core.audit.certificates import (
+    AttackEvidence,
+    RegionShape,
+    SmoothedPoint,
+    TwoStageEvidence,
+)
 from ucan_core.certify.certificate import Certificate
 from ucan_core.two_stage.engine import TwoStageCertificate
 
@@ -60,7 +68,7 @@ def audit_section(result: CertifyResult, classes: tuple[str, ...],
                   f"{budget.alpha / 2:g} each")
         attacked = (f"the deployed two-stage classifier (the smoothed {words.selector} picks "
                     f"a {words.unit}, whose smoothed classifier answers) on the ℓ2 ball of the "
-                    f"certified radius min({words.r_sel}, R_c) = {cert.radius:.6g}; both "
+                    f"certified radius min({words.r_sel}, R_c) = {fmt(cert.radius, 3)}; both "
                     f"stages' claims are attacked and verified")
     st.caption(
         f"Budget: PGD {budget.restarts} random starts × {budget.steps} steps of "
@@ -101,7 +109,7 @@ def show_audit(outcome: AuditOutcome, classes: tuple[str, ...],
         bounds.insert(0, ("p̄_sel", r.p_upper_selection, entry))
     if r.violation:
         failed = [b for b in bounds if b[1] < 0.5]
-        claims = " and ".join(f"{label} = {value:.6f} < ½ for {what}"
+        claims = " and ".join(f"{label} = {fmt_p(value)} < ½ for {what}"
                               for label, value, what in failed)
         consequence = (f"the deployed smoothed classifier does not keep {certified} there, so "
                        "this certificate does not hold for it" if words is None else
@@ -112,29 +120,32 @@ def show_audit(outcome: AuditOutcome, classes: tuple[str, ...],
                  f"verified upper bound{'s' if len(failed) > 1 else ''} {claims}: "
                  f"{consequence}.")
     else:
-        held = ", ".join(f"{label} = {value:.6f}" for label, value, _ in bounds)
+        held = ", ".join(f"{label} = {fmt_p(value)}" for label, value, _ in bounds)
         st.success(f"**No violation found**: at the worst point found, the verified upper "
                    f"bound{'s' if words else ''} {held} ≥ ½ for "
                    f"{' and '.join(what for _, _, what in bounds)}.")
-    if outcome.evidence is not None and outcome.pixels is not None:
-        attack_pictures(outcome.evidence, outcome.pixels, classes, kind)
+    evidence, pixels = outcome.evidence, outcome.pixels
+    if isinstance(evidence, AttackEvidence) and pixels is not None:
+        attack_pictures(evidence, pixels, classes, kind)
+    elif isinstance(evidence, TwoStageEvidence) and pixels is not None and two_stage is not None:
+        two_stage_pictures(evidence, pixels, classes, two_stage)
     if words is None:
         a1, a2 = st.columns(2)
-        a1.metric("Verified p̄_c", f"{r.p_upper:.6f}",
-                  help=f"One-sided Clopper–Pearson upper bound at α_audit = {alpha:g} on "
-                       f"P(f(x′ + ε) = {certified}) from n_verify fresh samples at x′.")
+        reading_metric(a1, "Verified p̄_c", r.p_upper, probability=True,
+                       help=f"One-sided Clopper–Pearson upper bound at α_audit = {alpha:g} on "
+                            f"P(f(x′ + ε) = {certified}) from n_verify fresh samples at x′.")
         a2.metric("PREDICT changed", f"yes → {classes[r.top_class]}" if r.changed else "no",
                   help="Cohen's PREDICT at x′ (binomial test at α_audit) returns another class.")
     else:
         a0, a1, a2 = st.columns([1.5, 1.3, 1])
-        a0.metric(f"Verified p̄_sel ({words.selector})", f"{r.p_upper_selection:.6f}",
-                  help=f"One-sided Clopper–Pearson upper bound at α_audit/2 = {alpha / 2:g} on "
-                       f"the smoothed {words.selector}'s probability of {entry} at x′, from "
-                       "n_verify fresh samples.")
-        a1.metric("Verified p̄_c (classifier)", f"{r.p_upper:.6f}",
-                  help=f"One-sided Clopper–Pearson upper bound at α_audit/2 = {alpha / 2:g} on "
-                       f"the probability of {certified} under {entry}'s smoothed classifier at "
-                       "x′, from n_verify fresh samples.")
+        half = f"One-sided Clopper–Pearson upper bound at α_audit/2 = {alpha / 2:g} on the"
+        reading_metric(a0, f"Verified p̄_sel ({words.selector})", r.p_upper_selection,
+                       probability=True,
+                       help=f"{half} smoothed {words.selector}'s probability of {entry} at x′, "
+                            "from n_verify fresh samples.")
+        reading_metric(a1, "Verified p̄_c (classifier)", r.p_upper, probability=True,
+                       help=f"{half} probability of {certified} under {entry}'s smoothed "
+                            "classifier at x′, from n_verify fresh samples.")
         a2.metric("PREDICT changed", f"yes → {classes[r.top_class]}" if r.changed else "no",
                   help=f"The deployed PREDICT at x′ (the {words.selector}'s, then the chosen "
                        f"{words.unit}'s classifier's, each a binomial test at α_audit/2) "
@@ -163,6 +174,50 @@ def _tile(column: st.delta_generator.DeltaGenerator, image: np.ndarray, caption:
     column.image(image_png(image, min_tile=140), caption=caption, width="stretch")
 
 
+def _inside_tiles(pixels: np.ndarray, worst: SmoothedPoint, certified: str, near: int,
+                  radius: float, says: str) -> st.delta_generator.DeltaGenerator:
+    """The row of x, the worst x′ inside the certified ball (``says``: what the attacked
+    classifier answers there) and δ ×``near``; returns the row's last column, for the votes."""
+    t1, t2, t3, t4 = st.columns([1, 1, 1, 1.6])
+    _tile(t1, pixels, f"x: the certified input ({certified})")
+    _tile(t2, worst.point.x_adv, f"x′ = x + δ: {says}")
+    _tile(t3, delta_image(worst.point.delta, near),
+          f"δ ×{near} (‖δ‖ = {worst.point.delta_norm:.3g} ≤ R = {radius:.3g})")
+    return t4
+
+
+def two_stage_pictures(evidence: TwoStageEvidence, pixels: np.ndarray,
+                       classes: tuple[str, ...], cert: TwoStageCertificate) -> None:
+    """The attack you can see on a two-stage certificate: x, the worst x′ found inside the
+    certified ball, δ amplified, the deployed classifier's votes at x′ and the selection
+    stage's votes there, in plain words."""
+    worst = evidence.worst
+    if worst is None:
+        return
+    audit, classes, words = evidence.audit, tuple(map(str, classes)), WORDS[cert.target]
+    entries = [words.entry(v) for v in cert.menu]
+    near = amplification(worst.point.delta)
+    st.markdown("##### The attack you can see")
+    st.markdown(inside_text(evidence, classes, cert.kind, "deployed two-stage classifier")
+                + " " + selection_text(evidence, entries, words.selector))
+    t4 = _inside_tiles(pixels, worst, classes[audit.certified], near, audit.radius,
+                       f"deployed says {classes[worst.top_class]}")
+    t4.plotly_chart(votes_at_figure(classes, worst.counts, audit.certified,
+                                    "Deployed classifier's votes at x′"),
+                    key="cert_attack_votes", config={"displayModeBar": False})
+    s1, s2 = st.columns([3, 1.6])
+    s2.plotly_chart(votes_at_figure(entries, evidence.selection_counts, audit.selected,
+                                    f"The {words.selector}'s votes at x′"),
+                    key="cert_attack_votes_selection", config={"displayModeBar": False})
+    s1.caption(
+        f"δ is drawn amplified ×{near} around mid-grey (grey: unchanged, lighter: brighter, "
+        "darker: darker); images are in [0, 1] pixel units, one grey level = 1/255. The "
+        f"attack (PGD with the budget above) pushed against both stages: the {words.selector}'s "
+        f"choice and the chosen {words.unit}'s classifier. It is heuristic: it shows what it "
+        "found, and finding nothing inside R is evidence, not proof. The certificate covers "
+        "only the ball of radius R: beyond it nothing is promised.")
+
+
 def attack_pictures(evidence: AttackEvidence, pixels: np.ndarray, classes: tuple[str, ...],
                     kind: str) -> None:
     """An attack you can see: x, the worst x′ found inside the certified ball, δ amplified
@@ -175,14 +230,10 @@ def attack_pictures(evidence: AttackEvidence, pixels: np.ndarray, classes: tuple
     audit, classes = evidence.audit, tuple(map(str, classes))
     near = amplification(worst.point.delta, base.point.delta)
     far = amplification(beyond.point.delta)
-    c = classes[audit.certified]
     st.markdown("##### The attack you can see")
     st.markdown(inside_text(evidence, classes, kind))
-    t1, t2, t3, t4 = st.columns([1, 1, 1, 1.6])
-    _tile(t1, pixels, f"x: the certified input ({c})")
-    _tile(t2, worst.point.x_adv, f"x′ = x + δ: smoothed says {classes[worst.top_class]}")
-    _tile(t3, delta_image(worst.point.delta, near),
-          f"δ ×{near} (‖δ‖ = {worst.point.delta_norm:.3g} ≤ R = {audit.radius:.3g})")
+    t4 = _inside_tiles(pixels, worst, classes[audit.certified], near, audit.radius,
+                       f"smoothed says {classes[worst.top_class]}")
     t4.plotly_chart(votes_at_figure(classes, worst.counts, audit.certified,
                                     "Smoothed votes at x′"),
                     key="cert_attack_votes", config={"displayModeBar": False})

@@ -16,20 +16,29 @@ from app.cached.certify import (
     certificate_json,
     certificate_row,
     formula_values,
+    menu_label,
     p_a_summary,
     radius_perturbation,
 )
-from app.cached.images import bundled_catalog
-from app.cached.models import classes_of
+from app.cached.images import bundled_catalog, dataset_title
+from app.cached.models import classes_of, estimator_cards
 from app.cached.noise import noise_maps
-from app.choices import CERTIFY_NPG_OPTIONS, NPG_OPTIONS, CertifySettings, TwoStageSettings
-from app.figures.common import csv_text, fmt, kind_badge, norm_symbol
+from app.choices import (
+    CERTIFY_NPG_OPTIONS,
+    MODES,
+    NPG_OPTIONS,
+    CertifySettings,
+    DualSettings,
+    RoutingSettings,
+    TwoStageSettings,
+)
+from app.figures.common import csv_text, fmt, fmt_p, kind_badge, norm_symbol
 from app.figures.formulas import fill_formula
 from app.figures.scale import budget_figure, perturbation_png, scale_words
 from app.figures.votes import p_a_interval_figure, votes_figure
 from app.jobs import AuditOutcome, CertifyResult
 from app.panels.audit import audit_section
-from app.widgets.output import chart, downloads, escape_markdown, soundness_badge
+from app.widgets.output import chart, downloads, escape_markdown, reading_metric, soundness_badge
 from ucan_core.certify.certificate import FIXED_BOUND, Certificate
 from ucan_core.two_stage.engine import TwoStageCertificate
 from ucan_core.zoo.bundled import list_images, model_card
@@ -45,14 +54,26 @@ def bundled_id(image_key: str) -> str | None:
     return rest if kind == "bundled" and ":" not in rest and rest in list_images() else None
 
 
-def share_params(s: CertifySettings) -> dict[str, str] | None:
-    """URL values that reproduce the standard certificate of ``s`` on the Certify page
-    (settings and seed), or None when its image is an upload (not in a URL)."""
+def share_params(s: Settings) -> dict[str, str] | None:
+    """URL values that reproduce the standard or Dual RS certificate of ``s`` on the Certify
+    page (settings and seed), or None when its image is an upload (not in a URL) or it is a
+    routing one."""
     image_id = bundled_id(s.image_key)
-    if image_id is None:
+    if image_id is None or isinstance(s, RoutingSettings):
         return None
-    params = state.certify_params(s.model_id, image_id, n0=s.n0, n=s.n, alpha=s.alpha,
-                                  seed=s.seed)
+    sampling = {"n0": s.n0, "n": s.n, "alpha": s.alpha, "seed": s.seed}
+    if isinstance(s, DualSettings):
+        dataset = list_images()[image_id].dataset
+        params = {"cert_mode": MODES["dual"], "cert_estimator": s.estimator_id,
+                  "cert_source": "Bundled", "cert_dataset": dataset_title(dataset),
+                  f"cert_image_{dataset}": dict(bundled_catalog()[dataset])[image_id],
+                  **{f"cert_{k}": state.url_number(v) for k, v in sampling.items()}}
+        levels = estimator_cards()[s.estimator_id].levels
+        params.update({f"cert_expert_{level:g}": expert
+                       for level, expert in zip(levels, s.expert_ids)})
+        return params
+    assert isinstance(s, CertifySettings)
+    params = state.certify_params(s.model_id, image_id, **sampling)
     params[f"cert_npg_{s.model_id}"] = CERTIFY_NPG_OPTIONS[s.noise.npg]
     if s.noise.npg.startswith("pattern"):
         params.update(cert_kappa=state.url_number(s.noise.kappa),
@@ -66,13 +87,21 @@ def share_params(s: CertifySettings) -> dict[str, str] | None:
 def region_params(result: CertifyResult) -> dict[str, str] | None:
     """URL values that open the Region page on ``result``'s certificate: the same image,
     noise, NPG and norm, p_A = its p̲_A (full precision), pixels A and B where σ is largest,
-    and the certificate's key; None when the Region page cannot show it (an upload, a learned
-    NPG, Dual RS or routing)."""
+    and the certificate's key; for Dual RS the expert's isotropic Gaussian noise at the
+    selected level and its p̲_A. None when the Region page cannot show it (an upload, a
+    learned NPG, routing)."""
     s, cert = result.settings, result.certificate
-    if not isinstance(s, CertifySettings) or s.noise.npg not in NPG_OPTIONS:
-        return None
     image_id = bundled_id(s.image_key)
     if image_id is None:
+        return None
+    if isinstance(cert, TwoStageCertificate):
+        cls = cert.classification
+        if not isinstance(s, DualSettings) or cls is None:
+            return None
+        return {**state.image_params("rg_", image_id),
+                **state.noise_params("rg_", "gaussian", float(cls.noise["sigma"]), "2"),
+                "rg_p_a": state.url_number(cert.p_a_lower_c), state.REGION_CERT_KEY: result.key}
+    if not isinstance(s, CertifySettings) or s.noise.npg not in NPG_OPTIONS:
         return None
     noise = s.noise
     pattern = noise.npg != "isotropic"
@@ -97,7 +126,6 @@ def follow_links(result: CertifyResult) -> None:
     """Where to follow this certificate: its region, its audit (below) and Learn on it, and the
     link that reproduces it."""
     s = result.settings
-    assert isinstance(s, CertifySettings)
     st.markdown("##### Follow this certificate")
     left, middle, right = st.columns([1.5, 1.3, 1])
     region = region_params(result)
@@ -105,18 +133,19 @@ def follow_links(result: CertifyResult) -> None:
         left.page_link("views/region.py", label="Open its certified region",
                        icon=":material/hexagon:", query_params=region)
     else:
-        left.caption("Its region: the Region page draws fixed NPGs of bundled images only.")
+        left.caption("Its region: the Region page draws fixed NPGs and Dual RS's chosen level "
+                     "of bundled images only.")
     middle.markdown("[Attack it: the audit below ↓](#attack-audit)")
     image_id = bundled_id(s.image_key)
-    if image_id is not None:
+    if image_id is not None and isinstance(s, CertifySettings):
         right.page_link("views/learn.py", label="Learn on it", icon=":material/school:",
                         query_params={"learn_model": s.model_id,
                                       "learn_image": dict(bundled_catalog()[
                                           list_images()[image_id].dataset])[image_id]})
     params = share_params(s)
     if params is None:
-        st.caption("An uploaded image is not part of a link: download the JSON to keep this "
-                   "certificate.")
+        st.caption("Only a standard or Dual RS certificate of a bundled image is part of a "
+                   "link: download the JSON to keep this certificate.")
         return
     base = str(st.context.url or "").split("?", 1)[0]
     st.caption("Share it: this link reproduces the certificate (same settings and seed).")
@@ -126,23 +155,37 @@ def follow_links(result: CertifyResult) -> None:
 def certificate_banner(cache: Mapping[str, CertifyResult], cert_key: str | None,
                        p_a: float) -> None:
     """On the Region page: which certificate it was opened from (``cert_key``, looked up in
-    this session's ``cache``), with its p̲_A and radius."""
+    this session's ``cache``), with its p̲_A and radius (for Dual RS: the expert's, and the
+    certified min(R_σ, R_c))."""
     if not cert_key:
         return
     result = cache.get(cert_key)
     if result is None:
-        st.info(f"Opened from a certificate's link: p_A = {p_a:.6f} is its p̲_A. The "
+        st.info(f"Opened from a certificate's link: p_A = {fmt_p(p_a)} is its p̲_A. The "
                 "certificate itself is not in this session (certify it on the Certify page).")
         return
     cert, s = result.certificate, result.settings
     image = escape_markdown(s.image_key.split(":", 1)[1])
-    st.info(f"**The certificate of {escape_markdown(s.model_id)} on {image}**: "
-            f"p̲_A = {cert.p_a_lower:.6f}, certified radius R = {cert.radius:.4f} "
-            f"({norm_symbol(cert.norm)}, {cert.kind}). p_A below is that p̲_A"
-            + ("" if abs(p_a - cert.p_a_lower) < 1e-12 else
-               f" — now changed to {p_a:.6f}, so the region below is not the certificate's")
-            + ".")
-    params = share_params(s) if isinstance(s, CertifySettings) else None
+    if isinstance(cert, TwoStageCertificate):
+        own = cert.p_a_lower_c
+        text = (f"**The Dual RS certificate of {escape_markdown(s.selection_model)} on "
+                f"{image}**: the σ-estimator chose σ = {menu_label(cert.selected)} (its radius "
+                f"R_σ = {fmt(cert.r_sel, 3)}); that level's expert has p̲_A = {fmt_p(own)}, "
+                f"radius R_c = {fmt(cert.r_c, 3)}. Certified radius R = min(R_σ, R_c) = "
+                f"{fmt(cert.radius, 3)} (ℓ2, {cert.kind}). Drawn below: the expert's isotropic "
+                "Gaussian noise at p_A = its p̲_A, so the ball is R_c's"
+                + (f"; the certificate covers the smaller ball of radius R = "
+                   f"{fmt(cert.radius, 3)}" if cert.radius < cert.r_c else
+                   ", the certified ball itself"))
+    else:
+        own = cert.p_a_lower
+        text = (f"**The certificate of {escape_markdown(s.model_id)} on {image}**: "
+                f"p̲_A = {fmt_p(own)}, certified radius R = {fmt(cert.radius, 3)} "
+                f"({norm_symbol(cert.norm)}, {cert.kind}). p_A below is that p̲_A")
+    st.info(text + ("" if abs(p_a - own) < 1e-12 else
+                    f" — now changed to {fmt_p(p_a)}, so the region below is not the "
+                    "certificate's") + ".")
+    params = share_params(s)
     if params is not None:
         st.page_link("views/certify.py", label="Back to this certificate and its audit",
                      icon=":material/verified:", query_params=params)
@@ -151,7 +194,7 @@ def certificate_banner(cache: Mapping[str, CertifyResult], cert_key: str | None,
 def human_scale(pixels: np.ndarray, radius: float, norm: str, key: str) -> None:
     """What ``radius`` means at a human scale: per pixel in grey levels, against common attack
     budgets, and the image moved by a δ of exactly that norm."""
-    st.markdown(f"**What R = {radius:.4g} means** (pixel units, images in [0, 1])")
+    st.markdown(f"**What R = {fmt(radius, 3)} means** (pixel units, images in [0, 1])")
     left, right = st.columns([1.2, 1], gap="medium")
     with left:
         st.markdown("\n".join(f"- {line}" for line in scale_words(radius, norm, pixels.size)))
@@ -162,7 +205,7 @@ def human_scale(pixels: np.ndarray, radius: float, norm: str, key: str) -> None:
             delta = radius_perturbation(pixels, radius, norm)
             st.image(perturbation_png(pixels, delta), width="stretch")
             st.caption(f"x, x + δ and δ (amplified): δ is a random direction scaled by the "
-                       f"engine to {norm_symbol(norm)} norm exactly R = {radius:.4g} (shown "
+                       f"engine to {norm_symbol(norm)} norm exactly R = {fmt(radius, 3)} (shown "
                        "clipped to [0, 1]). Every such image keeps the certified class.")
 
 
@@ -187,7 +230,9 @@ def radii_table(cert: Certificate | TwoStageCertificate) -> None:
         rows = [{"norm": norm_symbol(q), "radius": r.value, "kind": r.kind,
                  "formula": r.formula} for q, r in cert.radii.items()]
         st.dataframe(rows, hide_index=True, width="stretch",
-                     column_config={"radius": st.column_config.NumberColumn(format="%.6g")})
+                     column_config={"radius": st.column_config.NumberColumn(
+                         format="%.3g", help="Rounded for reading; full precision in the "
+                                             "downloads.")})
 
 
 def certificate_downloads(stem: str, json_text: str, row: dict) -> None:
@@ -224,8 +269,11 @@ def show_result(result: CertifyResult, status: str, current: Settings,
     name = "abstain" if cert.abstained else classes[cert.prediction]
     m1, m2, m3, m4 = st.columns([1.1, 1.3, 1.3, 0.9])
     m1.metric("Prediction", name)
-    m2.metric("p̲_A (lower bound)", f"{cert.p_a_lower:.6f}")
-    m3.metric(f"Certified radius ({norm})", f"{cert.radius:.6g}")
+    reading_metric(m2, "p̲_A (lower bound)", cert.p_a_lower, probability=True,
+                   help="Guaranteed share of the votes for the top class: the lower bound on "
+                        f"p_A ({bound_words(result)}), from which the radius is computed.")
+    reading_metric(m3, f"Certified radius ({norm})", cert.radius,
+                   help=f"A {cert.kind} {norm} radius in pixel units (images in [0, 1]).")
     m4.metric("Elapsed", f"{result.elapsed:.1f} s",
               help="Wall time of the run: n0 selection plus n estimation samples.")
     m4.caption(f"{result.samples_per_s:,.0f} samples/s on {s.device}")
@@ -235,7 +283,7 @@ def show_result(result: CertifyResult, status: str, current: Settings,
                    f"got {summary.k:,} of {summary.n:,} votes).")
     else:
         st.markdown(f"**Prediction: {name}**, certified in {norm} up to radius "
-                    f"**{cert.radius:.6g}** {kind_badge(cert.kind)} "
+                    f"**{fmt(cert.radius, 3)}** {kind_badge(cert.kind)} "
                     f"(pixel units, images in [0, 1]).")
     if cert.bound != FIXED_BOUND:
         st.markdown(f":blue-badge[anytime-valid] Bound: {bound_words(result)}.")
@@ -252,16 +300,17 @@ def show_result(result: CertifyResult, status: str, current: Settings,
         chart(p_a_interval_figure(summary.p_hat, summary.lower, summary.ci_low,
                                   summary.ci_high, cert.alpha), key="cert_p_a")
         st.markdown(
-            f"p̂_A = {summary.k:,}/{cert.n:,} = `{summary.p_hat:.6f}` (empirical)  \n"
-            f"p̲_A = `{cert.p_a_lower:.6f}` ({bound_words(result)}, **used**)  \n"
-            f"{(1 - cert.alpha) * 100:.6g}% interval: [`{summary.ci_low:.6f}`, "
-            f"`{summary.ci_high:.6f}`] (two-sided, display only)")
+            f"p̂_A = {summary.k:,}/{cert.n:,} = `{fmt_p(summary.p_hat)}` (empirical)  \n"
+            f"p̲_A = `{fmt_p(cert.p_a_lower)}` ({bound_words(result)}, **used**)  \n"
+            f"{(1 - cert.alpha) * 100:.6g}% interval: [`{fmt_p(summary.ci_low)}`, "
+            f"`{fmt_p(summary.ci_high)}`] (two-sided, display only; full precision in the "
+            "downloads)")
 
     if cert.abstained:
         st.markdown("**Certified radius**: none, the smoothed classifier abstains "
                     "(every radius is 0 at p̲_A ≤ ½).")
     else:
-        st.markdown(f"**Certified radius** — native norm {norm}: `{cert.radius:.6g}` "
+        st.markdown(f"**Certified radius** — native norm {norm}: `{fmt(cert.radius, 3)}` "
                     f"{kind_badge(cert.kind)}")
         radii_table(cert)
     if "scale_min" in cert.noise and not cert.abstained:
@@ -269,9 +318,9 @@ def show_result(result: CertifyResult, status: str, current: Settings,
         assert result.noise is not None
         base = result.noise.base.radius(cert.p_a_lower, cert.norm).value
         st.markdown(
-            f"ALM ({norm}) = `{cert.alm:.6g}` :gray-badge[size of the certified region, not a "
-            f"radius]  \n`ALM = (∏sᵢ)^(1/d)·R = {fmt(gmean, 6)} · "
-            f"{fmt(base, 6)} = {fmt(cert.alm, 6)}`")
+            f"ALM ({norm}) = `{fmt(cert.alm, 3)}` :gray-badge[size of the certified region, not "
+            f"a radius]  \n`ALM = (∏sᵢ)^(1/d)·R = {fmt(gmean, 4)} · "
+            f"{fmt(base, 4)} = {fmt(cert.alm, 4)}`")
         st.caption("The anisotropic noise certifies {δ : ‖δ/s‖_p ≤ R}. Its ℓp radius "
                    "min sᵢ·R is the largest ball inside that region; the ALM is the radius of "
                    "the isotropic region of equal volume, a size measure only.")
@@ -280,8 +329,7 @@ def show_result(result: CertifyResult, status: str, current: Settings,
         formula = cert.radii[cert.norm].formula if cert.norm in cert.radii else None
         if formula:
             st.markdown("  \n".join(fill_formula(
-                formula, formula_values(cert), cert.radius, cert.kind, cert.norm,
-                digits=6)))
+                formula, formula_values(cert), cert.radius, cert.kind, cert.norm)))
             st.caption("p_A in the formula is the lower bound p̲_A; Φ⁻¹ is the standard "
                        "normal quantile.")
 

@@ -6,10 +6,9 @@ both families: the numbers come from the certificate's one vocabulary, the words
 
 from __future__ import annotations
 
-import math
-
 import streamlit as st
 
+from app import state
 from app.cached.certify import (
     ALM_UPPER_KIND,
     menu_label,
@@ -20,14 +19,21 @@ from app.cached.certify import (
 from app.cached.models import classes_of, describe_route, menu_entry, menu_models
 from app.cached.noise import route_maps
 from app.choices import MODES, RoutingSettings, TwoStageSettings
-from app.figures.common import kind_badge
+from app.figures.common import fmt, fmt_p, kind_badge
 from app.figures.maps import mu_map_figure, sigma_map_figure
 from app.figures.votes import votes_figure
 from app.jobs import AuditOutcome, CertifyResult
 from app.panels.audit import audit_section
-from app.panels.certificate import Settings, certificate_downloads, radii_table, status_line
+from app.panels.certificate import (
+    Settings,
+    certificate_downloads,
+    follow_links,
+    human_scale,
+    radii_table,
+    status_line,
+)
 from app.panels.words import WORDS
-from app.widgets.output import chart, soundness_badge
+from app.widgets.output import chart, reading_metric, soundness_badge
 from ucan_core.certify.certificate import Certificate
 from ucan_core.two_stage.engine import TwoStageCertificate
 from ucan_core.two_stage.routing import RouteCertificate
@@ -65,31 +71,47 @@ def show_two_stage_result(result: CertifyResult, status: str, current: Settings,
     m1.metric("Prediction", name)
     m2.metric(words.choice_label, choice,
               help=f"The {words.unit} chosen by the smoothed {words.selector} for this input.")
-    m3.metric("Certified radius (ℓ2)", f"{cert.radius:.6g}",
-              help=f"min({words.r_sel}, R_c): within it the {words.selector} keeps this "
-                   f"{words.unit} and the classifier smoothed with it keeps the class.")
+    reading_metric(m3, "Certified radius (ℓ2)", cert.radius,
+                   help=f"min({words.r_sel}, R_c): within it the {words.selector} keeps this "
+                        f"{words.unit} and the classifier smoothed with it keeps the class.")
     m4.metric("Elapsed", f"{result.elapsed:.1f} s", help="Wall time of both stages.")
     m4.caption(f"{result.samples_per_s:,.0f} samples/s on {s.device}")
-    r1, r2, r3, r4 = st.columns(4)
-    r1.metric(f"{words.r_sel} ({words.selector})", f"{sel.radius:.6g}")
-    r2.metric("R_c (classifier)", f"{cert.r_c:.6g}" if cls is not None else "not reached")
-    r3.metric(f"p̲_A ({words.selector})", f"{sel.p_a_lower:.4f}",
-              help="Four decimals here; the stage table below has the full value.")
-    r4.metric("p̲_A (classifier)",
-              "not reached" if math.isnan(cert.p_a_lower_c) else f"{cert.p_a_lower_c:.4f}",
-              help="Four decimals here; the stage table below has the full value.")
+    teaching = state.teaching_mode()
+    if teaching and not cert.abstained:
+        st.markdown(f"**Two guarantees; the smaller one counts.** {words.plain.capitalize()} "
+                    f"keeps choosing {outcome} for every image within {fmt(sel.radius, 3)} of "
+                    f"this one, and the classifier it chose keeps answering {name} within "
+                    f"{fmt(cert.r_c, 3)}: so the answer holds within the smaller distance, "
+                    f"{fmt(cert.radius, 3)}.")
+    elif not teaching:
+        r1, r2, r3, r4 = st.columns(4)
+        reading_metric(r1, f"{words.r_sel} ({words.selector})", sel.radius,
+                       help=f"The radius within which the smoothed {words.selector} keeps its "
+                            f"choice.")
+        if cls is None:
+            r2.metric("R_c (classifier)", "not reached")
+            r4.metric("p̲_A (classifier)", "not reached")
+        else:
+            reading_metric(r2, "R_c (classifier)", cert.r_c,
+                           help="The radius within which the chosen classifier keeps its class.")
+            reading_metric(r4, "p̲_A (classifier)", cert.p_a_lower_c, probability=True,
+                           help="Guaranteed share of the classifier's votes (at α/2).")
+        reading_metric(r3, f"p̲_A ({words.selector})", sel.p_a_lower, probability=True,
+                       help=f"Guaranteed share of the {words.selector}'s votes for its choice "
+                            "(at α/2).")
     if sel.abstained:
         st.warning(f"Abstain: the smoothed {words.selector} selects no {words.unit} (p̲_A = "
-                   f"{sel.p_a_lower:.4f} ≤ ½), so {mode_name} makes no certified prediction; "
+                   f"{fmt_p(sel.p_a_lower)} ≤ ½), so {mode_name} makes no certified prediction; "
                    "the classification stage is not run.")
     elif cert.abstained:
         st.warning(f"Abstain: at the selected {words.unit} {outcome} the smoothed "
-                   f"classifier has p̲_A = {cert.p_a_lower_c:.4f} ≤ ½.")
+                   f"classifier has p̲_A = {fmt_p(cert.p_a_lower_c)} ≤ ½.")
     else:
-        st.markdown(f"**Prediction: {name}**, certified in ℓ2 up to radius "
-                    f"**min({words.r_sel}, R_c) = min({sel.radius:.6g}, {cert.r_c:.6g}) = "
-                    f"{cert.radius:.6g}** {kind_badge(cert.kind)} (pixel units, "
-                    "images in [0, 1]).")
+        radius = (f"**{fmt(cert.radius, 3)}**" if teaching else
+                  f"**min({words.r_sel}, R_c) = min({fmt(sel.radius, 3)}, {fmt(cert.r_c, 3)}) = "
+                  f"{fmt(cert.radius, 3)}**")
+        st.markdown(f"**Prediction: {name}**, certified in ℓ2 up to radius {radius} "
+                    f"{kind_badge(cert.kind)} (pixel units, images in [0, 1]).")
 
     stage_sel = p_a_summary(sel)
     stage_cls = p_a_summary(cls) if cls is not None else None
@@ -102,19 +124,21 @@ def show_two_stage_result(result: CertifyResult, status: str, current: Settings,
                      "Gaussian noise": expert_noise(cls), "α": cls.alpha,
                      "outcome": "abstain" if cls.abstained else classes[cls.prediction],
                      "votes": f"{stage_cls.k:,} / {cls.n:,}", "p̲_A": cls.p_a_lower})
-    st.dataframe(rows, hide_index=True, width="stretch",
-                 column_config={"α": st.column_config.NumberColumn(format="%g"),
-                                "p̲_A": st.column_config.NumberColumn(format="%.6f")})
-    st.caption(f"α split: each stage runs CERTIFY at α/2 = {sel.alpha:g} (one-sided "
-               "Clopper–Pearson), so by the union bound both stage certificates hold together "
-               f"with probability ≥ 1 − α, α = {cert.alpha:g}.")
+    if not teaching:
+        st.dataframe(rows, hide_index=True, width="stretch",
+                     column_config={"α": st.column_config.NumberColumn(format="%g"),
+                                    "p̲_A": st.column_config.NumberColumn(format="%.4f")})
+        st.caption(f"α split: each stage runs CERTIFY at α/2 = {sel.alpha:g} (one-sided "
+                   "Clopper–Pearson), so by the union bound both stage certificates hold "
+                   f"together with probability ≥ 1 − α, α = {cert.alpha:g}.")
 
     col_sel, col_cls = st.columns(2, gap="medium")
     with col_sel:
         chart(votes_figure([words.entry(v) for v in cert.menu], sel.counts,
                            sel.selection_counts, stage_sel.selected, sel.n, sel.n0),
               key=f"cert_votes_{s.stage_tag}")
-    col_sel.caption(f"Stage 1: the {words.selector}'s votes per {words.unit} (its classes are "
+    col_sel.caption(f"Stage 1: {words.plain}'s votes per {words.unit}." if teaching else
+                    f"Stage 1: the {words.selector}'s votes per {words.unit} (its classes are "
                     f"the {words.unit}s).")
     if cls is not None and stage_cls is not None:
         with col_cls:
@@ -122,11 +146,14 @@ def show_two_stage_result(result: CertifyResult, status: str, current: Settings,
                                cls.n, cls.n0), key="cert_votes")
         col_cls.caption(f"Stage 2: votes of {expert} smoothed with Gaussian noise "
                         f"{expert_noise(cls)}.")
+    if not cert.abstained:
+        human_scale(result.pixels, cert.radius, cert.norm, "cert_scale")
+        follow_links(result)
     if cert.target == "routing" and not sel.abstained:
         configuration_maps(s.selection_model, choice)
 
     if not cert.abstained:
-        st.markdown(f"**Certified radius** — ℓ2: `{cert.radius:.6g}` "
+        st.markdown(f"**Certified radius** — ℓ2: `{fmt(cert.radius, 3)}` "
                     f"{kind_badge(cert.kind)}")
         radii_table(cert)
         if isinstance(cert, RouteCertificate):
@@ -166,22 +193,23 @@ def route_alm(cert: RouteCertificate) -> None:
     """The routing certificate's ALM (certified) and min(R_sel, ALM) (an upper bound only)."""
     upper = ALM_UPPER_KIND
     a1, a2, a3 = st.columns(3)
-    a1.metric("Certified ALM", f"{cert.alm:.6g}", delta="certified, a size", delta_color="blue",
-              delta_arrow="off",
-              help="(∏ᵢ min(sᵢ·R, R_sel))^(1/d): the size of an ellipsoid inside the "
-                   "certified set S. A size (the radius of the isotropic set of equal "
-                   "volume), not a radius.")
-    a2.metric("ALM of the configuration", f"{cert.alm_c:.6g}",
-              help="(∏sᵢ)^(1/d)·R: the chosen configuration's own ALM, without R_sel.")
-    a3.metric("min(R_sel, ALM)", f"{cert.alm_upper:.6g}", delta=upper, delta_color="orange",
-              delta_arrow="off",
-              help="S lies inside both the ball of radius R_sel and the configuration's "
-                   "region, so its size is at most the smaller of the two sizes. Not a "
-                   "certified quantity.")
+    reading_metric(a1, "Certified ALM", cert.alm, delta="certified, a size",
+                   delta_color="blue", delta_arrow="off",
+                   help="(∏ᵢ min(sᵢ·R, R_sel))^(1/d): the size of an ellipsoid inside the "
+                        "certified set S. A size (the radius of the isotropic set of equal "
+                        "volume), not a radius.")
+    reading_metric(a2, "ALM of the configuration", cert.alm_c,
+                   help="(∏sᵢ)^(1/d)·R: the chosen configuration's own ALM, without R_sel.")
+    reading_metric(a3, "min(R_sel, ALM)", cert.alm_upper, delta=upper, delta_color="orange",
+                   delta_arrow="off",
+                   help="S lies inside both the ball of radius R_sel and the configuration's "
+                        "region, so its size is at most the smaller of the two sizes. Not a "
+                        "certified quantity.")
     st.markdown(
-        f"Certified ALM = `{cert.alm:.6g}` {kind_badge('sound')} :gray-badge[size of "
+        f"Certified ALM = `{fmt(cert.alm, 3)}` {kind_badge('sound')} :gray-badge[size of "
         f"an ellipsoid inside the certified set, not a radius]  \n"
-        f"min(R_sel, ALM) = min({cert.r_sel:.6g}, {cert.alm_c:.6g}) = `{cert.alm_upper:.6g}` "
+        f"min(R_sel, ALM) = min({fmt(cert.r_sel, 3)}, {fmt(cert.alm_c, 3)}) = "
+        f"`{fmt(cert.alm_upper, 3)}` "
         f":orange-badge[{upper}]")
     st.caption("The router keeps its class on S = B₂(R_sel) ∩ {‖δ/s‖₂ ≤ R}. The size of S "
                "lies between the certified ALM and min(R_sel, ALM).")

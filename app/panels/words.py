@@ -20,6 +20,7 @@ class StageWords:
     choice_label: str    # the metric of what it selected
     sigma_sel: str       # the symbol of its Gaussian noise level
     template: str        # a menu entry in a sentence or table ("σ = {}", "{}")
+    plain: str           # the selection stage in plain words (teaching mode)
 
     def entry(self, value: Any) -> str:
         """A menu entry (a σ level, a configuration) as the views write it."""
@@ -29,8 +30,9 @@ class StageWords:
 #: By ``TwoStageCertificate.target``.
 WORDS = {
     "dual-rs": StageWords(selector="σ-estimator", r_sel="R_σ", unit="level",
-                          choice_label="Selected level σ", sigma_sel="σ_e", template="σ = {}"),
+                          choice_label="Selected level σ", sigma_sel="σ_e", template="σ = {}",
+                          plain="the noise-level chooser"),
     "routing": StageWords(selector="selector", r_sel="R_sel", unit="configuration",
                           choice_label="Selected configuration", sigma_sel="σ_s",
-                          template="{}"),
+                          template="{}", plain="the noise chooser"),
 }

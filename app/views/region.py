@@ -23,7 +23,7 @@ from app.cached.images import InputImage, image_key
 from app.cached.noise import build, noise_maps
 from app.cached.region import REGION_P_MAX, REGION_P_MIN, check_models, pixel_index, region_slice
 from app.choices import NPG_OPTIONS, NoiseChoice, RegionCheckSettings
-from app.figures.common import csv_text, kind_badge, norm_symbol
+from app.figures.common import csv_text, fmt, fmt_p, kind_badge, norm_symbol
 from app.figures.region import norms_figure, region_figure
 from app.panels.certificate import CERTIFY_CACHE, certificate_banner, human_scale
 from app.panels.job import check_job_panel, job_fragment
@@ -176,8 +176,9 @@ with results:
         st.stop()
     base = noise.base
     sym = norm_symbol(norm)
+    teaching = state.teaching_mode()
     st.caption(f"**{base.title}** noise, {NPG_OPTIONS[choice.npg]} generator · "
-               f"d = {base.dim:,} ({c}×{h}×{w}) · σ = {choice.sigma:.2f} · p_A = {p_a:.6g} · "
+               f"d = {base.dim:,} ({c}×{h}×{w}) · σ = {choice.sigma:.2f} · p_A = {fmt_p(p_a)} · "
                f"{sym} · {escape_markdown(image.name)}")
     certificate_banner(ss.get(CERTIFY_CACHE, {}), st.query_params.get(state.REGION_CERT_KEY),
                        p_a)
@@ -196,30 +197,50 @@ with results:
         col_numbers.error(f"Cannot build this region: {error}")
         st.stop()
     with col_numbers:
-        rows = [f"| s at A | {view.scale[0]:.4g} | noise level sᵢ·σ = {view.std[0]:.4g} |",
-                f"| s at B | {view.scale[1]:.4g} | noise level sⱼ·σ = {view.std[1]:.4g} |"]
+        rows = [f"| {'noise scale at A' if teaching else 's at A'} | {fmt(view.scale[0], 3)} | "
+                f"noise level {'' if teaching else 'sᵢ·σ '}= {fmt(view.std[0], 3)} |",
+                f"| {'noise scale at B' if teaching else 's at B'} | {fmt(view.scale[1], 3)} | "
+                f"noise level {'' if teaching else 'sⱼ·σ '}= {fmt(view.std[1], 3)} |"]
         if view.radius is not None:
             base_kind, lp_kind = (kind_badge(k) for k in (view.radius_kind, view.kind))
-            rows += [f"| R (base noise, {sym}) | {view.radius:.6g} | {base_kind} |",
-                     f"| min sᵢ·R ({sym} radius) | {view.lp_radius:.6g} | {lp_kind} |",
-                     f"| ALM (∏sᵢ)^(1/d)·R | {view.alm:.6g} | :gray-badge[size measure] |"]
+            if teaching:
+                rows += [f"| radius of the largest {sym} ball inside | {fmt(view.lp_radius, 3)} | "
+                         f"{lp_kind} |"]
+            else:
+                rows += [f"| R (base noise, {sym}) | {fmt(view.radius, 3)} | {base_kind} |",
+                         f"| min sᵢ·R ({sym} radius) | {fmt(view.lp_radius, 3)} | {lp_kind} |",
+                         f"| ALM (∏sᵢ)^(1/d)·R | {fmt(view.alm, 3)} | :gray-badge[size measure] |"]
         st.markdown("| | value | |\n|---|---|---|\n" + "\n".join(rows))
         if view.radius is None:
             st.info(f"{base.title} noise has no closed-form certified radius: only its level "
                     "sets are drawn. Its radius needs the universal (numerical) engine.")
+        elif view.coincide:
+            st.caption(f"The noise is the same at every pixel, so the certified region **is** "
+                       f"the {sym} ball: the plot draws one curve (region, ball and ALM ball "
+                       "coincide). A pattern NPG makes them differ:")
+            st.page_link("views/region.py", label="Show the anisotropic case (pattern ℓ2)",
+                         icon=":material/hexagon:", query_params={
+                             **st.query_params.to_dict(),
+                             **state.noise_params(PREFIX, choice.density, choice.sigma, norm,
+                                                  "pattern-2")})
+        elif teaching:
+            st.caption("The noise differs from pixel to pixel, so the certified region is "
+                       "stretched where the noise is large; the ball is the largest one that "
+                       "fits inside it everywhere.")
         else:
             st.caption("min sᵢ·R: the largest ℓp ball inside the region (minimum over all "
                        "pixels, not only A and B). ALM: radius of the isotropic region of the "
                        "same volume, a size measure, not a ball inside the region.")
         if any(view.shift):
-            st.caption(f"Noise mean at A, B: μ = ({view.shift[0]:.4g}, {view.shift[1]:.4g}); "
+            st.caption(f"Noise mean at A, B: μ = ({fmt(view.shift[0], 3)}, {fmt(view.shift[1], 3)}); "
                        "μ moves the noise, not the certified region.")
-    chart(region_figure(view, describe(pixel_a, c), describe(pixel_b, c)), key="region_slice")
+    chart(region_figure(view, describe(pixel_a, c), describe(pixel_b, c), alm=not teaching),
+          key="region_slice")
     if view.radius is not None:
         human_scale(image.pixels, view.lp_radius, norm, "region_scale")
     if view.radius is not None:
-        st.markdown(f"**The same slice in ℓ1, ℓ2 and ℓ∞** at p_A = {p_a:.6g}")
-        chart(norms_figure(others), key="region_norms")
+        st.markdown(f"**The same slice in ℓ1, ℓ2 and ℓ∞** at p_A = {fmt_p(p_a)}")
+        chart(norms_figure(others, alm=not teaching), key="region_norms")
         st.caption("The slice is {(δ_A/s_A, δ_B/s_B) : ‖·‖_p ≤ R}: a rhombus in ℓ1, an "
                    "ellipse in ℓ2, a box in ℓ∞, stretched by the noise scale of each pixel. "
                    "The ℓp ball of radius min sᵢ·R always fits inside; the ALM ball does not "

@@ -1,5 +1,5 @@
 """Output helpers: Plotly charts with a figure download in the sidebar's format, download
-buttons for the numbers behind a view, and the soundness badge."""
+buttons for the numbers behind a view, metrics rounded for reading and the soundness badge."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import state
+from app.figures.common import fmt, fmt_p, full
 
 SOUNDNESS_COLOURS = {"sound": "green", "input-dependent": "orange", "approximate": "orange"}
 
@@ -51,6 +52,15 @@ def chart(figure: go.Figure, key: str, *, filename: str | None = None, tools: bo
     if not tools:
         plotly_config["modeBarButtons"] = [["toImage"]]
     return st.plotly_chart(figure, key=key, config=plotly_config | (config or {}), **kwargs)
+
+
+def reading_metric(column: Any, label: str, value: float, *, probability: bool = False,
+                   help: str = "", **kwargs: Any) -> None:
+    """``st.metric`` of a number rounded for reading (a probability by ``fmt_p``, other numbers
+    to three significant digits), with its full precision in the tooltip after ``help``;
+    other arguments (``delta``…) go to ``st.metric``."""
+    shown = fmt_p(value) if probability else fmt(value, 3)
+    column.metric(label, shown, help=f"{help} Full precision: {full(value)}.".strip(), **kwargs)
 
 
 def soundness_badge(tag: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from pathlib import Path
 
@@ -65,6 +66,22 @@ def text(at: AppTest) -> str:
 
 def metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
+
+
+def exact_metrics(at: AppTest) -> dict[str, float]:
+    """The full-precision value of every metric rounded for reading
+    (``app.widgets.output.reading_metric``: its tooltip ends "Full precision: <value>."),
+    checked to round to the value shown."""
+    from app.figures.common import fmt, fmt_p
+
+    values = {}
+    for m in at.metric:
+        found = re.search(r"Full precision: (\S+)\.$", m.help or "")
+        if found:
+            value = float(found.group(1))
+            assert m.value in (fmt_p(value), fmt(value, 3)), (m.label, m.value, value)
+            values[m.label] = value
+    return values
 
 
 def download_labels(at: AppTest) -> set[str]:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from apptest_helpers import chart_specs, open_with_params, wait_for_job
+from apptest_helpers import chart_specs, exact_metrics, open_with_params, wait_for_job
 from PIL import Image
 from scipy.stats import beta, norm
 from streamlit.testing.v1 import AppTest
@@ -35,6 +35,7 @@ from ucan_core.audit.attack import AttackBudget
 from ucan_core.audit.certificates import (
     AttackEvidence,
     AuditResult,
+    TwoStageEvidence,
     audit_two_stage,
     claimed_region,
     evidence_units,
@@ -179,14 +180,18 @@ def test_small_run_result_radius_cache_and_stale():
     assert int(np.argmax(selection)) == 7
     k = int(counts[7])
     p_lower = beta.ppf(0.001, k, 200 - k + 1)               # recomputed from the display
-    assert float(shown["p̲_A (lower bound)"]) == pytest.approx(p_lower, abs=1e-6)
+    exact = exact_metrics(at)                               # full precision in the tooltips
+    assert exact["p̲_A (lower bound)"] == pytest.approx(p_lower, abs=1e-9)
     radius = 0.25 * norm.ppf(p_lower)
-    assert float(shown["Certified radius (ℓ2)"]) == pytest.approx(radius, rel=1e-5)
+    assert exact["Certified radius (ℓ2)"] == pytest.approx(radius, rel=1e-9)
+    # rounded for reading: three digits
+    assert shown["p̲_A (lower bound)"] == fig_common.fmt_p(p_lower)
+    assert shown["Certified radius (ℓ2)"] == fig_common.fmt(radius, 3)
     text = markdown(at)
     assert ":green-badge[fresh]" in text
     assert ":green-badge[exact]" in text                     # the kind of the ℓ2 radius
     assert ":green-badge[sound]" in text                     # the soundness tag
-    assert "`R_2 = σ·Φ⁻¹(p_A)`" in text and f"0.25·Φ⁻¹({p_lower:.6g})" in text
+    assert "`R_2 = σ·Φ⁻¹(p_A)`" in text and f"0.25·Φ⁻¹({fig_common.fmt(p_lower, 4)})" in text
     assert "99.9% interval" in text
     assert "n0 = 20 · n = 200 · α = 0.001" in text
     # p_A figure: the interval contains p̂_A, the lower bound is the one-sided one
@@ -223,7 +228,7 @@ def test_small_run_result_radius_cache_and_stale():
     at.number_input(key="cert_seed").set_value(0).run()
     assert job_of(at) is second_job                          # nothing new was sampled
     assert ":violet-badge[cached]" in markdown(at)
-    assert float(metrics(at)["Certified radius (ℓ2)"]) == pytest.approx(radius, rel=1e-5)
+    assert exact_metrics(at)["Certified radius (ℓ2)"] == pytest.approx(radius, rel=1e-9)
     assert len(at.session_state["certify_cache"]) == 2
 
 
@@ -307,16 +312,16 @@ def test_sigma_override_and_pattern_npg_alm():
     p_lower = beta.ppf(0.001, int(counts[7]), 200 - int(counts[7]) + 1)
     noise = build_noise("gaussian", 0.3, (1, 28, 28), npg="pattern", pattern_norm=2)
     s_min = float(noise.scale.min())
-    radius = float(metrics(at)["Certified radius (ℓ2)"])
-    assert radius == pytest.approx(s_min * 0.3 * norm.ppf(p_lower), rel=1e-5)
+    radius = exact_metrics(at)["Certified radius (ℓ2)"]
+    assert radius == pytest.approx(s_min * 0.3 * norm.ppf(p_lower), rel=1e-9)
     text = markdown(at)
     assert ":blue-badge[sound]" in text                      # min sᵢ·R is sound, not exact
     alm = job_of(at).result.alm
     badge = ":gray-badge[size of the certified region, not a radius]"
-    assert f"ALM (ℓ2) = `{alm:.6g}` {badge}" in text
+    assert f"ALM (ℓ2) = `{fig_common.fmt(alm, 3)}` {badge}" in text
     assert "`ALM = (∏sᵢ)^(1/d)·R = 1 · " in text                 # the pattern's geometric mean
-    assert f"= {fig_common.fmt(alm, 6)}`" in text
-    assert f"{fig_common.fmt(s_min, 6)} · [0.3·Φ⁻¹(" in text    # the formula, filled
+    assert f"= {fig_common.fmt(alm, 4)}`" in text
+    assert f"{fig_common.fmt(s_min, 4)} · [0.3·Φ⁻¹(" in text    # the formula, filled
 
 
 def test_abstain_at_a_far_too_large_sigma():
@@ -487,27 +492,27 @@ def test_dual_rs_result_equals_engine_and_downloads():
     assert cert.selection.counts == direct.selection.counts
     assert cert.classification.counts == direct.classification.counts
 
-    shown = metrics(at)
+    shown, exact = metrics(at), exact_metrics(at)
     assert shown["Prediction"] == "7" and shown["Selected level σ"] == f"{direct.selected:g}"
     for label, value in (("Certified radius (ℓ2)", direct.radius),
                          ("R_σ (σ-estimator)", direct.r_sel), ("R_c (classifier)", direct.r_c),
                          ("p̲_A (σ-estimator)", direct.p_a_lower_sel),
                          ("p̲_A (classifier)", direct.p_a_lower_c)):
-        assert float(shown[label]) == pytest.approx(
-            value, rel=1e-5, abs=5e-5 if label.startswith("p̲_A") else 0), label
-    assert float(shown["Certified radius (ℓ2)"]) == pytest.approx(
-        min(float(shown["R_σ (σ-estimator)"]), float(shown["R_c (classifier)"])), rel=1e-9)
+        assert exact[label] == pytest.approx(value, rel=1e-12), label
+    assert exact["Certified radius (ℓ2)"] == pytest.approx(
+        min(exact["R_σ (σ-estimator)"], exact["R_c (classifier)"]), rel=1e-9)
     # the α/2 + α/2 split, recomputed from the displayed votes: R = σ Φ⁻¹(p̲_A at α/2)
     selection, classification = check_stage_rows(
         at, (card.sigma_e, direct.selected), (direct.r_sel, direct.r_c), rel=1e-9)
     assert selection["model"] == "mnist-sigma-estimator"
     assert classification["model"] == EXPERTS[list(card.levels).index(direct.selected)]
     text = markdown(at)
-    assert f"min(R_σ, R_c) = min({direct.r_sel:.6g}, {direct.r_c:.6g})" in text
+    fmt = fig_common.fmt
+    assert f"min(R_σ, R_c) = min({fmt(direct.r_sel, 3)}, {fmt(direct.r_c, 3)})" in text
     assert "α/2 = 0.0005" in text and ":green-badge[sound]" in text and direct.note in text
     assert "Not available for" not in text
     assert [b.key for b in at.button] == ["cert_run", "cert_audit"]   # audited on demand
-    assert set(chart_keys(at)) == {"cert_votes_sigma", "cert_votes"}
+    assert set(chart_keys(at)) == {"cert_votes_sigma", "cert_votes", "cert_scale_budgets"}
 
     # downloads carry both radii, the level, both p̲_A and the α split
     result = jobs.result_of(job)
@@ -633,20 +638,19 @@ def test_routing_result_equals_engine_and_downloads():
     assert cert.selection.counts == direct.selection.counts
     assert direct.selected != "abstain" and not direct.abstained
 
-    shown = metrics(at)
+    shown, exact = metrics(at), exact_metrics(at)
     assert shown["Prediction"] == "7" and shown["Selected configuration"] == direct.selected
     for label, value in (("Certified radius (ℓ2)", direct.radius), ("R_sel (selector)", direct.r_sel),
                          ("R_c (classifier)", direct.r_c), ("Certified ALM", direct.alm),
                          (UPPER, direct.alm_upper), ("ALM of the configuration", direct.alm_c),
                          ("p̲_A (selector)", direct.p_a_lower_sel),
                          ("p̲_A (classifier)", direct.p_a_lower_c)):
-        assert float(shown[label]) == pytest.approx(
-            value, rel=1e-5, abs=5e-5 if label.startswith("p̲_A") else 0), label
-    assert float(shown["Certified radius (ℓ2)"]) == pytest.approx(
-        min(float(shown["R_sel (selector)"]), float(shown["R_c (classifier)"])), rel=1e-9)
-    assert float(shown[UPPER]) == pytest.approx(
-        min(float(shown["R_sel (selector)"]), float(shown["ALM of the configuration"])), rel=1e-5)
-    assert float(shown["Certified ALM"]) <= float(shown[UPPER])
+        assert exact[label] == pytest.approx(value, rel=1e-12), label
+    assert exact["Certified radius (ℓ2)"] == pytest.approx(
+        min(exact["R_sel (selector)"], exact["R_c (classifier)"]), rel=1e-9)
+    assert exact[UPPER] == pytest.approx(
+        min(exact["R_sel (selector)"], exact["ALM of the configuration"]), rel=1e-9)
+    assert exact["Certified ALM"] <= exact[UPPER]
     deltas = {m.label: m.delta for m in at.metric}
     assert deltas[UPPER] == "upper bound, not certified"
     assert deltas["Certified ALM"] == "certified, a size"
@@ -659,16 +663,18 @@ def test_routing_result_equals_engine_and_downloads():
     assert selection["model"] == "mnist-route-l2" and selection["outcome"] == direct.selected
     assert classification["model"] == entry["model"] and classification["outcome"] == "7"
     text = markdown(at)
-    assert f"min(R_sel, R_c) = min({direct.r_sel:.6g}, {direct.r_c:.6g})" in text
+    fmt = fig_common.fmt
+    assert f"min(R_sel, R_c) = min({fmt(direct.r_sel, 3)}, {fmt(direct.r_c, 3)})" in text
     assert f"**Selected configuration: {direct.selected}** · {entry['source']}" in text
-    assert f"= `{direct.alm_upper:.6g}` :orange-badge[upper bound, not certified]" in text
-    assert f"Certified ALM = `{direct.alm:.6g}` :blue-badge[sound]" in text
+    assert f"= `{fmt(direct.alm_upper, 3)}` :orange-badge[upper bound, not certified]" in text
+    assert f"Certified ALM = `{fmt(direct.alm, 3)}` :blue-badge[sound]" in text
     assert ":green-badge[sound]" in text and direct.note in text
     assert "Attacked: the deployed two-stage classifier (the smoothed selector picks a " \
         "configuration" in text
     # the figures: both stages' votes and the selected configuration's σ and μ maps
     specs = chart_specs(at)
-    assert set(specs) == {"cert_votes_sel", "cert_votes", "cert_route_sigma", "cert_route_mu"}
+    assert set(specs) == {"cert_votes_sel", "cert_votes", "cert_route_sigma", "cert_route_mu",
+                          "cert_scale_budgets"}
     assert specs["cert_votes_sel"]["data"][0]["x"] == list(router.names)
     assert as_array(specs["cert_votes_sel"]["data"][0]["customdata"]).sum() == 200
     noise = router.stages[router.names.index(direct.selected)].noise
@@ -847,7 +853,8 @@ def check_audit_verdict(at: AppTest, result: AuditResult, alpha: float, label: s
     k, n = (int(v.replace(",", "")) for v in votes.groups())
     assert n == jobs.AUDIT_BUDGET.n_verify
     upper = 1.0 if k == n else beta.ppf(1 - alpha, k + 1, n - k)
-    assert float(shown[label]) == pytest.approx(upper, abs=1e-6)
+    assert exact_metrics(at)[label] == pytest.approx(upper, abs=1e-9)
+    assert shown[label] == fig_common.fmt_p(result.p_upper)
     assert shown["PREDICT changed"] == ("no" if not result.changed else
                                         f"yes → {result.top_class}")
     verdict = [s.value for s in at.success] + [e.value for e in at.error]
@@ -870,26 +877,56 @@ def audit_two_stage_on_page(at: AppTest, selector: str,
     text = markdown(at)
     assert (f"n_verify = {budget.n_verify:,} fresh samples per stage at α_audit/2 = "
             f"{budget.alpha / 2:g} each") in text
-    assert (f"on the ℓ2 ball of the certified radius min({r_sel}, R_c) = {cert.radius:.6g}"
-            in text)
+    assert (f"on the ℓ2 ball of the certified radius min({r_sel}, R_c) = "
+            f"{fig_common.fmt(cert.radius, 3)}" in text)
     at.button(key="cert_audit").click().run()
     wait_job(at, timeout=180)
     audit = job_of(at)
     assert isinstance(audit, jobs.AuditJob) and audit.cancelled is False
     assert audit.done == audit.total == 2 * (budget.steps + 1) + 4
-    result = audit.result
+    evidence = audit.result
+    assert isinstance(evidence, TwoStageEvidence)
+    result = evidence.audit
     assert result.attacked and (result.norm, result.region) == ("2", "ball")
     assert (result.certified, result.selected) == (cert.prediction, cert.selection.prediction)
     assert result.radius == pytest.approx(cert.radius) and result.region_norm <= 1 + 1e-6
     upper = check_audit_verdict(at, result, budget.alpha / 2, "Verified p̄_c (classifier)")
-    p_sel = float(metrics(at)[f"Verified p̄_sel ({selector})"])
-    assert p_sel == pytest.approx(result.p_upper_selection, abs=1e-6) and 0 < p_sel <= 1
+    p_sel = exact_metrics(at)[f"Verified p̄_sel ({selector})"]
+    assert p_sel == pytest.approx(result.p_upper_selection, abs=1e-12) and 0 < p_sel <= 1
     assert result.violation == (min(upper, p_sel) < 0.5)
     verdict = [s.value for s in at.success] + [e.value for e in at.error]
     if not result.violation:
-        assert f"p̄_sel = {p_sel:.6f}, p̄_c = {upper:.6f} ≥ ½" in verdict[0]
+        assert (f"p̄_sel = {fig_common.fmt_p(p_sel)}, p̄_c = {fig_common.fmt_p(result.p_upper)} "
+                "≥ ½") in verdict[0]
     assert "deployed two-stage classifier" in markdown(at)
+    check_two_stage_pictures(at, evidence, cert)
     return cert, result
+
+
+def check_two_stage_pictures(at: AppTest, evidence: TwoStageEvidence,
+                             cert: TwoStageCertificate) -> None:
+    """The attack you can see on a two-stage certificate: x, the worst x′ (what the deployed
+    classifier says there), δ amplified with its norm and R, and both stages' votes at x′."""
+    worst = evidence.worst
+    assert worst is not None
+    captions = {i.captions[0]: i for i in at.get("image") if i.captions}
+    assert "x: the certified input (7)" in captions
+    assert f"x′ = x + δ: deployed says {worst.top_class}" in captions
+    factor = amplification(worst.point.delta)
+    shown = f"δ ×{factor} (‖δ‖ = {worst.point.delta_norm:.3g} ≤ R = {evidence.audit.radius:.3g})"
+    assert shown in captions and worst.point.delta_norm <= cert.radius * (1 + 1e-6)
+    urls = [captions[c].value[0] for c in ("x: the certified input (7)", shown)]
+    assert all(urls) and len(set(urls)) == 2
+    text = markdown(at)
+    assert f"‖δ‖₂ = {fig_common.fmt(worst.point.delta_norm, 3)} (at most " in text
+    assert "deployed two-stage classifier" in text and "evidence, not proof" in text
+    counts = evidence.selection_counts
+    assert f"{max(counts):,} of {sum(counts):,} fresh votes" in text     # the selector's top
+    specs = chart_specs(at)
+    votes, selection = specs["cert_attack_votes"], specs["cert_attack_votes_selection"]
+    assert votes["layout"]["title"]["text"] == "Deployed classifier's votes at x′"
+    assert [int(v) for v in as_array(votes["data"][0]["customdata"])] == list(worst.counts)
+    assert [int(v) for v in as_array(selection["data"][0]["customdata"])] == list(counts)
 
 
 def test_dual_rs_audit_checks_both_stages():

@@ -12,6 +12,8 @@ from streamlit.testing.v1 import AppTest
 
 from app import state
 from app.cached.certify import DEMO_IMAGE, DEMO_MODEL
+from app.choices import MODES
+from app.figures.common import fmt, fmt_p
 
 
 def _links(at: AppTest) -> dict[str, dict[str, str]]:
@@ -56,13 +58,45 @@ def test_certificate_links_to_its_region_and_the_region_shows_it():
     assert not at.exception, at.exception
     assert at.number_input(key="rg_p_a").value == cert.p_a_lower
     banner = "\n".join(i.value for i in at.info)
-    assert f"p̲_A = {cert.p_a_lower:.6f}" in banner and f"R = {cert.radius:.4f}" in banner
+    assert f"p̲_A = {fmt_p(cert.p_a_lower)}" in banner and f"R = {fmt(cert.radius, 3)}" in banner
     # the page's ℓp radius min sᵢ·R at that p̲_A is the certificate's radius
-    assert f"| min sᵢ·R (ℓ2 radius) | {cert.radius:.6g} |" in text(at)
+    assert f"| min sᵢ·R (ℓ2 radius) | {fmt(cert.radius, 3)} |" in text(at)
 
     shared_at = open_with_params("certify", shared)
     assert shared_at.number_input(key="cert_seed").value == 3
     assert shared_at.selectbox(key="cert_npg_mnist-gaussian-0.25").value == "pattern-2"
+
+
+def test_dual_rs_certificate_links_to_its_expert_region_and_back():
+    at = _certified({"cert_mode": MODES["dual"], "cert_n0": "20", "cert_n": "500"})
+    result = next(iter(at.session_state["certify_cache"].values()))
+    cert = result.certificate
+    assert cert.target == "dual-rs" and not cert.abstained
+    region = _links(at)["region"]
+    # the expert's noise: isotropic Gaussian at the selected level, p_A = its p̲_A
+    assert float(region["rg_sigma"]) == float(cert.classification.noise["sigma"])
+    assert float(region["rg_p_a"]) == cert.p_a_lower_c and region["rg_npg"] == "isotropic"
+    assert region[state.REGION_CERT_KEY] == result.key
+    shared = dict(parse_qsl(urlsplit(at.code[0].value).query))
+    assert shared["cert_mode"] == "Dual RS" and shared["cert_n"] == "500"
+
+    at.switch_page("views/region.py")
+    at.query_params.clear()
+    at.query_params.update(region)
+    at.run()
+    assert not at.exception, at.exception
+    banner = "\n".join(i.value for i in at.info)
+    assert "The Dual RS certificate of mnist-sigma-estimator" in banner
+    assert f"p̲_A = {fmt_p(cert.p_a_lower_c)}" in banner
+    assert f"R = min(R_σ, R_c) = {fmt(cert.radius, 3)}" in banner
+    # the page's radius at that p̲_A is the expert's R_c
+    assert f"| min sᵢ·R (ℓ2 radius) | {fmt(cert.r_c, 3)} |" in text(at)
+    back = next(e for e in at.get("page_link") if e.proto.page == "certify")
+    assert dict(parse_qsl(back.proto.query_string)) == shared
+
+    again = open_with_params("certify", shared)
+    assert again.radio(key="cert_mode").value == "dual"
+    assert again.number_input(key="cert_n").value == 500
 
 
 def test_region_from_a_link_without_the_certificate_in_the_session():

@@ -26,6 +26,7 @@ from streamlit.testing.v1 import AppTest
 
 from app import jobs
 from app.cached import images as cached_images
+from app.figures.common import fmt
 from app.figures.region import (
     GRID_NAME,
     RegionSlice,
@@ -54,6 +55,11 @@ def numbers(at) -> dict[str, float]:
     return {row[0].split(" (")[0]: float(row[1]) for row in cells}
 
 
+def rounded(value: float) -> float:
+    """``value`` as the page's table shows it: three significant digits."""
+    return float(fmt(float(value), 3))
+
+
 def region_trace(spec: dict) -> dict:
     return next(t for t in spec["data"] if t["name"].startswith("certified region"))
 
@@ -64,13 +70,20 @@ def test_isotropic_defaults_match_engine_and_density():
     shown = numbers(at)
     radius = make_noise("gaussian", 0.5, 784).radius(0.9, 2).value
     for label in ("R", "min sᵢ·R", "ALM"):
-        assert shown[label] == pytest.approx(radius, rel=1e-5)
+        assert shown[label] == rounded(radius)
     assert shown["s at A"] == shown["s at B"] == 1
-    assert "| R (base noise, ℓ2) | 0.640776 | :green-badge[exact] |" in text(at)
+    assert "| R (base noise, ℓ2) | 0.641 | :green-badge[exact] |" in text(at)
     spec = chart_specs(at)["region_slice"]
     assert spec["layout"]["yaxis"]["scaleanchor"] == "x"
     trace = region_trace(spec)
-    assert trace["fill"] == "toself" and "ellipse" in trace["name"]
+    # isotropic: the region is the ℓ2 ball and the ALM ball, drawn once and said so
+    assert trace["fill"] == "toself"
+    assert trace["name"] == ("certified region = ℓ2 ball = ALM ball, radius 0.641 (exact): one "
+                             "curve, they coincide")
+    assert not [t for t in spec["data"] if t["name"].startswith(("ℓ2 ball", "ALM ball"))]
+    assert "the certified region **is** the ℓ2 ball" in text(at)
+    anisotropic = next(e for e in at.get("page_link") if e.proto.page == "region")
+    assert "rg_npg=pattern" in anisotropic.proto.query_string
     x, y = as_array(trace["x"]), as_array(trace["y"])
     np.testing.assert_allclose(np.hypot(x, y), radius, rtol=1e-9)      # a circle of radius R
     # the level sets: N(0, σ²) in the plane, relative to the peak (independent closed form)
@@ -82,7 +95,7 @@ def test_isotropic_defaults_match_engine_and_density():
     assert download_labels(at) == {"Curves (CSV)", "Numbers (JSON)"}
     assert set(chart_specs(at)) == {"region_pixels", "region_slice", "region_norms",
                                     "region_scale_budgets"}
-    assert f"R = {radius:.4g} means" in text(at) and "grey levels of 255" in text(at)
+    assert f"R = {fmt(radius, 3)} means" in text(at) and "grey levels of 255" in text(at)
 
 
 def test_pattern_region_radii_equal_engine():
@@ -93,12 +106,13 @@ def test_pattern_region_radii_equal_engine():
     region = engine.region(0.9, 2)
     scale = engine.scale.double().numpy()
     shown = numbers(at)
-    assert shown["ALM"] == pytest.approx(region.alm, rel=1e-5)
-    assert shown["min sᵢ·R"] == pytest.approx(region.lp_radius, rel=1e-5)
+    assert shown["ALM"] == rounded(region.alm)
+    assert shown["min sᵢ·R"] == rounded(region.lp_radius)
     assert region.lp_radius < region.alm                              # really anisotropic
-    assert shown["s at A"] == pytest.approx(scale[CENTRE], rel=1e-3)
-    assert shown["s at B"] == pytest.approx(scale[CORNER], rel=1e-3)
-    assert "| 0.478963 | :blue-badge[sound] |" in text(at)
+    assert shown["s at A"] == pytest.approx(rounded(scale[CENTRE]), rel=1e-6)
+    assert shown["s at B"] == pytest.approx(rounded(scale[CORNER]), rel=1e-6)
+    assert "| 0.479 | :blue-badge[sound] |" in text(at)
+    assert "they coincide" not in region_trace(chart_specs(at)["region_slice"])["name"]
     spec = chart_specs(at)["region_slice"]
     ex, ey = region.slice_2d(CENTRE, CORNER)
     trace = region_trace(spec)
@@ -147,7 +161,7 @@ def test_moving_pixels_and_colour_channels():
     at.number_input(key="rg_B_row_28").set_value(27).run()
     at.number_input(key="rg_B_col_28").set_value(20).run()
     scale = build_noise("gaussian", 0.5, (1, 28, 28), npg="pattern").scale.numpy()
-    assert numbers(at)["s at B"] == pytest.approx(scale[27 * 28 + 20], rel=1e-3)
+    assert numbers(at)["s at B"] == pytest.approx(rounded(scale[27 * 28 + 20]), rel=1e-6)
     at.number_input(key="rg_B_row_28").set_value(14).run()
     at.number_input(key="rg_B_col_28").set_value(14).run()
     assert not at.exception
@@ -226,7 +240,7 @@ def test_click_sets_pixel_a_or_b_and_the_url():
             at.number_input(key="rg_A_col_28").value) == (14, 14)
     assert at.query_params["rg_B_row_28"] == "3" and at.query_params["rg_B_col_28"] == "25"
     scale = build_noise("gaussian", 0.5, (1, 28, 28), npg="pattern").scale.numpy()
-    assert numbers(at)["s at B"] == pytest.approx(scale[3 * 28 + 25], rel=1e-3)
+    assert numbers(at)["s at B"] == pytest.approx(rounded(scale[3 * 28 + 25]), rel=1e-6)
     assert marker(chart_specs(at)["region_pixels"], "B") == (25, 3)
     assert "(row 3, col 25)" in chart_specs(at)["region_slice"]["layout"]["yaxis"]["title"][
         "text"]
@@ -234,7 +248,7 @@ def test_click_sets_pixel_a_or_b_and_the_url():
     click(at, [grid_point(at, 20, 7)])
     assert (at.number_input(key="rg_A_row_28").value,
             at.number_input(key="rg_A_col_28").value) == (20, 7)
-    assert numbers(at)["s at A"] == pytest.approx(scale[20 * 28 + 7], rel=1e-3)
+    assert numbers(at)["s at A"] == pytest.approx(rounded(scale[20 * 28 + 7]), rel=1e-6)
     assert marker(chart_specs(at)["region_pixels"], "A") == (7, 20)
     # the σ map works as the picture too
     at.radio(key="rg_picker").set_value("sigma").run()
@@ -374,6 +388,22 @@ def test_region_figure_names_kinds_and_centre():
     assert fig.layout.yaxis.scaleanchor == "x"
     assert tuple(fig.layout.xaxis.range) == (-3.0, 3.0)
     assert "(row 1, col 2)" in fig.layout.xaxis.title.text
+
+
+def test_coinciding_region_ball_and_alm_ball_are_one_curve():
+    x, y = unit_sphere_2d(2.0, 9)
+    view = RegionSlice(norm="2", scale=(1.0, 1.0), shift=(0.0, 0.0), std=(0.5, 0.5),
+                       radius=0.8, radius_kind="exact", kind="exact", lp_radius=0.8, alm=0.8,
+                       region=(0.8 * x, 0.8 * y), ball=(0.8 * x, 0.8 * y),
+                       alm_ball=(0.8 * x, 0.8 * y))
+    assert view.coincide and not _slice().coincide
+    names = [t.name for t in region_figure(view, "A", "B").data]
+    assert names == ["certified region = ℓ2 ball = ALM ball, radius 0.8 (exact): one curve, they "
+                     "coincide", "x (δ = 0)"]
+    # without the ALM (teaching mode): the anisotropic figure has no ALM ball either
+    assert "= ALM ball" not in region_figure(view, "A", "B", alm=False).data[0].name
+    assert not [t for t in region_figure(_slice(), "A", "B", alm=False).data
+                if t.name.startswith("ALM ball")]
 
 
 def test_slice_rows_summary_and_markers():

@@ -30,6 +30,7 @@ from ucan_core.audit.certificates import (
     claimed_region,
     format_summary,
     summarize,
+    two_stage_evidence,
 )
 from ucan_core.audit.deployed import DeployedSmoothing
 from ucan_core.certify.smoothed import Progress, SmoothedClassifier
@@ -295,6 +296,29 @@ def test_sound_dual_certificates_show_no_violation(dual_certificates) -> None:
     # the search reaches the binding stage's boundary: p ≈ ½ there, not far inside
     closest = [min(r.p_upper, r.p_upper_selection) for r in results]
     assert np.median(closest) < 0.75
+
+
+def test_two_stage_evidence_shows_the_verified_point(dual_certificates) -> None:
+    dual, certs = dual_certificates
+    x, c = certs[3]
+    region = claimed_region(dual.selector.noise, c.radius, "2")
+    args = (dual, x, c.selection.prediction, c.prediction, region, BUDGET)
+    evidence = two_stage_evidence(*args, seed=3, target="dual-rs")
+    assert evidence.audit == audit_two_stage(*args, seed=3, target="dual-rs")   # same numbers
+    worst = evidence.worst
+    assert worst is not None and evidence.audit.attacked
+    point = worst.point
+    np.testing.assert_allclose(point.x_adv, x.numpy() + point.delta, atol=1e-6)
+    assert point.x_adv.min() >= 0 and point.x_adv.max() <= 1
+    assert point.delta_norm == pytest.approx(evidence.audit.delta_norm, rel=1e-5)
+    assert point.delta_norm <= c.radius * (1 + 1e-6)                  # inside the certified ball
+    # the votes behind the verdict: the deployed classifier's and the selector's, at x′
+    assert sum(worst.counts) == sum(evidence.selection_counts) == BUDGET.n_verify
+    assert worst.counts[c.prediction] == evidence.audit.count
+    assert len(evidence.selection_counts) == len(dual.stages)
+    nothing = two_stage_evidence(dual, x, c.selection.prediction, c.prediction,
+                                 claimed_region(dual.selector.noise, 0.0, "2"), BUDGET)
+    assert not nothing.audit.attacked and nothing.worst is None
 
 
 def test_inflated_dual_radius_is_caught(dual_certificates) -> None:

@@ -151,6 +151,19 @@ class AttackEvidence:
         return next((a for a in self.scan if a.changed), None)
 
 
+@dataclass(frozen=True, eq=False)
+class TwoStageEvidence:
+    """The audit of a two-stage certificate (:func:`two_stage_evidence`) with its verified
+    point: ``worst`` holds x′ and the deployed classifier's fresh votes there (the smoothed
+    classifier of the entry the selector picks at x′; ``p_upper`` on the certified class),
+    ``selection_counts`` the smoothed selector's votes per menu entry at x′. ``worst`` is None,
+    ``selection_counts`` empty, when nothing is attacked."""
+
+    audit: AuditResult
+    worst: SmoothedPoint | None
+    selection_counts: tuple[int, ...] = ()
+
+
 def evidence_units(budget: AttackBudget) -> int:
     """The units of work that :func:`attack_evidence` reports: the audit inside the region
     (``steps`` + 3), the base-classifier attacks at R and at each factor of
@@ -247,6 +260,15 @@ def audit_two_stage(router: SelectAndCertify, x: torch.Tensor, selected: int, ce
                     region: CertifiedRegion, budget: AttackBudget, seed: int = 0,
                     target: str = "two-stage", idx: int = -1,
                     progress: Progress | None = None) -> AuditResult:
+    """:func:`two_stage_evidence` without its verified point."""
+    return two_stage_evidence(router, x, selected, certified, region, budget, seed, target, idx,
+                              progress).audit
+
+
+def two_stage_evidence(router: SelectAndCertify, x: torch.Tensor, selected: int,
+                       certified: int, region: CertifiedRegion, budget: AttackBudget,
+                       seed: int = 0, target: str = "two-stage", idx: int = -1,
+                       progress: Progress | None = None) -> TwoStageEvidence:
     """Attack a two-stage certificate (Dual RS or routing, ``ucan_core.dual``) on the
     deployed classifier x′ ↦ g_{g_sel(x′)}(x′), over the ℓp ball ``region`` (s ≡ 1).
 
@@ -265,7 +287,7 @@ def audit_two_stage(router: SelectAndCertify, x: torch.Tensor, selected: int, ce
             "norm": norm_label(region.norm), "region": "ball", "radius": region.radius,
             "lp_radius": region.lp_radius, "selected": selected}
     if not _attackable(region, certified, selected):
-        return AuditResult(**info, attacked=False)
+        return TwoStageEvidence(AuditResult(**info, attacked=False), None)
     gen = torch.Generator(device=router.device).manual_seed(derive_seed(seed, 0))
     attacks = [_Attack(DeployedSmoothing.of(stage), x, claim, region, budget, gen)
                for stage, claim in ((router.selector, selected),
@@ -289,13 +311,16 @@ def audit_two_stage(router: SelectAndCertify, x: torch.Tensor, selected: int, ce
         deployed = _verify(router.stages[selection.top], point, certified, budget, half,
                            derive_seed(seed, 3))
     tick()
-    return AuditResult(
+    result = AuditResult(
         **info, attacked=True, source=names[best], **_distances(attacks[0], point),
         screen_p=float(ranked[best, 0]), count=classification.count, n_verify=budget.n_verify,
         p_upper=classification.p_upper, top_class=deployed.top,
         violation=min(selection.p_upper, classification.p_upper) < 0.5,
         changed=selection.confident and deployed.changed_from(certified),
         p_upper_selection=selection.p_upper)
+    worst = SmoothedPoint(attacked_point(attacks[0].x, point, region), deployed.counts,
+                          deployed.p_upper, deployed.top, result.changed)
+    return TwoStageEvidence(result, worst, selection.counts)
 
 
 @dataclass(frozen=True)
