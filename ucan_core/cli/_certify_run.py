@@ -70,6 +70,11 @@ def check_dataset_args(args: argparse.Namespace) -> None:
         require_ray()
 
 
+def dataset_indices(args: argparse.Namespace, count: int) -> list[int]:
+    """The dataset indices a run certifies: every ``--skip``-th of ``count``, at most ``--max``."""
+    return list(range(0, count, args.skip))[:args.max]
+
+
 def dataset_run(args: argparse.Namespace, xs: Any, ys: Any, settings: dict[str, Any],
                  certify: CertifyChunk, norm: str, columns: tuple[str, ...] | None = None) -> None:
     """Every ``--skip``-th image (at most ``--max``) into the log ``--out``
@@ -82,7 +87,7 @@ def dataset_run(args: argparse.Namespace, xs: Any, ys: Any, settings: dict[str, 
         args.build_only(certify)
         return
     ray = (args.workers or 1) > 1 or args.ray_address is not None
-    indices = list(range(0, len(xs), args.skip))[:args.max]
+    indices = dataset_indices(args, len(xs))
     settings = {**settings, "dataset": args.dataset, "split": args.split, "skip": args.skip,
                 "max": args.max, "n0": args.n0, "n": args.n, "alpha": args.alpha,
                 "batch": args.batch, "seed": args.seed, "inputs_per_pass": args.inputs_per_pass,

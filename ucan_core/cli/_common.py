@@ -120,6 +120,36 @@ def _clock(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
+#: A run of more noisy samples than this is timed on two batches first (warn_if_long).
+TIMED_RUN_SAMPLES = 10**7
+#: The expected duration above which a run is announced on stderr.
+LONG_RUN_SECONDS = 600.0
+
+
+def warn_if_long(smoothed: Any, x: torch.Tensor, n0: int, n: int, images: int,
+                 batch: int) -> None:
+    """A warning on stderr when certifying ``images`` inputs with ``n0 + n`` noisy samples each
+    would take over 10 minutes at the rate of the faster of two timed batches at ``x`` (only
+    for runs over 10⁷ samples), naming an --n that fits them. The run goes on: a user may
+    mean it."""
+    samples = images * (n0 + n)
+    if samples <= TIMED_RUN_SAMPLES:
+        return
+    seconds = []
+    for _ in range(2):
+        start = time.perf_counter()
+        smoothed.predict(x, batch, 0.001, batch, seed=0)
+        seconds.append(time.perf_counter() - start)
+    rate = batch / max(min(seconds), 1e-9)
+    expected = samples / rate
+    if expected <= LONG_RUN_SECONDS:
+        return
+    took = _clock(expected) + " (h:mm:ss)" if expected < 172_800 else f"{expected / 86_400:,.0f} days"
+    fits = max(1, int(rate * LONG_RUN_SECONDS / images) - n0)
+    log_line(f"ucan: warning: {samples:,} noisy samples at the measured {rate:,.0f} samples/s "
+             f"take about {took}; --n {fits:,} takes about 10 minutes (Ctrl-C stops the run)")
+
+
 class ProgressPrinter:
     """A dataset run's progress on stderr: rows written, rate and ETA. On a TTY one line
     rewritten in place (\\r), at most every 0.2 s within a chunk; otherwise one line per

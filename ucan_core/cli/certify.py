@@ -6,7 +6,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ucan_core.cli._certify_run import add_ray_options, check_dataset_args, dataset_run, show
+from ucan_core.cli._certify_run import (
+    add_ray_options,
+    check_dataset_args,
+    dataset_indices,
+    dataset_run,
+    show,
+)
 from ucan_core.cli._certify_two_stage import dual, route
 from ucan_core.cli._common import (
     add_data_options,
@@ -14,6 +20,7 @@ from ucan_core.cli._common import (
     add_npg_options,
     add_sampling_options,
     noise_source,
+    warn_if_long,
 )
 from ucan_core.devices import resolve_device
 from ucan_core.errors import UcanError
@@ -96,6 +103,8 @@ def _standard(args: argparse.Namespace) -> None:
         x = to_tensor(read_image(args.image), arch.input_shape)
         noise = noise_source(args, arch.input_shape, dev, card.noise)(x)
         smoothed = SmoothedClassifier(model, noise, arch.num_classes)
+        warn_if_long(smoothed, x, args.n0, _n_max(args) if args.sequential else args.n, 1,
+                     args.batch)
         if args.sequential:
             cert = smoothed.certify_sequential(x, args.n0, _n_max(args), args.alpha,
                                                args.target_radius, args.batch, seed=args.seed)
@@ -117,6 +126,9 @@ def _standard(args: argparse.Namespace) -> None:
     def smoothed_at(first: int) -> SmoothedClassifier:
         return SmoothedClassifier(model, noise_for(xs[first]), arch.num_classes)
 
+    if getattr(args, "build_only", None) is None:  # not a Ray worker of this command
+        warn_if_long(fixed, xs[0], args.n0, _n_max(args) if args.sequential else args.n,
+                     len(dataset_indices(args, len(xs))), args.batch)
     settings = {"model": args.model, "noise": fixed.noise.describe()}
     columns = None
     if args.sequential:
