@@ -11,5 +11,6 @@ channel, striding large maps down, clipping noisy images to [0, 1] and upscaling
 Theme: the pages draw with ``st.plotly_chart``'s default ``theme="streamlit"``, whose template
 follows the app's light or dark theme (backgrounds, text, grid). The builders therefore set
 no opaque background or text colour of their own, and every trace colour reads on both
-backgrounds: sequential Viridis for σ maps, diverging RdBu centred at 0 for μ maps.
+backgrounds: sequential Viridis for σ maps, diverging red–blue centred at 0 on a neutral
+translucent grey for μ maps (``maps.MU_SCALE``; never a white square).
 """

@@ -1,6 +1,8 @@
-"""Heatmaps of noise maps: one σ map (sequential Viridis) or μ map (diverging RdBu centred at
-0), and several side by side on one colour axis (Compare, Noise maps), so that a colour means
-the same number in every panel. Maps larger than :data:`MAX_HEATMAP_SIDE` are strided down."""
+"""Heatmaps of noise maps: one σ map (sequential Viridis) or μ map (diverging red–blue centred
+at 0 on a neutral grey, :data:`MU_SCALE`), and several side by side on one colour axis
+(Compare, Noise maps), so that a colour means the same number in every panel. A μ map that is
+0 everywhere is drawn flat in that grey with a note, never as a white square. Maps larger
+than :data:`MAX_HEATMAP_SIDE` are strided down."""
 
 from __future__ import annotations
 
@@ -12,6 +14,13 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 MAX_HEATMAP_SIDE = 256
+#: μ = 0: a translucent grey, the page's own tone darkened or lightened a little on either
+#: theme (RdBu's near-white centre glares on the dark theme).
+NEUTRAL = "rgba(128,128,128,0.25)"
+#: RdBu's ends and mid tones (negative red, positive blue) around :data:`NEUTRAL`.
+MU_SCALE = [[0.0, "rgb(103,0,31)"], [0.25, "rgb(214,96,77)"], [0.5, NEUTRAL],
+            [0.75, "rgb(67,147,195)"], [1.0, "rgb(5,48,97)"]]
+FLAT = [[0.0, NEUTRAL], [1.0, NEUTRAL]]
 
 
 def map_for_display(values: np.ndarray) -> tuple[np.ndarray, str]:
@@ -41,7 +50,7 @@ def map_for_display(values: np.ndarray) -> tuple[np.ndarray, str]:
     return np.ascontiguousarray(array), "; ".join(notes)
 
 
-def heatmap(z: np.ndarray, title: str, colourbar: str, colorscale: str,
+def heatmap(z: np.ndarray, title: str, colourbar: str, colorscale: str | list[list[object]],
             zmid: float | None = None, height: int = 300) -> go.Figure:
     """One heatmap, rows top down, square pixels, no ticks."""
     trace = go.Heatmap(z=z, colorscale=colorscale, zmid=zmid,
@@ -69,12 +78,19 @@ def sigma_map_figure(std_map: np.ndarray, height: int = 300) -> go.Figure:
 
 
 def mu_map_figure(shift: np.ndarray, height: int = 300) -> go.Figure:
-    """Heatmap of the noise mean μ (diverging RdBu, centred at 0, pixel units)."""
+    """Heatmap of the noise mean μ (:data:`MU_SCALE`, centred at 0, pixel units); a map that
+    is 0 everywhere is one flat neutral square saying so, without a colour bar."""
     z, note = map_for_display(shift)
-    if not np.any(z):
-        note = "μ = 0 everywhere" + (f"; {note}" if note else "")
-    return heatmap(z, title_with_note("μ map: noise mean", note), "μ (pixel units)", "RdBu",
-                   zmid=0.0, height=height)
+    if np.any(z):
+        return heatmap(z, title_with_note("μ map: noise mean", note), "μ (pixel units)",
+                       MU_SCALE, zmid=0.0, height=height)
+    fig = heatmap(z, title_with_note("μ map: noise mean", note), "", FLAT, zmid=0.0,
+                  height=height)
+    fig.update_traces(showscale=False)
+    fig.add_annotation(text="μ = 0 everywhere<br>(the noise is centred on the image)",
+                       x=0.5, y=0.5, xref="x domain", yref="y domain", showarrow=False,
+                       font=dict(size=13))
+    return fig
 
 
 def maps_figure(maps: Sequence[np.ndarray], names: Sequence[str], quantity: str,
@@ -100,8 +116,8 @@ def maps_figure(maps: Sequence[np.ndarray], names: Sequence[str], quantity: str,
         title, bar = "σ maps: per-pixel noise level sᵢ·σ (one colour scale)", "σ (pixel units)"
     else:
         reach = float(max(np.abs(z).max() for z, _ in shown)) or 1.0
-        axis = dict(colorscale="RdBu", cmid=0.0, cmin=-reach, cmax=reach)
-        title, bar = "μ maps: noise mean (one colour scale, 0 = white)", "μ (pixel units)"
+        axis = dict(colorscale=MU_SCALE, cmid=0.0, cmin=-reach, cmax=reach)
+        title, bar = "μ maps: noise mean (one colour scale, 0 = grey)", "μ (pixel units)"
     fig.update_layout(title=dict(text=title, font=dict(size=14)), height=height,
                       margin=dict(l=10, r=10, t=64, b=4),
                       coloraxis=dict(**axis, colorbar=dict(title=dict(text=bar, side="right"),

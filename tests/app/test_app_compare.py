@@ -9,6 +9,7 @@ from apptest_helpers import as_array, chart_specs, open_with_params, text, trace
 from streamlit.testing.v1 import AppTest
 
 from app.figures import curves as fig_curves
+from app.figures import maps as fig_maps
 from ucan_core.io.images import to_tensor
 from ucan_core.noises.catalog import make_noise
 from ucan_core.npg.learned import smoothing_noise
@@ -107,8 +108,8 @@ def test_mu_scale_is_symmetric_over_both_maps_with_a_learned_noise():
     reach = max(np.abs(mu_a).max(), np.abs(mu_b).max())
     assert reach > 0.01
     assert (axis["cmin"], axis["cmid"], axis["cmax"]) == pytest.approx((-reach, 0.0, reach))
-    scale = [colour for _, colour in axis["colorscale"]]                # diverging RdBu
-    assert (scale[0], scale[len(scale) // 2], scale[-1]) == ("rgb(103,0,31)", "rgb(247,247,247)",
+    scale = [colour for _, colour in axis["colorscale"]]     # diverging, 0 = neutral grey
+    assert (scale[0], scale[len(scale) // 2], scale[-1]) == ("rgb(103,0,31)", fig_maps.NEUTRAL,
                                                              "rgb(5,48,97)")
     shown = curves(at)
     aniso, _ = engine.radius_curve(fig_curves.P_GRID, 2)

@@ -452,6 +452,12 @@ def test_figures_set_no_theme_bound_colours_or_backgrounds():
     assert fig_maps.sigma_map_figure(np.ones((2, 2))).data[0].colorscale[0][1] == "#440154"
     mu = fig_maps.mu_map_figure(np.ones((2, 2))).data[0]
     assert mu.zmid == 0 and mu.colorscale[0][1] == "rgb(103,0,31)"
+    # μ = 0: no white square on the dark theme, a flat neutral map that says so
+    flat = fig_maps.mu_map_figure(np.zeros((1, 4, 4)))
+    assert {colour for _, colour in flat.data[0].colorscale} == {fig_maps.NEUTRAL}
+    assert flat.data[0].showscale is False
+    assert flat.layout.annotations[0].text.startswith("μ = 0 everywhere")
+    assert dict(fig_maps.MU_SCALE)[0.5] == fig_maps.NEUTRAL
 
 
 # ---------------------------------------------------------------------------------- figures
