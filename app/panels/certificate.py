@@ -81,6 +81,10 @@ def share_params(s: Settings) -> dict[str, str] | None:
     if s.noise.sigma != float(model_card(s.model_id).noise["sigma"]):
         params.update({"cert_override": "true",
                        f"cert_sigma_{s.model_id}": state.url_number(s.noise.sigma)})
+    if s.sequential:
+        params["cert_sequential"] = "true"
+        if s.target_radius:
+            params["cert_target"] = state.url_number(s.target_radius)
     return params
 
 
@@ -148,7 +152,13 @@ def follow_links(result: CertifyResult) -> None:
                    "link: download the JSON to keep this certificate.")
         return
     base = str(st.context.url or "").split("?", 1)[0]
-    st.caption("Share it: this link reproduces the certificate (same settings and seed).")
+    cert = result.certificate
+    used = cert.samples_used if isinstance(cert, Certificate) else s.n
+    if used < s.n:  # an anytime-valid run that stopped early: the same run to that count
+        params["cert_n"] = str(used)
+    st.caption("Share it: this link reproduces the certificate (same settings and seed"
+               + ("; an anytime-valid run to the samples this one used" if used < s.n else "")
+               + ").")
     st.code(f"{base}?{urlencode(params)}", language=None, wrap_lines=True)
 
 
@@ -244,15 +254,19 @@ def certificate_downloads(stem: str, json_text: str, row: dict) -> None:
 
 def bound_words(result: CertifyResult) -> str:
     """How p̲_A was bounded: Clopper–Pearson at the fixed n, or the anytime-valid confidence
-    sequence after the estimation samples it used, of at most the settings' n, and why it
-    stopped there."""
-    cert, s = result.certificate, result.settings
+    sequence (:func:`stop_words` says where it stopped)."""
+    cert = result.certificate
     if cert.bound == FIXED_BOUND:
         return f"one-sided Clopper–Pearson at α = {cert.alpha:g}, fixed n"
+    return f"anytime-valid confidence sequence at α = {cert.alpha:g}"
+
+
+def stop_words(result: CertifyResult) -> str:
+    """Where an anytime-valid run stopped: the samples it used of n_max and why."""
+    cert, s = result.certificate, result.settings
     why = ("stopped by you" if result.stopped else "ran to n_max" if cert.samples_used >= s.n
            else "stopped at the target radius (reached or ruled out)")
-    return (f"anytime-valid confidence sequence at α = {cert.alpha:g}: samples used "
-            f"{cert.samples_used:,} of n_max = {s.n:,}, {why}")
+    return f"samples used {cert.samples_used:,} of n_max = {s.n:,}, {why}"
 
 
 def show_result(result: CertifyResult, status: str, current: Settings,
@@ -286,7 +300,8 @@ def show_result(result: CertifyResult, status: str, current: Settings,
                     f"**{fmt(cert.radius, 3)}** {kind_badge(cert.kind)} "
                     f"(pixel units, images in [0, 1]).")
     if cert.bound != FIXED_BOUND:
-        st.markdown(f":blue-badge[anytime-valid] Bound: {bound_words(result)}.")
+        st.markdown(f":blue-badge[anytime-valid] Bound: {bound_words(result)}: "
+                    f"{stop_words(result)}.")
 
     col_votes, col_p = st.columns([1.2, 1], gap="medium")
     with col_votes:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from urllib.parse import unquote_plus
 
 import numpy as np
 import pytest
@@ -158,6 +159,17 @@ def test_certify_page_runs_anytime_valid_and_stop_keeps_a_labelled_certificate()
             f"{cert.samples_used:,} of n_max = 100,000, stopped by you") in page
     assert ":blue-badge[anytime-valid]" in page and "Clopper–Pearson at α" not in page
     assert not at.get("progress") and not at.exception
+    # the share link reproduces it: the same anytime-valid run, to the samples it used
+    (link,) = [c.value for c in at.code if "cert_sequential=true" in c.value]
+    query = dict(pair.split("=", 1) for pair in link.split("?", 1)[1].split("&"))
+    assert query["cert_n"] == str(cert.samples_used)
+    again = open_with_params("certify", {k: unquote_plus(v) for k, v in query.items()})
+    again.button(key="cert_run").click().run()
+    wait_for_job(again, "certify_job", 60)
+    (copy,) = again.session_state["certify_cache"].values()
+    assert copy.certificate.samples_used == cert.samples_used and not copy.stopped
+    assert copy.certificate.p_a_lower == cert.p_a_lower and copy.certificate.radius == cert.radius
+    assert "ran to n_max" in text(again)
 
 
 def test_fixed_n_stays_the_default_and_says_clopper_pearson():
