@@ -82,12 +82,10 @@ def model_picker(cards: dict[str, ModelCard]) -> ModelCard:
     if card.dataset == PHOTOS:
         c, h, w = card.architecture.input_shape
         defaults = sampling_defaults(card)
-        st.info(f"**Photos.** Every image is resized to {h}×{w} by the engine before the "
-                f"noise: the radius is in [0, 1] pixel units of the {h}×{w} image the "
-                "classifier receives, not of your original file. The class is one of "
-                f"{card.architecture.num_classes:,} ImageNet classes. About a sample per "
-                "second on a CPU (the progress bar shows the rate and an ETA), so the page "
-                f"starts at n0 = {defaults['n0']}, n = {defaults['n']}.")
+        st.info(f"**Photos** are resized to {h}×{w} by the engine: the radius is in [0, 1] "
+                f"pixel units of the {h}×{w} image the classifier receives, not of your file. "
+                f"{card.architecture.num_classes:,} ImageNet classes. About a sample per second "
+                f"on a CPU: the page starts at n0 = {defaults['n0']}, n = {defaults['n']}.")
     return card
 
 

@@ -84,6 +84,7 @@ def test_photo_family_switches_model_image_and_defaults(_no_leftover_job):
     assert "**ImageNet**" in page and "σ = 0.25" in page
     assert ("the radius is in [0, 1] pixel units of the 224×224 image the classifier "
             "receives") in page
+    assert "**Photos** are resized to 224×224" in page
     assert "1,000 ImageNet classes" in page and "n0 = 16, n = 100" in page
     caption = image_caption(at)
     assert list_images()["imagenet-01"].load().size == (512, 512)
@@ -104,7 +105,7 @@ def test_photo_family_switches_model_image_and_defaults(_no_leftover_job):
     assert not at.exception
     assert at.selectbox(key="cert_model").value == "mnist-gaussian-0.25"
     assert sampling(at) == (100, 10_000, pytest.approx(0.001), 1000)
-    assert "Photos." not in text(at)
+    assert "**Photos** are resized" not in text(at)
 
 
 def test_a_link_to_a_photo_model_opens_its_family_and_keeps_its_n():
