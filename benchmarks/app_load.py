@@ -6,10 +6,12 @@ Streamlit session), loads the Certify page of each with n = ``--n`` (the bundled
 default model), waits until every page is drawn, then presses **Certify** in all of them
 within a fraction of a second and measures, per session, the time from its click until its
 certificate ("Certified radius" metric) is on screen. The server's resident memory (RSS, from
-/proc) is sampled every 0.2 s: before the sessions open, at its peak, and ``--settle``
-seconds after every context has closed. One JSON object, then a Markdown summary.
+/proc) is sampled every 0.2 s: before the sessions open, at its peak, and at each of
+``--after`` seconds after every context has closed (Streamlit keeps a closed session for
+``server.disconnectedSessionTTL`` = 120 s, in case its tab reconnects). One JSON object, then
+a Markdown summary.
 
-    python benchmarks/app_load.py [--sessions 20] [--n 2000] [--timeout 600] [--settle 20]
+    python benchmarks/app_load.py [--sessions 20] [--n 2000] [--timeout 600] [--after 20,150]
 
 The browsers run on the same machine as the server: on a small VM they take most of the CPU.
 """
@@ -129,8 +131,8 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--n", type=int, default=2000, help="estimation samples per session")
     parser.add_argument("--timeout", type=float, default=600, help="seconds per session")
-    parser.add_argument("--settle", type=float, default=20,
-                        help="seconds after the contexts close before the last RSS reading")
+    parser.add_argument("--after", default="20,150",
+                        help="seconds after the contexts close at which RSS is read")
     args = parser.parse_args()
     log = Path(f"/tmp/ucan-app-load-{os.getpid()}.log")
     with _serve(log) as url:
@@ -143,25 +145,25 @@ def main() -> None:
         results = asyncio.run(classroom(f"{url}/certify?cert_n={args.n}", args.sessions,
                                         args.timeout))
         closed = time.monotonic()
-        time.sleep(args.settle)
-        after = rss_mb(pid)
+        after = {}
+        for wait in sorted(float(t) for t in args.after.split(",")):
+            time.sleep(max(0.0, closed + wait - time.monotonic()))
+            after[f"{wait:g}s_after"] = round(rss_mb(pid))
         sampler.stop.set()
     times = sorted(r["seconds"] for r in results if r.get("ok"))
     report = {
         "sessions": args.sessions, "n": args.n, "got_result": len(times),
         "median_s": round(statistics.median(times), 1) if times else None,
         "max_s": round(max(times), 1) if times else None,
-        "rss_mb": {"before": round(before), "peak": round(sampler.peak),
-                   f"after_{args.settle:g}s": round(after)},
+        "rss_mb": {"before": round(before), "peak": round(sampler.peak), **after},
         "wall_s": round(closed - began, 1), "load_average": os.getloadavg(),
         "cpus": os.cpu_count(), "server_log": str(log),
         "failures": [r for r in results if not r.get("ok")]}
     print(json.dumps(report, indent=2))
     print(f"\n| sessions | got their result | median | max | RSS before / peak / "
-          f"{args.settle:g} s after |\n|---|---|---|---|---|\n| {args.sessions} | "
+          f"{' / '.join(after)} |\n|---|---|---|---|---|\n| {args.sessions} | "
           f"{len(times)} / {args.sessions} | {report['median_s']} s | {report['max_s']} s | "
-          f"{report['rss_mb']['before']} / {report['rss_mb']['peak']} / "
-          f"{report['rss_mb'][f'after_{args.settle:g}s']} MB |")
+          f"{' / '.join(str(v) for v in report['rss_mb'].values())} MB |")
 
 
 if __name__ == "__main__":

@@ -8,4 +8,10 @@ uploads), ``noise`` (a page's noise: maps, samples, radius curves; the learned N
 bundled models), ``models`` (bundled classifiers, σ-estimators, routers), ``certify`` (what
 a certificate shows and downloads), ``region``, ``radius``, ``results`` and ``learn`` (one
 page each). Engine errors are :class:`ucan_core.errors.UcanError`, left to the page.
+
+Memory: every cache here is server-wide (shared by all sessions, so it does not grow with
+them) and bounded: by ``max_entries`` (4 to 64 entries each), or, for the argument-free
+catalogue loaders, by one entry. What one session keeps (its certificates, audits, checks,
+curves, walk-throughs) is bounded in its page (LRU ``app.workers.remember``) and goes with the
+session.
 """

@@ -47,7 +47,8 @@ _t0 = time.perf_counter()
 
 JOB, LAST, FRESH, AUDITS = "certify_job", "certify_last_key", "certify_fresh_key", "certify_audits"
 CACHE = CERTIFY_CACHE
-CACHE_SIZE = 32
+#: This session's certificates and audits kept (least recently used dropped first).
+CACHE_SIZE = AUDITS_SIZE = 8
 #: Teaching-mode explanations of what the two-stage modes certify.
 TEACHING = {
     "dual": "**What Dual RS certifies.** A small classifier, the σ-estimator, looks at the "
@@ -71,9 +72,9 @@ TEACHING = {
 
 ss = st.session_state
 ss.setdefault(CACHE, OrderedDict())
-ss.setdefault(AUDITS, {})
+ss.setdefault(AUDITS, OrderedDict())
 cache: OrderedDict[str, jobs.CertifyResult] = ss[CACHE]
-audits: dict[str, jobs.AuditOutcome] = ss[AUDITS]
+audits: OrderedDict[str, jobs.AuditOutcome] = ss[AUDITS]
 
 st.title("Certify")
 st.markdown(
@@ -202,7 +203,7 @@ def integrate(job: jobs.BackgroundJob) -> None:
     if jobs.new_outcome(job) is None:
         return
     if isinstance(job, jobs.AuditJob):
-        audits[job.key] = jobs.audit_outcome(job)
+        jobs.remember(audits, job.key, jobs.audit_outcome(job), AUDITS_SIZE)
         return
     assert isinstance(job, jobs.CertifyJob)
     jobs.remember(cache, job.key, jobs.result_of(job), CACHE_SIZE)
