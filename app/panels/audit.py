@@ -198,18 +198,18 @@ def two_stage_pictures(evidence: TwoStageEvidence, pixels: np.ndarray,
     entries = [words.entry(v) for v in cert.menu]
     near = amplification(worst.point.delta)
     st.markdown("##### The attack you can see")
-    st.markdown(inside_text(evidence, classes, cert.kind, "deployed two-stage classifier")
-                + " " + selection_text(evidence, entries, words.selector))
+    st.markdown(inside_text(evidence, classes, cert.kind, "deployed two-stage classifier"))
     t4 = _inside_tiles(pixels, worst, classes[audit.certified], near, audit.radius,
                        f"deployed says {classes[worst.top_class]}")
     t4.plotly_chart(votes_at_figure(classes, worst.counts, audit.certified,
                                     "Deployed classifier's votes at x′"),
                     key="cert_attack_votes", config={"displayModeBar": False})
-    s1, s2 = st.columns([3, 1.6])
+    s1, s2 = st.columns([3, 1.6], vertical_alignment="center")
+    s1.markdown(selection_text(evidence, entries, words.selector))
     s2.plotly_chart(votes_at_figure(entries, evidence.selection_counts, audit.selected,
                                     f"The {words.selector}'s votes at x′"),
                     key="cert_attack_votes_selection", config={"displayModeBar": False})
-    s1.caption(
+    st.caption(
         f"δ is drawn amplified ×{near} around mid-grey (grey: unchanged, lighter: brighter, "
         "darker: darker); images are in [0, 1] pixel units, one grey level = 1/255. The "
         f"attack (PGD with the budget above) pushed against both stages: the {words.selector}'s "

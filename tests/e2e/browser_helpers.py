@@ -63,6 +63,23 @@ def update_readme_screenshot(path: Path) -> None:
         shutil.copyfile(path, README_SCREENSHOTS / Path(path).name)
 
 
+def panel_screenshot(page, path, width: int) -> None:
+    """The attack panel alone, from its heading to its closing caption, at ``width`` px."""
+    page.set_viewport_size({"width": width, "height": 1100})
+    height = page.evaluate("() => Math.max(...[...document.querySelectorAll("
+                           "'[data-testid=stMain], [data-testid=stMainBlockContainer]')]"
+                           ".map(e => e.scrollHeight), 1100)")
+    page.set_viewport_size({"width": width, "height": int(height) + 40})
+    page.wait_for_timeout(600)
+    top = page.get_by_role("heading", name="The attack you can see").bounding_box()
+    end = page.get_by_text("is drawn", exact=False).last.bounding_box()
+    assert top is not None and end is not None
+    left = max(0, top["x"] - 16)
+    page.screenshot(path=str(path), full_page=True, clip={
+        "x": left, "y": max(0, top["y"] - 12), "width": min(width - left, end["width"] + 32),
+        "height": end["y"] + end["height"] - top["y"] + 24})
+
+
 def open_nav(page, title: str, path: str) -> None:
     """Follow the sidebar link ``title`` (app/main.py's navigation) to the page at ``/path``."""
     import re
