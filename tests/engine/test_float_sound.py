@@ -177,6 +177,19 @@ def test_thresholds_are_integers_symmetric_and_the_rounded_gaussian() -> None:
     assert np.array_equal(q, q[::-1]) and q.sum() == pytest.approx(1.0, abs=1e-15)
 
 
+@pytest.mark.parametrize("sigma", [1e-4, 0.25, 4.0])
+def test_guided_inverse_cdf_is_the_plain_count(sigma: float) -> None:
+    """m = −M + #{j : T_j ≤ u}, counted through the guide, equals a plain binary search, at
+    random u and at every threshold and its neighbours (the cells' edges)."""
+    noise = DiscreteGaussian(sigma, DIM)
+    table = torch.tensor(noise.thresholds)
+    edges = torch.cat([table - 1, table, table + 1, torch.tensor([0, 2 ** BITS - 1])])
+    random = torch.randint(0, 2 ** BITS, (50_000,), generator=torch.Generator().manual_seed(5))
+    for u in (edges.clamp(0, 2 ** BITS - 1), random):
+        plain = torch.searchsorted(table, u, right=True) - noise.half_width
+        assert torch.equal(noise.steps_of(u), plain)
+
+
 def test_sampler_frequencies_match_the_exact_pmf() -> None:
     noise = DiscreteGaussian(1.5 / 255, 10)
     m = noise.sample_steps(30_000, torch.Generator().manual_seed(7)).numpy().ravel()

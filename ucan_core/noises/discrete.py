@@ -65,6 +65,9 @@ TAIL_SIGMAS = 6.0
 MAX_SIGMA = 4.0
 #: Largest distance of an input from the grid, in grid steps, read as float32 rounding.
 GRID_TOLERANCE = 1e-3
+#: The sampler's guide: the top GUIDE_BITS bits of u name a bucket, which holds ≤ 1 threshold
+#: except in the far tails (there a binary search finishes the count).
+GUIDE_BITS = 16
 #: The most thresholds a table has (at MAX_SIGMA): 2·M_max.
 MAX_THRESHOLDS = 2 * (LEVELS + math.ceil(TAIL_SIGMAS * LEVELS * MAX_SIGMA))
 
@@ -110,6 +113,11 @@ class DiscreteGaussian(Noise):
                             f"table grows with sigma), got {sigma!r}")
         self.half_width, thresholds = rounded_gaussian_thresholds(self.sigma)
         self._table = torch.tensor(thresholds, dtype=torch.int64, device=self.device)
+        starts = torch.arange(1 << GUIDE_BITS, device=self.device) << (BITS - GUIDE_BITS)
+        self._below = torch.searchsorted(self._table, starts)  # #{j : T_j < bucket start}
+        ends = torch.cat([self._below[1:], self._below.new_tensor([len(thresholds)])])
+        self._crowded = ends - self._below > 1
+        self._padded = torch.cat([self._table, self._table.new_tensor([1 << BITS])])
         self._gaussian = Gaussian(self.sigma, self.dim, device=self.device)
 
     @property
@@ -127,12 +135,27 @@ class DiscreteGaussian(Noise):
         law of the d coordinates and the rounded Gaussian of the theorem."""
         return self.dim * MAX_THRESHOLDS * 2.0 ** -BITS
 
+    def steps_of(self, u: torch.Tensor) -> torch.Tensor:
+        """The inverse CDF on integers: m = −M + #{j : T_j ≤ u} for u ∈ [0, 2⁶²) (int64).
+
+        Counted exactly through the guide: with b the top 16 bits of u, #{T_j < b·2⁴⁶} is
+        tabulated, and a bucket holding at most one threshold adds [T ≤ u] for that one; the
+        few draws in crowded tail buckets are counted by binary search."""
+        flat = u.reshape(-1)
+        bucket = flat >> (BITS - GUIDE_BITS)
+        below = self._below.index_select(0, bucket)
+        count = below + (self._padded.index_select(0, below) <= flat)
+        crowded = self._crowded.index_select(0, bucket)
+        if bool(crowded.any()):
+            count[crowded] = torch.searchsorted(self._table, flat[crowded], right=True)
+        return (count - self.half_width).view(u.shape)
+
     def sample_steps(self, num: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``num`` draws of the integer noise m ∈ {−M, …, M}^d (int64, shape (num, dim)):
-        m = −M + #{j : T_j ≤ u} for uniform integers u ∈ [0, 2⁶²)."""
+        """``num`` draws of the integer noise m ∈ {−M, …, M}^d (int64, shape (num, dim)) from
+        uniform integers u ∈ [0, 2⁶²) (:meth:`steps_of`)."""
         u = torch.randint(0, 1 << BITS, (num, self.dim), generator=generator,
                           device=self.device, dtype=torch.int64)
-        return torch.searchsorted(self._table, u, right=True) - self.half_width
+        return self.steps_of(u)
 
     def sample(self, num: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return self.sample_steps(num, generator).to(torch.float32) / LEVELS
