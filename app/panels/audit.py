@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from app import jobs
+from app import jobs, state
 from app.figures.attack import (
     amplification,
     base_text,
@@ -23,6 +23,7 @@ from app.figures.common import fmt, fmt_p
 from app.figures.images import image_png
 from app.jobs import AuditOutcome, CertifyResult
 from app.panels.words import WORDS
+from app.widgets.glossary import label
 from app.widgets.output import reading_metric
 from ucan_core.audit.certificates import (
     AttackEvidence,
@@ -70,11 +71,16 @@ def audit_section(result: CertifyResult, classes: tuple[str, ...],
                     f"a {words.unit}, whose smoothed classifier answers) on the ℓ2 ball of the "
                     f"certified radius min({words.r_sel}, R_c) = {fmt(cert.radius, 3)}; both "
                     f"stages' claims are attacked and verified")
-    st.caption(
-        f"Budget: PGD {budget.restarts} random starts × {budget.steps} steps of "
-        f"{budget.step_size:g}·R, each on {budget.draws} noise draws · {budget.directions} "
-        f"random boundary directions · {budget.screen} screening votes per candidate · "
-        f"{verify} · seed {s.seed}. Attacked: {attacked}.")
+    if state.teaching_mode():
+        st.caption(f"The attack: {budget.restarts} × {budget.steps} small steps that push the "
+                   "votes away from the certified class while staying inside the certified "
+                   f"ball, then {budget.n_verify:,} fresh votes at the worst image found.")
+    else:
+        st.caption(
+            f"Budget: PGD {budget.restarts} random starts × {budget.steps} steps of "
+            f"{budget.step_size:g}·R, each on {budget.draws} noise draws · {budget.directions} "
+            f"random boundary directions · {budget.screen} screening votes per candidate · "
+            f"{verify} · seed {s.seed}. Attacked: {attacked}.")
     audit_key = jobs.audit_key(result.key, shape, budget)
     outcome = audits.get(audit_key)
     job: jobs.BackgroundJob | None = st.session_state.get(job_key)
@@ -131,7 +137,7 @@ def show_audit(outcome: AuditOutcome, classes: tuple[str, ...],
         two_stage_pictures(evidence, pixels, classes, two_stage)
     if words is None:
         a1, a2 = st.columns(2)
-        reading_metric(a1, "Verified p̄_c", r.p_upper, probability=True,
+        reading_metric(a1, label("p̄_c, p̄_sel", "Verified p̄_c"), r.p_upper, probability=True,
                        help=f"One-sided Clopper–Pearson upper bound at α_audit = {alpha:g} on "
                             f"P(f(x′ + ε) = {certified}) from n_verify fresh samples at x′.")
         a2.metric("PREDICT changed", f"yes → {classes[r.top_class]}" if r.changed else "no",
@@ -154,12 +160,13 @@ def show_audit(outcome: AuditOutcome, classes: tuple[str, ...],
     if words is not None:
         by, top, claim, target = (f" by {entry}'s classifier", "deployed top class",
                                   "the weaker stage's claim", "deployed two-stage")
-    st.caption(
-        f"Votes for {certified} at the worst point x′{by}: {r.count:,} of {r.n_verify:,} "
-        f"({top} {classes[r.top_class]}) · candidate: {r.source} · ‖δ‖ = {r.delta_norm:.4g} "
-        f"({r.region_norm:.3f} of the region's size) · share of votes for {claim} in "
-        f"screening {r.screen_p:.3f} · {target} classifier · {REGIONS[r.region]} "
-        f"(R = {r.radius:.4g}) · {outcome.elapsed:.1f} s")
+    if not state.teaching_mode():
+        st.caption(
+            f"Votes for {certified} at the worst point x′{by}: {r.count:,} of {r.n_verify:,} "
+            f"({top} {classes[r.top_class]}) · candidate: {r.source} · ‖δ‖ = "
+            f"{fmt(r.delta_norm, 3)} ({r.region_norm:.3f} of the region's size) · share of votes "
+            f"for {claim} in screening {r.screen_p:.3f} · {target} classifier · "
+            f"{REGIONS[r.region]} (R = {fmt(r.radius, 3)}) · {outcome.elapsed:.1f} s")
     st.caption(
         "What it means: a heuristic attack (PGD on a Monte-Carlo estimate of the smoothed "
         "classifier, boundary and random directions) searched the claimed region, and only its "

@@ -38,6 +38,7 @@ from app.figures.scale import budget_figure, perturbation_png, scale_words
 from app.figures.votes import p_a_interval_figure, votes_figure
 from app.jobs import AuditOutcome, CertifyResult
 from app.panels.audit import audit_section
+from app.widgets.glossary import label, tooltip
 from app.widgets.output import chart, downloads, escape_markdown, reading_metric, soundness_badge
 from ucan_core.certify.certificate import FIXED_BOUND, Certificate
 from ucan_core.two_stage.engine import TwoStageCertificate
@@ -281,13 +282,16 @@ def show_result(result: CertifyResult, status: str, current: Settings,
     norm = norm_symbol(cert.norm)
     status_line(result, status, current)
     name = "abstain" if cert.abstained else classes[cert.prediction]
+    teaching = state.teaching_mode()
     m1, m2, m3, m4 = st.columns([1.1, 1.3, 1.3, 0.9])
     m1.metric("Prediction", name)
-    reading_metric(m2, "p̲_A (lower bound)", cert.p_a_lower, probability=True,
-                   help="Guaranteed share of the votes for the top class: the lower bound on "
-                        f"p_A ({bound_words(result)}), from which the radius is computed.")
-    reading_metric(m3, f"Certified radius ({norm})", cert.radius,
-                   help=f"A {cert.kind} {norm} radius in pixel units (images in [0, 1]).")
+    reading_metric(m2, label("p̲_A", "p̲_A (lower bound)"), cert.p_a_lower, probability=True,
+                   help=tooltip("p̲_A", "Guaranteed share of the votes for the top class: the "
+                                       f"lower bound on p_A ({bound_words(result)}), from which "
+                                       "the radius is computed."))
+    reading_metric(m3, label("R", f"Certified radius ({norm})"), cert.radius,
+                   help=tooltip("R", f"A {cert.kind} {norm} radius in pixel units (images in "
+                                     "[0, 1])."))
     m4.metric("Elapsed", f"{result.elapsed:.1f} s",
               help="Wall time of the run: n0 selection plus n estimation samples.")
     m4.caption(f"{result.samples_per_s:,.0f} samples/s on {s.device}")
@@ -314,12 +318,19 @@ def show_result(result: CertifyResult, status: str, current: Settings,
     with col_p:
         chart(p_a_interval_figure(summary.p_hat, summary.lower, summary.ci_low,
                                   summary.ci_high, cert.alpha), key="cert_p_a")
-        st.markdown(
-            f"p̂_A = {summary.k:,}/{cert.n:,} = `{fmt_p(summary.p_hat)}` (empirical)  \n"
-            f"p̲_A = `{fmt_p(cert.p_a_lower)}` ({bound_words(result)}, **used**)  \n"
-            f"{(1 - cert.alpha) * 100:.6g}% interval: [`{fmt_p(summary.ci_low)}`, "
-            f"`{fmt_p(summary.ci_high)}`] (two-sided, display only; full precision in the "
-            "downloads)")
+        if teaching:
+            st.markdown(f"{summary.k:,} of {cert.n:,} noisy copies voted "
+                        f"{classes[summary.selected]} (a share of {fmt_p(summary.p_hat)}). "
+                        f"Allowing for the luck of sampling, the true share is at least "
+                        f"**{fmt_p(cert.p_a_lower)}**, with probability ≥ 1 − {cert.alpha:g}: "
+                        "the radius is computed from that guaranteed share.")
+        else:
+            st.markdown(
+                f"p̂_A = {summary.k:,}/{cert.n:,} = `{fmt_p(summary.p_hat)}` (empirical)  \n"
+                f"p̲_A = `{fmt_p(cert.p_a_lower)}` ({bound_words(result)}, **used**)  \n"
+                f"{(1 - cert.alpha) * 100:.6g}% interval: [`{fmt_p(summary.ci_low)}`, "
+                f"`{fmt_p(summary.ci_high)}`] (two-sided, display only; full precision in the "
+                "downloads)")
 
     if cert.abstained:
         st.markdown("**Certified radius**: none, the smoothed classifier abstains "
@@ -327,8 +338,13 @@ def show_result(result: CertifyResult, status: str, current: Settings,
     else:
         st.markdown(f"**Certified radius** — native norm {norm}: `{fmt(cert.radius, 3)}` "
                     f"{kind_badge(cert.kind)}")
-        radii_table(cert)
-    if "scale_min" in cert.noise and not cert.abstained:
+        if not teaching:
+            radii_table(cert)
+    if "scale_min" in cert.noise and not cert.abstained and teaching:
+        st.caption("The noise differs from pixel to pixel, so the certificate covers a region "
+                   "stretched where the noise is large; the radius above is the largest ball "
+                   "inside it (the Region page draws it).")
+    elif "scale_min" in cert.noise and not cert.abstained:
         gmean = cert.noise["scale_geomean"]
         assert result.noise is not None
         base = result.noise.base.radius(cert.p_a_lower, cert.norm).value

@@ -158,7 +158,10 @@ def show_two_stage_result(result: CertifyResult, status: str, current: Settings,
         radii_table(cert)
         if isinstance(cert, RouteCertificate):
             route_alm(cert)
-    st.markdown(f"Soundness: {soundness_badge(cert.soundness)} {cert.note}")
+    st.markdown(f"Soundness: {soundness_badge(cert.soundness)} " + (
+        f"The guarantee holds for the classifier as deployed ({words.plain} and the "
+        f"classifiers it chooses from, together), with probability ≥ 1 − {cert.alpha:g}."
+        if teaching else cert.note))
     if isinstance(s, RoutingSettings) and isinstance(cert, RouteCertificate):
         with st.expander("The certificate in words (as `ucan certify --route` prints it)"):
             st.code("\n".join(describe_route(s, cert)), language=None)

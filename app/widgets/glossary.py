@@ -56,6 +56,26 @@ GLOSSARY = (
     Term("Φ⁻¹", "normal quantile", "The inverse of the standard normal distribution function."),
     Term("R_σ, R_sel, R_c", "two-stage radii", "Dual RS and routing: the radius of the "
                                                "selection stage and of the classification."),
+    Term("σ_e, σ_s", "the chooser's noise level", "Dual RS and routing: the Gaussian noise "
+                                                  "level of the selection stage (the "
+                                                  "σ-estimator or selector), itself smoothed."),
+    Term("CERTIFY, PREDICT", "Cohen's two procedures", "CERTIFY turns votes into a radius; "
+                                                       "PREDICT answers a class, or abstains "
+                                                       "when the vote is too close."),
+    Term("x′", "the attacked image", "x + δ: the image after the attack's change δ."),
+    Term("‖δ‖", "size of the change", "The length of δ in the certificate's ℓp norm, in pixel "
+                                      "units."),
+    Term("PGD", "the attack", "Projected gradient descent: small steps that push the votes "
+                              "away from the certified class, kept inside the ball."),
+    Term("p̄_c, p̄_sel", "verified share (upper bound)", "After an attack: an upper bound on "
+                                                       "the share of votes the certified class "
+                                                       "(or the chooser's choice) still gets."),
+    Term("α_audit, n_verify", "the audit's check", "Fresh votes (n_verify) drawn at the "
+                                                   "attacked image, bounded at level α_audit."),
+    Term("B⁻¹", "beta quantile", "The inverse of the beta distribution, which gives the exact "
+                                 "Clopper–Pearson bound."),
+    Term("DKW", "a uniform confidence band", "The Dvoretzky–Kiefer–Wolfowitz bound: how far a "
+                                             "sampled distribution can be from the true one."),
     Term("exact / sound / approximate", "kinds of radius", "exact: tight; sound: valid, maybe "
                                                            "loose; approximate: an estimate."),
 )

@@ -539,6 +539,30 @@ def chart_keys(at: AppTest) -> list[str]:
     return [element.proto.id.split("-", 2)[2] for element in at.get("plotly_chart")]
 
 
+def test_teaching_mode_hides_two_stage_internals_and_uses_plain_words():
+    at = open_dual()
+    at.toggle(key="teaching").set_value(True).run()
+    certify(at, n0=20, n=200)
+    cert = job_of(at).result
+    shown = metrics(at)
+    assert "R_σ (σ-estimator)" not in shown and "p̲_A (σ-estimator)" not in shown
+    assert not [d for d in at.dataframe if "stage" in d.value.columns]   # no stage table
+    text = markdown(at)
+    assert "α/2 = " not in text and "min(R_σ, R_c) = min(" not in text and cert.note not in text
+    assert "holds for the classifier as deployed" in text
+    fmt = fig_common.fmt
+    assert (f"The noise-level chooser keeps choosing σ = {cert.selected:g} for every image "
+            f"within {fmt(cert.r_sel, 3)} of this one") in text
+    assert f"the smaller distance, {fmt(cert.radius, 3)}" in text
+    # standard RS: plain labels, the symbol and its meaning on hover
+    at.radio(key="cert_mode").set_value("standard").run()
+    certify(at, n0=20, n=200)
+    labels = {m.label: m.help for m in at.metric}
+    assert labels["Guaranteed share"].startswith("p̲_A: A lower bound on p_A")
+    assert labels["Certified radius"].startswith("R: No perturbation")
+    assert "noisy copies voted 7" in markdown(at) and "p̂_A =" not in markdown(at)
+
+
 def test_dual_rs_bad_combinations_are_explained():
     at = open_dual()
     # a non-MNIST image: said so, and Certify is disabled
