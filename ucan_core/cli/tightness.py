@@ -16,7 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="comma-separated p_A values")
     p.add_argument("--sigma", type=float, default=0.5, help="noise standard deviation")
     p.add_argument("--all", action="store_true",
-                   help="also the lower-bound closed forms (Pareto, Exp-ℓ2, Exp-ℓ∞ in ℓ∞)")
+                   help="also the lower-bound closed forms (Pareto, Exp-ℓ2)")
     p.add_argument("--format", choices=("md", "csv", "json"), default="md")
     p.add_argument("--plot", help="write the Fig. 4 reproduction (HTML) here")
     p.set_defaults(func=run)
@@ -30,11 +30,9 @@ def run(args: argparse.Namespace) -> None:
     p_values = _floats("--pa", args.pa)
     cases = tightness.TIGHT_CASES + (tightness.BOUND_CASES if args.all else ())
     rows = tightness.validate(cases, dims, p_values, sigma=args.sigma)
-    print(tightness.format_rows(rows, args.format), end="")
     if args.format == "md":
-        print("\nPixelDP vs Cohen (Gaussian ℓ2):\n")
-        for row in tightness.pixeldp_rows(p_values, args.sigma):
-            print(f"p_A={row['p_a']:g}: Cohen {row['cohen']:.4g}, PixelDP {row['pixeldp']:.4g} "
-                  f"({100 * row['ratio']:.0f} %)")
+        print(tightness.report(rows, p_values, args.sigma), end="")
+    else:
+        print(tightness.format_rows(rows, args.format), end="")
     if args.plot:
         tightness.write_figure(args.plot, sigma=args.sigma, dim=max(dims))

@@ -45,12 +45,16 @@ class ExpInf(RadialNoise):
     """Cube-level-set noise, density ∝ exp(−‖x‖∞/λ) (k = 1, j = 0 of Yang et al. 2020),
     λ = σ/√(((d−1)/3 + 1)(d + 1)).
 
-    ℓ1: 2λd(p_A − ½); ℓ∞: λ·ln(1/(2(1 − p_A))); both sound (differential method).
+    ℓ1: 2λd(p_A − ½), sound (differential method). ℓ∞: λ·ln(1/(2(1 − p_A))), exact: along
+    the diagonal δ = r·1 the likelihood ratio is at its maximum e^{r/λ} exactly where the
+    face of ε is positive and min ε_i ≥ 2r − ‖ε‖∞, a set of mass ½E[(1 − r/T)₊^{d−1}] = ½e^{−r/λ}
+    (T = ‖ε‖∞ ~ Gamma(d, λ)); at the closed-form r that is 1 − p_A, so the Neyman–Pearson
+    set of p_B = 1 − p_A has mass ½ under the shift: no larger ℓ∞ radius is certifiable.
     """
 
     name, title, native_norm = "expinf", "Exp-ℓ∞ (cube level sets)", math.inf
     level_norm = math.inf
-    direct = {1.0: "sound", math.inf: "sound"}
+    direct = {1.0: "sound", math.inf: "exact"}
     formulas = {1.0: "2λd(p_A − ½)", math.inf: "λ·ln(1/(2(1−p_A)))"}
 
     @property

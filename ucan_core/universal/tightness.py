@@ -30,14 +30,14 @@ TIGHT_CASES: tuple[tuple[str, dict[str, float], str], ...] = (
     ("gaussian", {}, "1"), ("gaussian", {}, "2"), ("gaussian", {}, "inf"),
     ("laplace", {}, "1"), ("uniform", {}, "1"), ("uniform", {}, "inf"),
     ("gennorm", {"shape": 1.5}, "1"), ("gennorm", {"shape": 3.0}, "1"),
-    ("hypsecant", {}, "1"), ("expinf", {}, "1"), ("powinf", {}, "1"),
+    ("hypsecant", {}, "1"), ("expinf", {}, "1"), ("expinf", {}, "inf"), ("powinf", {}, "1"),
     ("uniformball", {}, "2"),
 )
 
 
 #: Closed forms that are only lower bounds (differential method): universal ≥ closed.
 BOUND_CASES: tuple[tuple[str, dict[str, float], str], ...] = (
-    ("pareto", {"a": 3.0}, "1"), ("exp2", {}, "2"), ("expinf", {}, "inf"),
+    ("pareto", {"a": 3.0}, "1"), ("exp2", {}, "2"),
 )
 
 
@@ -104,6 +104,52 @@ def format_rows(rows: Sequence[Row], fmt: str = "md") -> str:
         f"| {r.noise}{f' ({r.params})' if r.params else ''} | ℓ{r.norm} | {r.dim} | {r.p_a:g} | "
         f"{r.closed:.5g} ({r.closed_kind}) | {r.universal:.5g} | {100 * r.relative_difference:+.2f} % |\n"
         for r in rows)
+
+
+def parse_rows(text: str) -> list[Row]:
+    """The rows of a markdown table written by :func:`format_rows` (e.g. docs/tightness.md),
+    to their printed precision; other lines are skipped."""
+    rows = []
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 7 or not cells[2].isdigit():
+            continue
+        noise, _, params = cells[0].partition(" (")
+        closed, _, kind = cells[4].partition(" (")
+        rows.append(Row(noise, params.rstrip(")"), cells[1].removeprefix("ℓ"), int(cells[2]),
+                        float(cells[3]), float(closed), kind.rstrip(")"), float(cells[5]),
+                        float(cells[6].rstrip(" %")) / 100))
+    return rows
+
+
+def format_summary(rows: Sequence[Row]) -> str:
+    """The README's tightness table: per case (noise, norm, kind of the closed form) and
+    dimension, the signed relative difference of largest size over the p_A values, to the
+    0.01 % that :func:`format_rows` prints (so the table of printed rows gives the same)."""
+    dims = list(dict.fromkeys(r.dim for r in rows))
+    worst: dict[tuple[str, str, str, str], dict[int, float]] = {}
+    for r in rows:
+        cell = worst.setdefault((r.noise, r.params, r.norm, r.closed_kind), {})
+        value = round(100 * r.relative_difference, 2)
+        if r.dim not in cell or abs(value) > abs(cell[r.dim]):
+            cell[r.dim] = value
+    head = ("| closed form (kind) | " + " | ".join(f"d = {d}" for d in dims) + " |\n"
+            + "|---" * (len(dims) + 1) + "|\n")
+    return head + "".join(
+        f"| {noise}{f' ({params})' if params else ''} ℓ{norm} ({kind}) | "
+        + " | ".join(f"{cell[d]:+.2f} %" if d in cell else "" for d in dims) + " |\n"
+        for (noise, params, norm, kind), cell in worst.items())
+
+
+def report(rows: Sequence[Row], p_values: Sequence[float] = P_VALUES, sigma: float = 0.5) -> str:
+    """``ucan tightness``'s markdown (docs/tightness.md): the rows, PixelDP against Cohen, and
+    the summary table that the README copies."""
+    pixeldp = "".join(f"p_A={row['p_a']:g}: Cohen {row['cohen']:.4g}, PixelDP "
+                      f"{row['pixeldp']:.4g} ({100 * row['ratio']:.0f} %)\n"
+                      for row in pixeldp_rows(p_values, sigma))
+    return (format_rows(rows) + "\nPixelDP vs Cohen (Gaussian ℓ2):\n\n" + pixeldp
+            + "\nLargest (universal − closed) / closed over the p_A values (the README's table):"
+            "\n\n" + format_summary(rows))
 
 
 def figure(sigma: float = 0.5, dim: int = 3072, points: int = 30,
