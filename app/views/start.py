@@ -1,7 +1,8 @@
 """Start: what randomized smoothing promises, in one picture computed by the engine (a bundled
 MNIST digit, its noisy copies, the votes of a bundled model and the certified ball;
-``app.cached.certify.demo_certificate``), and guided scenarios that open the other pages
-already set up (through their URL parameters)."""
+``app.cached.certify.demo_certificate``), guided scenarios that open the other pages
+already set up (through their URL parameters), and a link to certify a photo with the photo
+model at its card's sampling."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import streamlit as st
 
 from app import state
 from app.cached.certify import DEMO_ALPHA, DEMO_IMAGE, DEMO_MODEL, demo_certificate, p_a_summary
-from app.choices import MODES
+from app.cached.images import DEFAULT_IMAGES
+from app.cached.models import FAMILY_DEFAULTS, sampling_defaults
+from app.choices import MODES, PHOTOS
 from app.figures.common import norm_symbol
 from app.figures.images import grid_png, image_png
 from app.figures.scale import ball_figure, scale_words
@@ -17,7 +20,10 @@ from app.figures.votes import votes_figure
 from app.widgets.output import chart
 from ucan_core.noises.region import unit_sphere_2d
 from ucan_core.norms import parse_norm
+from ucan_core.zoo.bundled import model_card
 
+#: The sampling a photo model starts at (its card's: a first certificate in about a minute).
+PHOTO_SAMPLING = sampling_defaults(model_card(FAMILY_DEFAULTS[PHOTOS]))
 #: (title, what it shows, page, its URL parameters).
 SCENARIOS = [
     ("Certify a digit and attack it",
@@ -75,5 +81,10 @@ for index, (column, (title, text, page, params)) in enumerate(
     with column.container(border=True, key=f"scenario_{index}"):
         st.markdown(f"**{title}**  \n{text}")
         st.page_link(page, label="Open", icon=":material/arrow_forward:", query_params=params)
+st.page_link("views/certify.py", icon=":material/photo_camera:",
+             label="Bring a photo: certify it with the photo model (1,000 ImageNet classes, "
+                   "about a minute on a CPU)",
+             query_params=state.certify_params(FAMILY_DEFAULTS[PHOTOS], DEFAULT_IMAGES[PHOTOS],
+                                               n0=PHOTO_SAMPLING["n0"], n=PHOTO_SAMPLING["n"]))
 st.caption("Every number on this page comes from the `ucan_core` engine; the symbols are "
            "explained in the Glossary.")

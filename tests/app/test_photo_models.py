@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import time
+from urllib.parse import parse_qsl
 
 import pytest
 from apptest_helpers import open_page, open_with_params, text, wait_for_job
@@ -178,3 +179,18 @@ def test_a_small_photo_certificate_names_an_imagenet_class(_no_leftover_job):
     assert shown["Prediction"] == IMAGENET_CLASSES[cert.prediction] == "folding chair"
     assert float(shown["Certified radius (ℓ2)"]) == pytest.approx(cert.radius, abs=5e-4)
     assert cert.radius > 0 and time.monotonic() - started < 300
+
+
+def test_start_links_to_a_photo_at_the_photo_defaults():
+    at = open_page("start")
+    links = [element.proto for element in at.get("page_link")
+             if "Bring a photo" in element.proto.label]
+    assert len(links) == 1 and links[0].page == "certify"
+    params = dict(parse_qsl(links[0].query_string))
+    assert params == {"cert_mode": "Standard RS", "cert_model": PHOTO_MODEL,
+                      "cert_source": "Bundled", "cert_image_imagenet": "#01 · folding chair",
+                      "cert_n0": "16", "cert_n": "100"}
+    opened = open_with_params("certify", params)
+    assert opened.radio(key="cert_family").value == PHOTOS
+    assert opened.selectbox(key="cert_image_imagenet").value == "imagenet-01"
+    assert sampling(opened) == (16, 100, pytest.approx(0.001), 16)
