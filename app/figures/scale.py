@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
-from app.figures.common import LEGEND_BG, norm_symbol
+from app.figures.common import fmt, norm_symbol
 from app.figures.images import grid_png
 
 #: Grey levels of an 8-bit image: a change of 1/255 in pixel units is one grey level.
@@ -61,28 +61,26 @@ def scale_words(radius: float, norm: str, dim: int) -> list[str]:
             f"or one single pixel by {one:.3g}, i.e. **{grey(one)} grey levels**."]
 
 
-def budget_figure(radius: float, norm: str, height: int = 190) -> go.Figure:
-    """The certified radius as a bar against the common budgets of the same norm (dashed
-    reference lines), in pixel units."""
+def budget_figure(radius: float, norm: str, height: int | None = None) -> go.Figure:
+    """The certified radius as a green bar against the common budgets of the same norm (grey
+    bars, each saying whether R covers it), one labelled row each, in pixel units."""
     budgets = [b for b in BUDGETS if b.norm == norm]
-    top = max([radius, *(b.value for b in budgets)]) * 1.15 or 1.0
+    rows = ["certified R", *(b.label for b in budgets)]
+    values = [radius, *(b.value for b in budgets)]
+    notes = [f"R = {fmt(radius, 3)}", *("covered by R" if radius >= b.value else "not covered"
+                                        for b in budgets)]
     fig = go.Figure(go.Bar(
-        x=[radius], y=["certified"], orientation="h", marker=dict(color="#2ca02c"),
-        name=f"certified radius R = {radius:.4g}", text=[f"R = {radius:.4g}"],
-        textposition="auto", hovertemplate="R = %{x:.6g}<extra></extra>"))
-    for index, budget in enumerate(budgets):
-        covered = "covered" if radius >= budget.value else "not covered"
-        fig.add_vline(x=budget.value, line=dict(color="#ff7f0e", dash="dash", width=1.5))
-        fig.add_annotation(x=budget.value, y=1.0 + 0.2 * (index % 2), yref="paper",
-                           text=f"{budget.label} ({covered})", showarrow=False,
-                           font=dict(size=11), xanchor="left" if index % 2 else "right")
+        x=values, y=rows, orientation="h", text=notes, textposition="outside",
+        cliponaxis=False, marker=dict(color=["#2ca02c", *["#8c8c8c"] * len(budgets)]),
+        hovertemplate="%{y}: %{x:.6g}<extra></extra>"))
+    fig.add_vline(x=radius, line=dict(color="#2ca02c", dash="dash", width=1.5))
     fig.update_layout(title=dict(text="Radius against common attack budgets", font=dict(size=13)),
-                      height=height, margin=dict(l=10, r=10, t=64, b=30), showlegend=False,
-                      xaxis_title=f"{norm_symbol(norm)} radius (pixel units, images in [0, 1])",
-                      paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
-                      legend=dict(bgcolor=LEGEND_BG))
-    fig.update_xaxes(range=[0, top])
-    fig.update_yaxes(showticklabels=False)
+                      height=height or 70 + 34 * len(rows), margin=dict(l=10, r=10, t=36, b=40),
+                      showlegend=False, xaxis_title=f"{norm_symbol(norm)} radius (pixel units, "
+                                                    "images in [0, 1])",
+                      paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
+    fig.update_xaxes(range=[0, max(values) * 1.45 or 1.0])
+    fig.update_yaxes(autorange="reversed", automargin=True)
     return fig
 
 

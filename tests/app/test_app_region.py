@@ -38,6 +38,7 @@ from app.figures.region import (
     pixel_grid,
     region_figure,
 )
+from app.figures.scale import budget_figure
 from ucan_core.audit.slice_check import SliceCheck
 from ucan_core.certify.smoothed import SmoothedClassifier
 from ucan_core.noises.catalog import make_noise
@@ -404,6 +405,17 @@ def test_coinciding_region_ball_and_alm_ball_are_one_curve():
     assert "= ALM ball" not in region_figure(view, "A", "B", alm=False).data[0].name
     assert not [t for t in region_figure(_slice(), "A", "B", alm=False).data
                 if t.name.startswith("ALM ball")]
+
+
+def test_budget_figure_has_one_labelled_row_per_budget():
+    fig = budget_figure(0.75, "2")
+    (bars,) = fig.data
+    assert list(bars.y) == ["certified R", "ℓ2 0.5: CIFAR-10 benchmarks",
+                            "ℓ2 1.0: MNIST benchmarks", "ℓ2 2.0: MNIST, large"]
+    assert list(bars.x) == [0.75, 0.5, 1.0, 2.0]
+    assert list(bars.text) == ["R = 0.75", "covered by R", "not covered", "not covered"]
+    assert not fig.layout.annotations                     # no labels to overlap at the top
+    assert list(budget_figure(0.01, "inf").data[0].text[1:]) == ["not covered"] * 2
 
 
 def test_slice_rows_summary_and_markers():
