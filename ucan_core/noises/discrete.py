@@ -17,7 +17,7 @@ point:
   function of the integer vector j, so the base classifier is h(j) = f(φ(j)) on ℤ^d, whatever
   the float arithmetic of φ and f does.
 
-Theorem (Voráček & Hein §5; Cohen et al.'s Theorem 1 for the base classifier f ∘ φ ∘ ρ).
+Theorem (the construction of Voráček & Hein: Cohen et al.'s Theorem 1 for f ∘ φ ∘ ρ).
 Let ρ(y) = clip(round(255y), 255 − M, M) and ε ~ N(0, σ²I) continuous. For x on the grid,
 round(255(x + ε)) = k + round(255ε), so ρ(x + ε) = clip(k + m) with m_i = round(255ε_i):
 P(m_i = j) = Φ((j + ½)/(255σ)) − Φ((j − ½)/(255σ)) — the law sampled here (lumping the
