@@ -37,9 +37,11 @@ class Curve:
 
 
 def radius_traces(curves: Curves, norm: str, label: str = "", colour: str | None = None,
-                  with_base: bool = True, iso_symbol: str | None = None) -> list[Curve]:
+                  with_base: bool = True, iso_symbol: str | None = None,
+                  alm: bool = True) -> list[Curve]:
     """Traces of the engine's radius curves: the isotropic radius R (for anisotropic noise only
-    ``with_base``), and for anisotropic noise min sᵢ·R and the dashed ALM (a size measure).
+    ``with_base``), and for anisotropic noise min sᵢ·R and (with ``alm``) the dashed ALM (a
+    size measure).
     ``label`` prefixes the names (e.g. ``"A: "``); ``colour`` gives all traces one colour;
     ``iso_symbol`` marks the isotropic line (see :func:`radius_curve_figure`)."""
     sym = norm_symbol(norm)
@@ -51,9 +53,10 @@ def radius_traces(curves: Curves, norm: str, label: str = "", colour: str | None
     if curves.aniso_values is not None:
         traces.append(Curve(f"{label}anisotropic {sym} radius min sᵢ·R", curves.aniso_values,
                             str(curves.aniso_kind), float(curves.aniso_marker), colour=colour))
-        traces.append(Curve(f"{label}ALM (∏sᵢ)^(1/d)·R", curves.alm_values,
-                            "size measure, not a radius", float(curves.alm_marker),
-                            dash="dash", colour=colour))
+        if alm:
+            traces.append(Curve(f"{label}ALM (∏sᵢ)^(1/d)·R", curves.alm_values,
+                                "size measure, not a radius", float(curves.alm_marker),
+                                dash="dash", colour=colour))
     return traces
 
 

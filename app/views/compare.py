@@ -143,7 +143,7 @@ for side, view in views.items():
     tag = "" if view.soundness == "sound" else f" [{view.soundness}]"
     side_curves[side] = curves
     traces += radius_traces(curves, norm, f"{side}{tag}: ", colour, with_base=False,
-                            iso_symbol="circle-open")
+                            iso_symbol="circle-open", alm=not state.teaching_mode())
 if traces:
     chart(radius_curve_figure(P_GRID, traces, p_a, norm, height=420), key="compare_curves")
     st.markdown(f"| at p_A = {p_a:.3f} | radius | kind |\n|---|---|---|\n" + "\n".join(

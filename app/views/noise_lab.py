@@ -91,8 +91,10 @@ with results:
     reduced = (f" Worked on at a reduced resolution: {w}×{h} (from "
                f"{image.original_size[0]}×{image.original_size[1]}; longer side ≤ "
                f"{MAX_SIDE} px)." if image.reduced else "")
+    teaching = state.teaching_mode()
     st.caption(f"**{base.title}** noise, {NPG_TITLES[npg]} generator · "
-               f"d = {base.dim:,} ({c}×{h}×{w}) · σ = {sigma:.2f} · λ = {base.lambd:.4g}"
+               f"d = {base.dim:,} ({c}×{h}×{w}) · σ = {sigma:.2f}"
+               + ("" if teaching else f" · λ = {fmt(base.lambd)}")
                + (f" · κ = {choice.kappa:g}, ι = {choice.iota:g}" if choice.pattern_norm
                   else "")
                + (f" · maps of `{learned_model(npg, sigma)}`"
@@ -134,7 +136,7 @@ with results:
         except UcanError as error:
             st.error(f"Cannot compute the radius: {error}")
             st.stop()
-        traces = radius_traces(curves, norm)
+        traces = radius_traces(curves, norm, alm=not teaching)
         col_curve, col_formula = st.columns([3, 2], gap="medium")
         with col_curve:
             chart(radius_curve_figure(P_GRID, traces, p_a, norm), key="radius_curve")
@@ -144,7 +146,11 @@ with results:
             st.markdown("Kind for " + norm_symbol(norm) + " — " + " · ".join(kinds))
             st.markdown("  \n".join(fill_formula(
                 iso_radius.formula, symbols, iso_radius.value, iso_radius.kind, norm)))
-            if curves.aniso_values is not None:
+            if curves.aniso_values is not None and teaching:
+                st.caption("The noise differs from pixel to pixel: the certificate covers a "
+                           "region stretched where the noise is large, and the anisotropic "
+                           "curve is the largest ball inside it.")
+            elif curves.aniso_values is not None:
                 smin, gmean = float(noise.scale.double().min()), noise.alm_factor
                 st.markdown(
                     f"`min sᵢ·R = {fmt(smin)} · {fmt(iso_radius.value)} "
@@ -160,7 +166,7 @@ with results:
                            + (" The pattern map has geometric mean 1, so the ALM coincides "
                               "with the isotropic curve at the same σ." if choice.pattern_norm
                               else ""))
-            st.caption(f"d = {base.dim:,}, λ = {base.lambd:.4g}, σ = {sigma:.2f}, "
+            st.caption(f"d = {base.dim:,}, {'' if teaching else f'λ = {fmt(base.lambd)}, '}σ = {sigma:.2f}, "
                        f"p_A = {p_a:.3f}. Exact = tight; sound = valid but possibly loose.")
 
 st.caption(f"Server time for this view: {(time.perf_counter() - _t0) * 1000:.0f} ms")

@@ -338,8 +338,13 @@ def test_teaching_mode_hides_advanced_controls_and_uses_defaults():
     teaching_z = as_array(charts(at)["σ map"]["data"][0]["z"])
     np.testing.assert_allclose(teaching_z, engine.std_map().reshape(28, 28).numpy(), rtol=1e-6)
     assert not np.allclose(teaching_z, sigma_z)                   # κ = 3 is no longer used
+    # plain words: no λ and no ALM (a size, not a guarantee), the region in a sentence
+    curve_names = [t["name"] for t in charts(at)["Certified"]["data"]]
+    assert not [n for n in curve_names if "ALM" in n] and "λ = " not in text
+    assert "the largest ball inside it" in text and "ALM = " not in text
     at.toggle(key="teaching").set_value(False).run()
     assert {"seed", "kappa", "iota"} <= widget_keys(at)
+    assert [t["name"] for t in charts(at)["Certified"]["data"] if "ALM" in t["name"]]
 
 
 @pytest.mark.parametrize("view, hidden, visible", [
