@@ -58,10 +58,13 @@ def seed_value(text: str) -> int:
     from ucan_core.certify.seeds import check_seed
 
     try:
-        return check_seed(int(text))
-    except ValueError:  # int() of a non-integer, or UcanError (a ValueError) of check_seed
-        raise argparse.ArgumentTypeError("must be an integer in [0, 2**64 - 1], "
-                                         f"got {text!r}") from None
+        value: object = int(text)
+    except ValueError:
+        value = text  # not an integer: check_seed refuses it, naming the text
+    try:
+        return check_seed(value)
+    except UcanError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _non_finite_note(value: float) -> str:
@@ -147,7 +150,7 @@ def warn_if_long(smoothed: Any, x: torch.Tensor, n0: int, n: int, images: int,
     took = _clock(expected) + " (h:mm:ss)" if expected < 172_800 else f"{expected / 86_400:,.0f} days"
     fits = max(1, int(rate * LONG_RUN_SECONDS / images) - n0)
     log_line(f"ucan: warning: {samples:,} noisy samples at the measured {rate:,.0f} samples/s "
-             f"take about {took}; --n {fits:,} takes about 10 minutes (Ctrl-C stops the run)")
+             f"take about {took}; --n {fits} takes about 10 minutes (Ctrl-C stops the run)")
 
 
 class ProgressPrinter:
