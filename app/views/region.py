@@ -131,7 +131,11 @@ def check_section(choice: NoiseChoice, norm: str, image: InputImage,
 st.title("Certified region")
 controls, results = st.columns([1, 3], gap="large")
 results.markdown(
-    "Anisotropic smoothing certifies a **region**, not a ball: every perturbation δ with "
+    "Every change of the image inside the green shape keeps the prediction. With the same "
+    "noise at every pixel the shape is a ball; where the noise differs per pixel it is "
+    "stretched along the noisy pixels. Pick two pixels: the plot shows the shape in their "
+    "plane (all other pixels unchanged), over the noise's level sets." if state.teaching_mode()
+    else "Anisotropic smoothing certifies a **region**, not a ball: every perturbation δ with "
     "‖δ/s‖_p ≤ R keeps the prediction, where s is the per-pixel noise scale and R the base "
     "noise's radius at p_A. Pick two pixels: the plot is the slice of that region in their "
     "plane (all other pixels unperturbed), with the largest ℓp ball inside it (radius "
@@ -241,7 +245,9 @@ with results:
     if view.radius is not None:
         st.markdown(f"**The same slice in ℓ1, ℓ2 and ℓ∞** at p_A = {fmt_p(p_a)}")
         chart(norms_figure(others, alm=not teaching), key="region_norms")
-        st.caption("The slice is {(δ_A/s_A, δ_B/s_B) : ‖·‖_p ≤ R}: a rhombus in ℓ1, an "
+        st.caption("A rhombus in ℓ1, an ellipse in ℓ2, a box in ℓ∞: how the size of a change "
+                   "is measured decides the shape, stretched by each pixel's noise." if teaching
+                   else "The slice is {(δ_A/s_A, δ_B/s_B) : ‖·‖_p ≤ R}: a rhombus in ℓ1, an "
                    "ellipse in ℓ2, a box in ℓ∞, stretched by the noise scale of each pixel. "
                    "The ℓp ball of radius min sᵢ·R always fits inside; the ALM ball does not "
                    "have to.")

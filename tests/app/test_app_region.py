@@ -391,6 +391,17 @@ def test_region_figure_names_kinds_and_centre():
     assert "(row 1, col 2)" in fig.layout.xaxis.title.text
 
 
+def test_teaching_mode_draws_no_alm_and_says_it_in_plain_words():
+    at = open_with_params("region", {"teaching": "true", "rg_npg": "pattern ℓ2"})
+    assert not at.exception and not at.error
+    page = "\n".join(m.value for m in [*at.markdown, *at.caption] if "UCAN Explorer" not in
+                     m.value and "Every radius is labelled" not in m.value)   # not the sidebar
+    assert "ALM" not in page and "min sᵢ·R" not in page and "green shape" in page
+    assert "| radius of the largest ℓ2 ball inside | 0.479 |" in page
+    for key in ("region_slice", "region_norms"):
+        assert not [t for t in chart_specs(at)[key]["data"] if "ALM" in t.get("name", "")]
+
+
 def test_coinciding_region_ball_and_alm_ball_are_one_curve():
     x, y = unit_sphere_2d(2.0, 9)
     view = RegionSlice(norm="2", scale=(1.0, 1.0), shift=(0.0, 0.0), std=(0.5, 0.5),
