@@ -202,9 +202,9 @@ with results:
         st.stop()
     with col_numbers:
         rows = [f"| {'noise scale at A' if teaching else 's at A'} | {fmt(view.scale[0], 3)} | "
-                f"noise level {'' if teaching else 'sᵢ·σ '}= {fmt(view.std[0], 3)} |",
+                f"{'noise' if teaching else 'sᵢ·σ'} = {fmt(view.std[0], 3)} |",
                 f"| {'noise scale at B' if teaching else 's at B'} | {fmt(view.scale[1], 3)} | "
-                f"noise level {'' if teaching else 'sⱼ·σ '}= {fmt(view.std[1], 3)} |"]
+                f"{'noise' if teaching else 'sⱼ·σ'} = {fmt(view.std[1], 3)} |"]
         if view.radius is not None:
             base_kind, lp_kind = (kind_badge(k) for k in (view.radius_kind, view.kind))
             if teaching:
@@ -213,7 +213,7 @@ with results:
             else:
                 rows += [f"| R (base noise, {sym}) | {fmt(view.radius, 3)} | {base_kind} |",
                          f"| min sᵢ·R ({sym} radius) | {fmt(view.lp_radius, 3)} | {lp_kind} |",
-                         f"| ALM (∏sᵢ)^(1/d)·R | {fmt(view.alm, 3)} | :gray-badge[size measure] |"]
+                         f"| ALM (∏sᵢ)^(1/d)·R | {fmt(view.alm, 3)} | :gray-badge[a size] |"]
         st.markdown("| | value | |\n|---|---|---|\n" + "\n".join(rows))
         if view.radius is None:
             st.info(f"{base.title} noise has no closed-form certified radius: only its level "
@@ -222,7 +222,7 @@ with results:
             st.caption(f"The noise is the same at every pixel, so the certified region **is** "
                        f"the {sym} ball: the plot draws one curve (region, ball and ALM ball "
                        "coincide). A pattern NPG makes them differ:")
-            st.page_link("views/region.py", label="Show the anisotropic case (pattern ℓ2)",
+            st.page_link("views/region.py", label="Make it anisotropic",
                          icon=":material/hexagon:", query_params={
                              **st.query_params.to_dict(),
                              **state.noise_params(PREFIX, choice.density, choice.sigma, norm,
