@@ -35,10 +35,8 @@ SAMPLING_KEY = "cert_sampling_defaults"
 def _pick_family_default() -> None:
     """The family radio changed: open that family's default model."""
     ss = st.session_state
-    family = next((d for d, title in MODEL_FAMILIES.items() if title == ss.get(FAMILY_KEY)
-                   or d == ss.get(FAMILY_KEY)), None)
-    if family in FAMILY_DEFAULTS:
-        ss[MODEL_KEY] = FAMILY_DEFAULTS[family]
+    if ss.get(FAMILY_KEY) in FAMILY_DEFAULTS:
+        ss[MODEL_KEY] = FAMILY_DEFAULTS[ss[FAMILY_KEY]]
 
 
 def model_picker(cards: dict[str, ModelCard]) -> ModelCard:
@@ -76,7 +74,7 @@ def model_picker(cards: dict[str, ModelCard]) -> ModelCard:
         f"**{dataset_title(card.dataset)}** · "
         f"{card.noise.get('title', card.noise['name'])} noise, σ = {sigma_card:g} · "
         f"{card.npg} NPG  \n"
-        f"{'Test accuracy' if split in ('test', 'train') else 'Accuracy on the ' + split}: "
+        f"{'Test accuracy' if split == 'test' else 'Accuracy on the ' + split}: "
         f"{accuracy or 'not recorded'}")
     st.caption(card.description)
     if card.dataset == PHOTOS:
@@ -84,8 +82,9 @@ def model_picker(cards: dict[str, ModelCard]) -> ModelCard:
         defaults = sampling_defaults(card)
         st.info(f"**Photos** are resized to {h}×{w} by the engine: the radius is in [0, 1] "
                 f"pixel units of the {h}×{w} image the classifier receives, not of your file. "
-                f"{card.architecture.num_classes:,} ImageNet classes. About a sample per second "
-                f"on a CPU: the page starts at n0 = {defaults['n0']}, n = {defaults['n']}.")
+                f"{card.architecture.num_classes:,} ImageNet classes. Slow on a CPU (about a "
+                "sample per second when it is not busy), so the page starts at "
+                f"n0 = {defaults['n0']}, n = {defaults['n']}.")
     return card
 
 
