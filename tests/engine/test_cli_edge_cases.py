@@ -121,31 +121,26 @@ def test_an_unbounded_radius_is_null_with_a_note(capsys) -> None:
     assert code == 0 and data["radius"] == pytest.approx(0.5 * 3**0.5) and "radius_note" not in data
 
 
-class _Clocked:
-    """A smoothed classifier whose PREDICT takes 0.01 s of a fake clock per call."""
-
-    def __init__(self, clock: list[float]) -> None:
-        self.clock, self.calls = clock, 0
-
-    def predict(self, x, n, alpha, batch_size, seed=None) -> int:
-        self.calls += 1
-        self.clock[0] += 0.01
-        return 0
-
-
 def test_a_huge_run_is_announced_with_its_expected_time(monkeypatch, capsys) -> None:
-    clock = [0.0]
+    clock, calls = [0.0], []
     monkeypatch.setattr(_common.time, "perf_counter", lambda: clock[0])
-    smoothed = _Clocked(clock)
-    _common.warn_if_long(smoothed, torch.zeros(1), 100, 10**12, 1, 1000)   # 10⁵ samples/s
+
+    def draw() -> None:  # 1,000 samples in 0.01 s of the fake clock: 10⁵ samples/s
+        calls.append(1)
+        clock[0] += 0.01
+
+    _common.warn_if_long(draw, 1000, 100, 10**12, 1)
     err = capsys.readouterr().err
-    assert smoothed.calls == 2
+    assert len(calls) == 2
     assert err == ("ucan: warning: 1,000,000,000,100 noisy samples at the measured 100,000 "
                    "samples/s take about 116 days; --n 59999900 takes about 10 minutes "
                    "(Ctrl-C stops the run)\n")
-    _common.warn_if_long(smoothed, torch.zeros(1), 100, 10**6 - 100, 10, 1000)  # 10⁷: untimed
-    _common.warn_if_long(smoothed, torch.zeros(1), 100, 10**7, 5, 1000)     # 500 s: no warning
-    assert smoothed.calls == 4 and capsys.readouterr().err == ""
+    _common.warn_if_long(draw, 1000, 100, 10**7, 20, stages=2)     # two stages of 20 images
+    err = capsys.readouterr().err
+    assert "400,004,000 noisy samples" in err and "--n 1499900 takes about 10 minutes" in err
+    _common.warn_if_long(draw, 1000, 100, 10**6 - 100, 10)   # 10⁷ samples: not even timed
+    _common.warn_if_long(draw, 1000, 100, 10**7, 5)          # 500 s: timed, no warning
+    assert len(calls) == 6 and capsys.readouterr().err == ""
 
 
 def test_a_long_run_still_certifies_after_its_warning(monkeypatch, capsys) -> None:
@@ -155,6 +150,11 @@ def test_a_long_run_still_certifies_after_its_warning(monkeypatch, capsys) -> No
     code, out, err = _run([*IMAGE_RUN, "--json"], capsys)
     assert code == 0 and json.loads(out)["prediction"] == 7
     assert err.startswith("ucan: warning: 25 noisy samples at the measured ") and err.count("\n") == 1
+    code, out, err = _run(["certify", "--dual", "mnist-sigma-estimator", "--experts",
+                           "mnist-gaussian-0.25,mnist-gaussian-0.50,mnist-gaussian-1.00",
+                           *IMAGE_RUN[3:], "--json"], capsys)       # Dual RS: two stages
+    assert code == 0 and json.loads(out)["prediction"] == 7
+    assert err.startswith("ucan: warning: 50 noisy samples at the measured ") and err.count("\n") == 1
 
 
 def test_a_rejected_pickle_names_what_it_calls(tmp_path) -> None:

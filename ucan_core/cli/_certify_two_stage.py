@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ucan_core.cli._certify_run import check_dataset_args, dataset_run, show
-from ucan_core.cli._common import _csv
+from ucan_core.cli._certify_run import check_dataset_args, dataset_indices, dataset_run, show
+from ucan_core.cli._common import _csv, warn_if_long
 from ucan_core.devices import resolve_device
 from ucan_core.errors import UcanError
 from ucan_core.io.runs import batch_certifier, load_split
@@ -58,14 +58,22 @@ def _two_stage(args: argparse.Namespace, router: Any, card: Any, what: str,
     images into the log, or the one image (``labels`` go into its JSON)."""
     from ucan_core.io.images import read_image, to_tensor
 
+    def warn(x: Any, images: int) -> None:  # both stages: n0 = 1 and n = batch − 1 each
+        n = max(1, args.batch - 1)
+        warn_if_long(lambda: router.certify(x, 1, n, 0.001, args.batch, seed=0), 2 * (1 + n),
+                     args.n0, args.n, images, stages=2)
+
     if args.dataset is None:
         x = to_tensor(read_image(args.image), card.architecture.input_shape)
+        warn(x, 1)
         cert = router.certify(x, args.n0, args.n, args.alpha, args.batch, seed=args.seed)
         show(args, cert, {**labels, "image": str(args.image)}, models=models)
         return
     if card.dataset != args.dataset:
         raise UcanError(f"{what} is for {card.dataset}, not {args.dataset}")
     xs, ys = load_split(args.dataset, args.data_root, args.split, args.download)
+    if getattr(args, "build_only", None) is None:  # not a Ray worker of this command
+        warn(xs[0], len(dataset_indices(args, len(xs))))
     dataset_run(args, xs, ys, settings,
                  batch_certifier(router, xs, args.n0, args.n, args.alpha, args.batch), "l2",
                  columns)

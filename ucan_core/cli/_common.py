@@ -129,26 +129,26 @@ TIMED_RUN_SAMPLES = 10**7
 LONG_RUN_SECONDS = 600.0
 
 
-def warn_if_long(smoothed: Any, x: torch.Tensor, n0: int, n: int, images: int,
-                 batch: int) -> None:
-    """A warning on stderr when certifying ``images`` inputs with ``n0 + n`` noisy samples each
-    would take over 10 minutes at the rate of the faster of two timed batches at ``x`` (only
-    for runs over 10⁷ samples), naming an --n that fits them. The run goes on: a user may
-    mean it."""
-    samples = images * (n0 + n)
+def warn_if_long(draw: Callable[[], object], drawn: int, n0: int, n: int, images: int,
+                 stages: int = 1) -> None:
+    """A warning on stderr when certifying ``images`` inputs with ``n0 + n`` noisy samples per
+    stage would take over 10 minutes at the rate of the faster of two timed calls of ``draw``
+    (which classifies ``drawn`` noisy samples; only for runs over 10⁷ samples), naming an
+    --n that fits them. The run goes on: a user may mean it."""
+    samples = stages * images * (n0 + n)
     if samples <= TIMED_RUN_SAMPLES:
         return
     seconds = []
     for _ in range(2):
         start = time.perf_counter()
-        smoothed.predict(x, batch, 0.001, batch, seed=0)
+        draw()
         seconds.append(time.perf_counter() - start)
-    rate = batch / max(min(seconds), 1e-9)
+    rate = drawn / max(min(seconds), 1e-9)
     expected = samples / rate
     if expected <= LONG_RUN_SECONDS:
         return
     took = _clock(expected) + " (h:mm:ss)" if expected < 172_800 else f"{expected / 86_400:,.0f} days"
-    fits = max(1, int(rate * LONG_RUN_SECONDS / images) - n0)
+    fits = max(1, int(rate * LONG_RUN_SECONDS / (stages * images)) - n0)
     log_line(f"ucan: warning: {samples:,} noisy samples at the measured {rate:,.0f} samples/s "
              f"take about {took}; --n {fits} takes about 10 minutes (Ctrl-C stops the run)")
 

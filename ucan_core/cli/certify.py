@@ -103,8 +103,8 @@ def _standard(args: argparse.Namespace) -> None:
         x = to_tensor(read_image(args.image), arch.input_shape)
         noise = noise_source(args, arch.input_shape, dev, card.noise)(x)
         smoothed = SmoothedClassifier(model, noise, arch.num_classes)
-        warn_if_long(smoothed, x, args.n0, _n_max(args) if args.sequential else args.n, 1,
-                     args.batch)
+        warn_if_long(lambda: smoothed.predict(x, args.batch, 0.001, args.batch, seed=0),
+                     args.batch, args.n0, _n_max(args) if args.sequential else args.n, 1)
         if args.sequential:
             cert = smoothed.certify_sequential(x, args.n0, _n_max(args), args.alpha,
                                                args.target_radius, args.batch, seed=args.seed)
@@ -127,8 +127,9 @@ def _standard(args: argparse.Namespace) -> None:
         return SmoothedClassifier(model, noise_for(xs[first]), arch.num_classes)
 
     if getattr(args, "build_only", None) is None:  # not a Ray worker of this command
-        warn_if_long(fixed, xs[0], args.n0, _n_max(args) if args.sequential else args.n,
-                     len(dataset_indices(args, len(xs))), args.batch)
+        warn_if_long(lambda: fixed.predict(xs[0], args.batch, 0.001, args.batch, seed=0),
+                     args.batch, args.n0, _n_max(args) if args.sequential else args.n,
+                     len(dataset_indices(args, len(xs))))
     settings = {"model": args.model, "noise": fixed.noise.describe()}
     columns = None
     if args.sequential:
