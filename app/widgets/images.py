@@ -99,9 +99,10 @@ def model_image_picker(shape: tuple[int, int, int], dataset: str, any_dataset: b
                                   help="PNG or JPEG, at most 10 MB and 16.7 Mpixel, checked "
                                        "before decoding, then converted to the model's input "
                                        f"shape {shape[0]}×{shape[1]}×{shape[2]}.")
-        invert = st.checkbox("Invert (dark ↔ light)", key=f"{prefix}invert",
-                             help="MNIST digits are light on a dark background; invert a "
-                                  "dark-on-light drawing to match.")
+        invert = dataset != PHOTOS and st.checkbox(
+            "Invert (dark ↔ light)", key=f"{prefix}invert",
+            help="MNIST digits are light on a dark background; invert a dark-on-light "
+                 "drawing to match.")
         if upload is not None:
             try:
                 image = uploaded_model_input(upload.getvalue(), upload.name, shape)

@@ -141,10 +141,12 @@ def test_uploads_get_the_note_of_their_model():
     note = " ".join(i.value for i in at.info)
     assert "out of distribution" in note and f"**{MODEL_FAMILIES[PHOTOS]}**" in note
     assert "1×28×28 (converted from 320×240 colour)" in image_caption(at)
+    assert "cert_invert" in [c.key for c in at.checkbox]
     at.radio(key="cert_family").set_value(PHOTOS).run()
     assert not at.exception and not at.error
     note = " ".join(i.value for i in at.info)
     assert "one of the 1,000 ImageNet classes" in note and "out of distribution" not in note
+    assert "cert_invert" not in [c.key for c in at.checkbox]  # inverting is for digits
     assert image_caption(at).startswith(
         "As the model sees it: 3×224×224 (converted from 320×240 colour). Radii are in "
         "[0, 1] pixel units of this 224×224 image.")
