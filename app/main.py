@@ -9,6 +9,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+# Plotly looks pandas up in sys.modules without importing it: while one session's thread is
+# still importing pandas (Streamlit's dataframes do, lazily), another session's figure saw the
+# half-initialised module ("partially initialized module 'pandas' has no attribute 'Series'":
+# 4 exception boxes in 20 sessions). Importing it here makes every script thread wait for it.
+import pandas  # noqa: E402, F401
 import streamlit as st  # noqa: E402
 
 from app import state  # noqa: E402

@@ -289,18 +289,19 @@ QUEUE = JobQueue(JOB_WORKERS)
 #: How often the panel of a running job refreshes when it is the server's only job (s).
 JOB_POLL_S = 1.0
 #: The slowest refresh, however many jobs the server holds (s).
-JOB_POLL_MAX_S = 5.0
+JOB_POLL_MAX_S = 15.0
 #: After a click the script waits this long for the worker, so short runs and argument errors
 #: from the engine show up in the same rerun (s).
 JOB_FIRST_WAIT_S = 0.4
 
 
 def poll_interval(load: int | None = None) -> float:
-    """Seconds between two refreshes of a job's panel: :data:`JOB_POLL_S`, growing by a
-    quarter second per job the server holds (``load``, default :attr:`JobQueue.load`) up to
-    :data:`JOB_POLL_MAX_S`, so that 20 sessions polling at once leave the CPU to the jobs."""
+    """Seconds between two refreshes of a job's panel: :data:`JOB_POLL_S`, growing by 0.75 s
+    per job the server holds (``load``, default :attr:`JobQueue.load`) up to
+    :data:`JOB_POLL_MAX_S`. A browser asks for the next refresh on a fixed timer, whether or
+    not the last one has arrived; under load, a refresh slower than the timer never shows."""
     jobs = QUEUE.load if load is None else load
-    return min(JOB_POLL_MAX_S, max(JOB_POLL_S, 0.25 * jobs))
+    return min(JOB_POLL_MAX_S, max(JOB_POLL_S, 0.75 * jobs))
 
 
 def start_job(start: Callable[[], BackgroundJob], state_key: str,
@@ -317,6 +318,21 @@ def start_job(start: Callable[[], BackgroundJob], state_key: str,
         return None
     st.session_state[state_key] = job
     job.wait(JOB_FIRST_WAIT_S)
+    return job
+
+
+def keyed_job(state_key: str, key: str, total: int, task: Callable[[Progress], Any],
+              alive: Callable[[], bool], failure: str) -> BackgroundJob | None:
+    """The session's job for the run ``key`` (session state ``state_key``): a running job for
+    another key is cancelled (its settings are gone); a new one starts (:func:`start_job`)
+    unless the job of this key runs or stopped without a result (cancelled or failed: its
+    message stays until the settings change or the page drops it)."""
+    job = st.session_state.get(state_key)
+    if job is not None and job.key != key and job.running:
+        job.cancel()
+    if job is None or job.key != key or not (job.running or job.cancelled or job.error):
+        job = start_job(lambda: BackgroundJob(key, total, task, alive).start(), state_key,
+                        failure)
     return job
 
 

@@ -5,7 +5,8 @@ opens ``--sessions`` Playwright contexts of one headless Debian Chromium (each i
 Streamlit session), loads the Certify page of each with n = ``--n`` (the bundled MNIST 7, the
 default model), waits until every page is drawn, then presses **Certify** in all of them
 within a fraction of a second and measures, per session, the time from its click until its
-certificate ("Certified radius" metric) is on screen. The server's resident memory (RSS, from
+certificate ("Certified radius" metric) is on screen; a page with an exception box counts
+as a failure. The server's resident memory (RSS, from
 /proc) is sampled every 0.2 s: before the sessions open, at its peak, and at each of
 ``--after`` seconds after every context has closed (Streamlit keeps a closed session for
 ``server.disconnectedSessionTTL`` = 120 s, in case its tab reconnects). One JSON object, then
@@ -101,11 +102,16 @@ async def session(browser, url: str, ready: asyncio.Event, loaded: list, timeout
         result = page.get_by_test_id("stMetric").filter(has_text="Certified radius")
         try:
             await result.first.wait_for(timeout=timeout * 1000)
-            return {"ok": True, "seconds": time.monotonic() - clicked}
+            seconds = time.monotonic() - clicked
+            boxes = await page.locator("[data-testid='stException']").count()
+            return {"ok": boxes == 0, "seconds": seconds,
+                    **({"error": f"{boxes} exception box(es)"} if boxes else {})}
         except Exception as error:  # noqa: BLE001 — a session without a result is counted
             text = await page.locator("[data-testid='stMain']").inner_text()
+            shot = f"/tmp/ucan-app-load-{os.getpid()}-{id(page)}.png"
+            await page.screenshot(path=shot)
             return {"ok": False, "seconds": time.monotonic() - clicked,
-                    "error": type(error).__name__, "page_tail": text[-300:]}
+                    "error": type(error).__name__, "page_tail": text[-300:], "screenshot": shot}
     finally:
         await context.close()
 
@@ -133,9 +139,12 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=600, help="seconds per session")
     parser.add_argument("--after", default="20,150",
                         help="seconds after the contexts close at which RSS is read")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="UCAN_JOB_WORKERS of the server (default: the app's)")
     args = parser.parse_args()
     log = Path(f"/tmp/ucan-app-load-{os.getpid()}.log")
-    with _serve(log) as url:
+    env = {} if args.workers is None else {"UCAN_JOB_WORKERS": str(args.workers)}
+    with _serve(log, env) as url:
         pid = server_pid(int(url.rsplit(":", 1)[1]))
         time.sleep(2)
         before = rss_mb(pid)

@@ -21,10 +21,7 @@ from app.cached.certify import formula_values
 from app.cached.images import bundled_catalog, bundled_model_input
 from app.cached.learn import (
     DEFAULT_IMAGE,
-    peeking,
-    radius_cap,
     run_walkthrough,
-    shift_view,
     stage_of,
     stage_sizes,
     walkthrough,
@@ -32,15 +29,15 @@ from app.cached.learn import (
 )
 from app.cached.models import default_index, model_cards, quick_on_cpu
 from app.cached.noise import noisy_samples
-from app.cached.region import pixel_index, region_slice
 from app.choices import NoiseChoice
 from app.figures.common import csv_text, fmt
 from app.figures.formulas import fill_formula
 from app.figures.images import grid_png, image_png
-from app.figures.learn import monte_carlo_figure, peeking_figure, shift_figure
-from app.figures.region import region_figure
+from app.figures.learn import monte_carlo_figure
 from app.panels.job import JobWords, job_fragment, job_panel
+from app.panels.learn import clopper_pearson_section, peeking_section, region_section, shift_section
 from app.widgets.output import chart, downloads
+from app.workers import keyed_job
 
 _t0 = time.perf_counter()
 PREFIX = "learn_"
@@ -125,15 +122,10 @@ if final_n <= SCRIPT_MAX_N:
 elif run_key in runs:
     certificates = runs[run_key]
 else:
-    job = ss.get(JOB_KEY)
-    if job is not None and job.key != run_key and job.running:
-        job.cancel()                       # the settings changed: that run is not wanted
-    if job is None or job.key != run_key or not (job.running or job.cancelled or job.error):
-        args = (model_id, image_id, final_n, alpha, seed)
-        job = jobs.start_job(lambda: jobs.BackgroundJob(
-            run_key, walkthrough_samples(final_n),
-            lambda progress: run_walkthrough(*args, progress), jobs.session_probe()).start(),
-            JOB_KEY, "Cannot run the walk-through")
+    args = (model_id, image_id, final_n, alpha, seed)
+    job = keyed_job(JOB_KEY, run_key, walkthrough_samples(final_n),
+                    lambda progress: run_walkthrough(*args, progress), jobs.session_probe(),
+                    "Cannot run the walk-through")
     if job is not None and (outcome := jobs.new_outcome(job)) is not None:
         jobs.remember(runs, run_key, outcome, 8)
         st.rerun()
@@ -210,20 +202,7 @@ st.markdown(
     "seed; press ▶ to replay n growing.")
 
 # --------------------------------------------------------------------------------------------
-st.subheader("3 · Clopper–Pearson: a lower bound on p_A")
-st.markdown("p_A = P(f(x + ε) = ĉ_A) is unknown; the votes estimate it:")
-st.latex(rf"\hat p_A = \frac{{k}}{{n}} = \frac{{{stage.k}}}{{{stage.n}}} = {fmt(stage.p_hat)}")
-st.markdown("CERTIFY uses a bound that holds with probability ≥ 1 − α (Clopper–Pearson, "
-            "one-sided; B⁻¹ is the quantile of the beta distribution):")
-st.latex(rf"\begin{{aligned}}\underline{{p}}_A &= B^{{-1}}(\alpha;\, k,\, n - k + 1)\\ "
-         rf"&= B^{{-1}}({alpha:g};\, {stage.k},\, {stage.n - stage.k + 1}) = {fmt(stage.lower)}"
-         r"\end{aligned}")
-st.caption(f"Two-sided {(1 - alpha) * 100:.6g}% interval (display only): "
-           f"[{fmt(stage.ci_low)}, {fmt(stage.ci_high)}]; full precision in the table below.")
-cap_p, cap_r = radius_cap(choice, stage.n, alpha)
-st.caption(f"With n = {stage.n:,} samples, even k = n gives only p̲_A = {fmt(cap_p)}, "
-           f"so no radius beyond {fmt(cap_r)} can be certified: more samples, a "
-           "tighter bound.")
+clopper_pearson_section(stage, alpha, choice)
 
 # --------------------------------------------------------------------------------------------
 st.subheader("4 · Radius: from p̲_A to a certified ℓ2 radius")
@@ -251,75 +230,9 @@ downloads([
      "walkthrough.json")], key="learn_dl")
 
 # --------------------------------------------------------------------------------------------
-st.subheader("5 · Region: every perturbation inside is safe")
 final = stages[-1]
-if final.abstained:
-    st.info("The final stage abstains, so there is no certified region to draw.")
-else:
-    pixel_a, pixel_b = (h // 2, w // 2), (0, 0)
-    i, j = (pixel_index(arch.input_shape, 0, *p) for p in (pixel_a, pixel_b))
-    view = region_slice(choice, final.lower, "2", i, j)
-    col_region, col_text = st.columns([1.4, 1], gap="medium")
-    with col_region:
-        chart(region_figure(
-            view, f"(row {pixel_a[0]}, col {pixel_a[1]})",
-            f"(row {pixel_b[0]}, col {pixel_b[1]})", height=560), key="learn_region")
-    col_text.markdown(
-        f"At n = {final.n:,} the certified set is the ℓ2 ball of radius R = "
-        f"**{final.radius:.4g}** around x. Drawn: its slice through two pixels (centre and "
-        "corner), over the level sets of the Gaussian noise, which are circles too: "
-        "isotropic noise certifies a ball.")
-    col_text.markdown(
-        "UCAN's **anisotropic** noise gives each pixel its own noise scale sᵢ and certifies "
-        "the region ‖δ/s‖₂ ≤ R: an ellipse in this slice, larger where the noise is larger. "
-        "Explore it on the **Region** page, and the learned maps on **Noise maps**.")
-
-# --------------------------------------------------------------------------------------------
-st.subheader("6 · Why the radius grows with p_A")
-p_view = stage.lower if not stage.abstained else final.lower
-if p_view <= 0.5:
-    st.info("This run abstains (p̲_A ≤ ½): pick another image or a larger n to see a radius.")
-else:
-    col_fig, col_words = st.columns([1.6, 1], gap="medium")
-    reach = float(shift_view(sigma, p_view, 0.0).radius)
-    shift = col_words.slider("‖δ‖₂: how far x is moved (pixel units)", 0.0,
-                             round(max(2 * reach, sigma), 3), round(reach / 2, 3),
-                             step=round(max(2 * reach, sigma) / 100, 4), format="%.3f",
-                             key=f"{PREFIX}shift",
-                             help="Move the input along a direction δ and watch the votes.")
-    view = shift_view(sigma, p_view, shift)
-    with col_fig:
-        chart(shift_figure(view), key="learn_shift_figure")
-    col_words.markdown(
-        f"Along δ only one coordinate of the noise matters. The worst base classifier for "
-        f"us says ĉ_A left of the boundary b, where x's noise (grey) has mass "
-        f"p̲_A = {fmt(p_view)}. Moving x by δ slides the noise (blue): it keeps "
-        f"**{view.p_shifted:.1%}** left of b. The vote stays ĉ_A while that is above ½, "
-        f"that is while the blue peak is left of b: ‖δ‖₂ < b = σΦ⁻¹(p̲_A) = "
-        f"**R = {fmt(view.radius)}**. A larger p_A puts b further right: a larger radius "
-        "(Cohen et al. 2019, Figure 1).")
-
-# --------------------------------------------------------------------------------------------
-st.subheader("7 · Peeking vs anytime-valid: when may you stop sampling?")
-sim = peeking()
-st.markdown(
-    "Clopper–Pearson's p̲_A holds at **one n fixed in advance**. Watching it while the votes "
-    "arrive and stopping the first time it certifies is *peeking*: every look is another "
-    f"chance to be fooled. Below, {sim.streams:,} simulated runs whose true p_A is "
-    f"{sim.p:g} (α = {sim.alpha:g}) stop the first time the bound exceeds {sim.p:g}: a "
-    "**false certificate**, a radius larger than the true one. An **anytime-valid** bound "
-    "(a confidence sequence, `ucan_core.certify.sequential`) holds at every n at once, so "
-    "such stopping keeps the promise.")
-col_peek, col_peek_words = st.columns([1.6, 1], gap="medium")
-with col_peek:
-    chart(peeking_figure(sim), key="learn_peeking")
-col_peek_words.markdown(
-    f"After looking every {int(sim.looks[0])} votes up to n = {int(sim.looks[-1]):,}:  \n"
-    f"- peeking at Clopper–Pearson: **{sim.clopper_pearson[-1]:.0%}** false certificates "
-    f"(promised ≤ {sim.alpha:.0%})  \n"
-    f"- anytime-valid bound: **{sim.anytime[-1]:.1%}**  \n"
-    "The price: at a fixed n the anytime-valid bound is a little lower, so its radius is a "
-    "little smaller. `SmoothedClassifier.certify_sequential` and `ucan certify --sequential` "
-    "use it to stop early, soundly.")
+region_section(choice, final, arch.input_shape)
+shift_section(sigma, stage.lower if not stage.abstained else final.lower, f"{PREFIX}shift")
+peeking_section()
 
 st.caption(f"Server time for this view: {(time.perf_counter() - _t0) * 1000:.0f} ms")
