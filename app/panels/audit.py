@@ -34,6 +34,12 @@ from ucan_core.audit.certificates import (
 from ucan_core.certify.certificate import Certificate
 from ucan_core.two_stage.engine import TwoStageCertificate
 
+#: The attack panel's rows of tiles wrap, not squash: a column keeps at least 130 px, so at
+#: 800 px the three tiles stay in one row and the votes chart moves under them.
+ATTACK_CSS = """<style>
+.st-key-attack_panel [data-testid="stHorizontalBlock"] { flex-wrap: wrap; }
+.st-key-attack_panel [data-testid="stColumn"] { min-width: min(100%, 130px); }
+</style>"""
 REGIONS = {"ball": "ℓp ball of the certified radius",
            "region": "whole anisotropic region ‖δ/s‖_p ≤ R"}
 
@@ -131,10 +137,12 @@ def show_audit(outcome: AuditOutcome, classes: tuple[str, ...],
                    f"bound{'s' if words else ''} {held} ≥ ½ for "
                    f"{' and '.join(what for _, _, what in bounds)}.")
     evidence, pixels = outcome.evidence, outcome.pixels
-    if isinstance(evidence, AttackEvidence) and pixels is not None:
-        attack_pictures(evidence, pixels, classes, kind)
-    elif isinstance(evidence, TwoStageEvidence) and pixels is not None and two_stage is not None:
-        two_stage_pictures(evidence, pixels, classes, two_stage)
+    st.html(ATTACK_CSS)
+    with st.container(key="attack_panel"):
+        if isinstance(evidence, AttackEvidence) and pixels is not None:
+            attack_pictures(evidence, pixels, classes, kind)
+        elif isinstance(evidence, TwoStageEvidence) and pixels is not None and two_stage:
+            two_stage_pictures(evidence, pixels, classes, two_stage)
     if words is None:
         a1, a2 = st.columns(2)
         reading_metric(a1, label("p̄_c, p̄_sel", "Verified p̄_c"), r.p_upper, probability=True,
@@ -211,7 +219,7 @@ def two_stage_pictures(evidence: TwoStageEvidence, pixels: np.ndarray,
     t4.plotly_chart(votes_at_figure(classes, worst.counts, audit.certified,
                                     "Deployed classifier's votes at x′"),
                     key="cert_attack_votes", config={"displayModeBar": False})
-    s1, s2 = st.columns([3, 1.6], vertical_alignment="center")
+    s1, s2 = st.columns([1.2, 1], vertical_alignment="center")
     s1.markdown(selection_text(evidence, entries, words.selector))
     s2.plotly_chart(votes_at_figure(entries, evidence.selection_counts, audit.selected,
                                     f"The {words.selector}'s votes at x′"),

@@ -3,8 +3,8 @@ the scenario "Dual RS: a noise level per input" → Certify (a σ-estimator pick
 level, that level's expert is certified) → the region of that certificate (the expert's
 p̲_A and the certified radius min(R_σ, R_c) shown there) → back to the certificate and its
 attack audit, where the attack is seen: x, x′, δ with its norm, both stages' votes at x′.
-Checked by content; screenshots of the attack panel at 1280 px, 800 px and dark (in
-pytest's tmp_path)."""
+Checked by content; screenshots of the attack panel at 1280 px, 800 px (where its tiles
+stay one row) and dark (in pytest's tmp_path)."""
 
 from __future__ import annotations
 
@@ -95,6 +95,12 @@ def test_dual_rs_scenario_certificate_region_and_attack(page, tmp_path):
 
     panel_screenshot(page, tmp_path / "dual-attack.png", 1280)
     panel_screenshot(page, tmp_path / "dual-attack-800.png", 800)
+    # at 800 px the tiles wrap as a row, not squashed: x, x′ and δ side by side, each ≥ 120 px
+    boxes = [page.get_by_test_id("stImage").filter(has_text=re.compile(c)).locator("img")
+             .bounding_box() for c in (r"^x: the certified", r"^x′ = x", r"^δ ×")]
+    assert all(b is not None and b["width"] >= 120 for b in boxes), boxes
+    assert max(b["y"] for b in boxes) - min(b["y"] for b in boxes) < 2, boxes
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 800
     page.emulate_media(color_scheme="dark")
     page.wait_for_timeout(800)
     panel_screenshot(page, tmp_path / "dual-attack-dark.png", 1280)
