@@ -262,7 +262,7 @@ def attack_pictures(evidence: AttackEvidence, pixels: np.ndarray, classes: tuple
               f"x′ within {scan.point.radius / audit.radius:g}R: unprotected says "
               f"{classes[scan.attacked_class]}")
     st.markdown(beyond_text(evidence, classes))
-    f1, f2, f3 = st.columns([1, 1, 2.6])
+    f1, f2, _, f3 = st.columns([1, 1, 1, 1.6])
     _tile(f1, beyond.point.x_adv,
           f"x′ within {evidence.factor:g}R: smoothed says {classes[beyond.top_class]}")
     _tile(f2, delta_image(beyond.point.delta, far),
