@@ -32,7 +32,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="universal only: approximate (plug-in) or conservative (Monte Carlo "
                         "with a DKW bound, holds with probability >= 1 - alpha_np)")
     p.add_argument("--samples", type=int, default=universal.Settings.conservative_samples,
-                   help="conservative mode: Monte Carlo draws of the likelihood ratio")
+                   help="conservative mode: Monte Carlo draws of the likelihood ratio (at most "
+                        f"{universal.Settings().max_samples:,}: a 4 GiB bound)")
     p.add_argument("--alpha-np", type=float, default=universal.Settings.alpha_np,
                    help="conservative mode: failure probability of the DKW bound")
     p.add_argument("--json", action="store_true", help="print JSON")
