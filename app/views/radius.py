@@ -25,6 +25,7 @@ from app.panels.job import JobWords, job_fragment, job_panel
 from app.widgets.images import image_picker
 from app.widgets.noise import DEFAULT_SIGMA
 from app.widgets.output import chart, downloads
+from app.workers import keyed_job
 from ucan_core.errors import UcanError
 from ucan_core.noises.catalog import NOISES
 from ucan_core.universal.search import MODES
@@ -153,14 +154,9 @@ with results:
     for message, titles in errors.items():
         error_slot.error(f"{', '.join(titles)}: {message}")
     if slow:
-        job_key = json.dumps(slow)
-        job = ss.get(JOB_KEY)
-        if job is not None and job.key != job_key and job.running:
-            job.cancel()                   # the settings changed: that run is not wanted
-        if job is None or job.key != job_key:
-            job = jobs.start_job(lambda: jobs.BackgroundJob(
-                job_key, len(slow), lambda progress: cached_radius.compute_all(slow, progress),
-                jobs.session_probe()).start(), JOB_KEY, "Cannot compute the curves")
+        job = keyed_job(JOB_KEY, json.dumps(slow), len(slow),
+                        lambda progress: cached_radius.compute_all(slow, progress),
+                        jobs.session_probe(), "Cannot compute the curves")
         if job is not None and (outcome := jobs.new_outcome(job)) is not None:
             for spec, curves in zip(slow, outcome):
                 jobs.remember(computed, json.dumps(spec), curves, 32)

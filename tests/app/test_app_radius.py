@@ -154,7 +154,7 @@ def test_conservative_curve_runs_as_a_job_with_progress_and_cancel():
     assert "appear here once computed" in text(at)
     at.button(key="rd_cancel").click().run()
     assert job.cancel_event.is_set()
-    job.thread.join(120)
+    job.wait(120)                                   # the queue's worker stops it
     at.run()
     assert "The conservative curves cancelled after" in text(at)
     assert "appear here once computed" not in text(at) and not chart_specs(at)
