@@ -13,6 +13,8 @@ import numpy as np
 from browser_helpers import BROWSER_TEST, PLOT, update_readme_screenshot, wait_idle
 from PIL import Image
 
+from app.figures.common import fmt_p
+
 pytestmark = BROWSER_TEST
 
 
@@ -64,9 +66,12 @@ def test_start_to_certificate_to_region_to_attack(page, tmp_path):
     banner = page.get_by_test_id("stAlert").filter(has_text="The certificate of mnist-gaussian-0.25")
     expect(banner).to_be_visible(timeout=30_000)
     text = banner.inner_text()
-    assert f"p̲_A = {p_a}" in text, (p_a, text)
-    assert f"R = {float(radius):.4f}" in text, (radius, text)
-    expect(page.get_by_role("spinbutton", name="p_A (sets R)")).to_have_value(p_a)
+    assert f"p̲_A = {p_a}" in text, (p_a, text)              # both rounded for reading
+    assert f"R = {radius}" in text, (radius, text)
+    # the typed p_A is the certificate's p̲_A (six decimals shown, full precision kept)
+    spin = page.get_by_role("spinbutton", name="p_A (sets R)")
+    expect(spin).to_have_value(re.compile(r"^0\.\d{6}$"))
+    assert fmt_p(float(spin.input_value())) == p_a, (spin.input_value(), p_a)
     page.wait_for_selector(f"{PLOT} svg.main-svg", timeout=30_000)
 
     page.get_by_role("link", name="Back to this certificate and its audit").click()
