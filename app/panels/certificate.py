@@ -296,7 +296,7 @@ def show_result(result: CertifyResult, status: str, current: Settings,
               help="Wall time of the run: n0 selection plus n estimation samples.")
     m4.caption(f"{result.samples_per_s:,.0f} samples/s on {s.device}")
     if cert.abstained:
-        st.warning(f"Abstain: p̲_A = {cert.p_a_lower:.4f} ≤ ½, so the smoothed classifier "
+        st.warning(f"Abstain: p̲_A = {fmt_p(cert.p_a_lower)} ≤ ½, so the smoothed classifier "
                    f"makes no certified prediction (selected class {classes[summary.selected]} "
                    f"got {summary.k:,} of {summary.n:,} votes).")
     else:

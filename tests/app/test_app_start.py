@@ -52,7 +52,8 @@ def test_glossary_lists_every_symbol():
     frame = at.dataframe[0].value
     symbols = set(frame["symbol"])
     for symbol in ("p̲_A", "σ", "λ", "R", "ALM", "min sᵢ·R", "NPG", "κ", "ι", "α", "n0", "n",
-                   "Clopper–Pearson"):
+                   "Clopper–Pearson", "σ_e, σ_s", "p̄_c, p̄_sel", "x′", "‖δ‖", "PGD",
+                   "CERTIFY, PREDICT", "α_audit, n_verify", "B⁻¹", "DKW"):
         assert symbol in symbols
     assert len(frame) == len(GLOSSARY)
 
