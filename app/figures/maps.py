@@ -21,6 +21,8 @@ NEUTRAL = "rgba(128,128,128,0.25)"
 MU_SCALE = [[0.0, "rgb(103,0,31)"], [0.25, "rgb(214,96,77)"], [0.5, NEUTRAL],
             [0.75, "rgb(67,147,195)"], [1.0, "rgb(5,48,97)"]]
 FLAT = [[0.0, NEUTRAL], [1.0, NEUTRAL]]
+#: Magnitudes (≥ 0): from :data:`NEUTRAL` at 0 to blue, never from white.
+MAGNITUDE_SCALE = [[0.0, NEUTRAL], [0.5, "rgb(107,174,214)"], [1.0, "rgb(8,81,156)"]]
 
 
 def map_for_display(values: np.ndarray) -> tuple[np.ndarray, str]:

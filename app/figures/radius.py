@@ -15,7 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from app.figures.curves import Curve, radius_curve_figure
-from app.figures.maps import heatmap, map_for_display, title_with_note
+from app.figures.maps import MAGNITUDE_SCALE, MU_SCALE, heatmap, map_for_display, title_with_note
 from ucan_core.universal.compare import Comparison
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
@@ -105,4 +105,7 @@ def direction_figure(vector: np.ndarray, shape: tuple[int, int, int], reduction:
         z, note = array[0], f"channel 0 of {channels}" if channels > 1 else ""
     z, stride = map_for_display(z)
     note = "; ".join(n for n in (note, stride) if n)
-    return heatmap(z, title_with_note(title, note), "δᵢ (unit ‖δ‖_p)", "Blues", height=height)
+    signed = bool((z < 0).any())
+    return heatmap(z, title_with_note(title, note), "δᵢ (unit ‖δ‖_p)",
+                   MU_SCALE if signed else MAGNITUDE_SCALE, zmid=0.0 if signed else None,
+                   height=height)

@@ -23,6 +23,7 @@ from apptest_helpers import (
 from streamlit.testing.v1 import AppTest
 
 from app.cached.radius import BUNDLED, compute_curves, is_ready, load_bundled, p_grid
+from app.figures import maps as fig_maps
 from app.figures import radius as radius_figures
 from ucan_core.noises.catalog import make_noise
 from ucan_core.universal.compare import Comparison, compare_with_closed, pixeldp_radius
@@ -243,3 +244,8 @@ def test_rows_shapes_and_direction_reduction():
     fig = radius_figures.direction_figure(vector, (3, 2, 2), radius_figures.CHANNEL_0, "t")
     np.testing.assert_allclose(fig.data[0].z, vector.reshape(3, 2, 2)[0])
     assert "channel 0 of 3" in fig.layout.title.text
+    # no white square on the dark theme: magnitudes start at the neutral grey, signed values
+    # are centred on it
+    assert fig.data[0].zmid == 0 and dict(fig.data[0].colorscale)[0.5] == fig_maps.NEUTRAL
+    magnitudes = radius_figures.direction_figure(vector, (3, 2, 2), radius_figures.MEAN_ABS, "t")
+    assert magnitudes.data[0].colorscale[0][1] == fig_maps.NEUTRAL
