@@ -130,6 +130,8 @@ class BackgroundJob:
         """Run the task here (a worker of the queue) and record how it ended."""
         self.queued = False
         self.started = time.perf_counter()
+        if time.monotonic() - self.heartbeat <= self.timeout:
+            self.heartbeat = time.monotonic()  # not yet missed in the queue: a full timeout
         try:
             self._check()
             assert self._task is not None

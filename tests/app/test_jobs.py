@@ -61,6 +61,21 @@ def test_queue_runs_in_order_bounded_and_cancels_queued_jobs():
     assert second.waited > 0 and queue.load == 0
 
 
+def test_a_queued_job_whose_session_went_away_never_runs():
+    queue, release, log, ran = workers.JobQueue(1), threading.Event(), [], []
+    queue.submit(blocking_job(release, log, "a"))
+    wait_until(lambda: log == ["start a"])
+    gone = workers.BackgroundJob("gone", 1, ran.append, alive=lambda: False, timeout=0.2)
+    soon = workers.BackgroundJob("soon", 1, lambda progress: "ran", alive=lambda: False,
+                                 timeout=30)
+    queue.submit(gone)
+    queue.submit(soon)
+    time.sleep(0.3)                        # longer than gone's timeout, in the queue
+    release.set()
+    assert gone.wait(30) and gone.abandoned and gone.cancelled and not ran
+    assert soon.wait(30) and soon.result == "ran" and not soon.abandoned
+
+
 def test_busy_workers_share_the_cores_in_torch_threads():
     before = torch.get_num_threads()
     queue, release, log, threads = workers.JobQueue(2, cores=2), threading.Event(), [], []
