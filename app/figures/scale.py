@@ -76,10 +76,9 @@ def budget_figure(radius: float, norm: str, height: int | None = None) -> go.Fig
     fig.add_vline(x=radius, line=dict(color="#2ca02c", dash="dash", width=1.5))
     fig.update_layout(title=dict(text="Radius against common attack budgets", font=dict(size=13)),
                       height=height or 70 + 34 * len(rows), margin=dict(l=10, r=10, t=36, b=40),
-                      showlegend=False, xaxis_title=f"{norm_symbol(norm)} radius (pixel units, "
-                                                    "images in [0, 1])",
+                      showlegend=False, xaxis_title=f"{norm_symbol(norm)} radius (pixel units)",
                       paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
-    fig.update_xaxes(range=[0, max(values) * 1.45 or 1.0])
+    fig.update_xaxes(range=[0, max(values) * 1.9 or 1.0])      # room for the words
     fig.update_yaxes(autorange="reversed", automargin=True)
     return fig
 

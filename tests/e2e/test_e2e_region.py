@@ -42,10 +42,13 @@ def test_region_flow(page, tmp_path):
 
     open_nav(page, "Region", "region")
     lp_radius = page.locator("tr").filter(has_text="min sᵢ·R")
-    expect(lp_radius).to_contain_text("0.640776", timeout=30_000)      # isotropic: = R
+    expect(lp_radius).to_contain_text("0.641", timeout=30_000)      # isotropic: = R (rounded)
+    # isotropic: region, ℓ2 ball and ALM ball are one curve, and the legend says so
+    expect(page.locator(PLOT).nth(1).locator(".legendtext").filter(has_text="they coincide")
+           ).to_have_count(1)
     pick(page, "Noise generator (NPG)", "pattern ℓ2")
-    expect(lp_radius).to_contain_text("0.478963", timeout=15_000)      # min s·R < R
-    expect(page.locator("tr").filter(has_text="ALM")).to_contain_text("0.640776")
+    expect(lp_radius).to_contain_text("0.479", timeout=15_000)      # min s·R < R
+    expect(page.locator("tr").filter(has_text="ALM")).to_contain_text("0.641")
     expect(page).to_have_url(re.compile(r"rg_npg=pattern"))
     wait_idle(page)
     plots = page.locator(PLOT)
