@@ -9,7 +9,7 @@ import re
 import shutil
 from pathlib import Path
 
-from browser_helpers import BROWSER_TEST, full_screenshot, wait_idle
+from browser_helpers import BROWSER_TEST, full_screenshot
 
 pytestmark = BROWSER_TEST
 
@@ -45,18 +45,21 @@ def test_upload_a_photo_and_certify_it_with_the_photo_model(page, tmp_path):
         box.fill(str(value))
         box.press("Enter")
         expect(box).to_have_value(str(value))
-    wait_idle(page)
+    expect(page.get_by_text(re.compile(r"my holiday photo\.jpg · 2 \+ 12 samples"))
+           ).to_be_visible(timeout=60_000)
 
     page.get_by_role("button", name="Certify", exact=True).click()
     expect(page.get_by_role("progressbar")).to_be_visible(timeout=30_000)
     expect(page.get_by_text(re.compile(r"Certifying: [\d,]+ / 14 samples"))).to_be_visible()
     result = page.get_by_text(re.compile(r"Prediction: bottlecap, certified in ℓ2 up to radius"))
     expect(result).to_be_visible(timeout=240_000)
+    # the whole result drawn (a concrete element, not the status widget: under load the rerun
+    # that draws a photo certificate can take longer than 20 s)
+    expect(page.get_by_text("Follow this certificate")).to_be_visible(timeout=120_000)
     expect(result).to_contain_text("exact")
     metrics = page.locator("[data-testid='stMetric']")
-    expect(metrics.filter(has_text="Prediction")).to_contain_text("bottlecap")
+    expect(metrics.filter(has_text="Prediction")).to_contain_text("bottlecap", timeout=60_000)
     radius = metrics.filter(has_text="Certified radius (ℓ2)").get_by_test_id("stMetricValue")
     assert 0 < float(radius.inner_text()) < 0.375       # the cap of n = 100 is 1.5σ
     expect(page.get_by_text("my holiday photo.jpg").first).to_be_visible()
-    wait_idle(page)
     full_screenshot(page, tmp_path / "photo_certify.png")
