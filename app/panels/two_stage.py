@@ -146,11 +146,11 @@ def show_two_stage_result(result: CertifyResult, status: str, current: Settings,
                                cls.n, cls.n0), key="cert_votes")
         col_cls.caption(f"Stage 2: votes of {expert} smoothed with Gaussian noise "
                         f"{expert_noise(cls)}.")
+    if cert.target == "routing" and not sel.abstained:
+        configuration_maps(s.selection_model, choice)
     if not cert.abstained:
         human_scale(result.pixels, cert.radius, cert.norm, "cert_scale")
         follow_links(result)
-    if cert.target == "routing" and not sel.abstained:
-        configuration_maps(s.selection_model, choice)
 
     if not cert.abstained:
         st.markdown(f"**Certified radius** — ℓ2: `{fmt(cert.radius, 3)}` "
