@@ -140,7 +140,8 @@ def test_region_rejects_wrong_number_of_coordinates() -> None:
 @pytest.mark.parametrize("name, norm, base_kind", [("gaussian", 2, "exact"),
                                                    ("gaussian", "inf", "exact"),
                                                    ("uniform", 1, "exact"),
-                                                   ("expinf", "inf", "sound"),
+                                                   ("expinf", "inf", "exact"),
+                                                   ("expinf", 1, "sound"),
                                                    ("laplace", 2, "sound")])
 def test_kind_is_sound_unless_scale_is_constant(name: str, norm: str | int,
                                                 base_kind: str) -> None:
