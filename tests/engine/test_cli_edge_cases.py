@@ -56,7 +56,8 @@ CASES = [
     ("--samples 10**10", [*CONSERVATIVE, "--samples", str(10**10)],
      "conservative_samples must be <= 3,728,270 with 24 scales: 10,000,000,000 draws need about"),
     ("universal --pa 1", [*RADIUS[:6], "1", *RADIUS[7:], "--method", "universal"],
-     "--pa 1 needs a closed form (--method closed)"),
+     "p_A must lie in (1/2, 1) for the universal radius (got [1.]): the search stops at its "
+     "largest scale"),
     ("--seed 2**70 --image", [*IMAGE_RUN, "--seed", str(2**70)], SEED_RANGE),
     ("--seed -1 --image", [*IMAGE_RUN, "--seed", "-1"], SEED_RANGE),
     ("--seed -1 --dataset", [*DATASET_RUN, "--out", "log.tsv", "--seed", "-1"], SEED_RANGE),

@@ -138,6 +138,7 @@ def test_a_two_level_profile_is_between_its_sparse_neighbours() -> None:
 @pytest.mark.parametrize(("call", "message"), [
     (lambda: universal_radius(make_noise("gaussian", 0.5, 10), 0.5, 2), "p_A"),
     (lambda: universal_radius(make_noise("gaussian", 0.5, 10), 1.2, 2), "p_A"),
+    (lambda: universal_radius(make_noise("gaussian", 0.5, 10), 1.0, 2), "largest scale"),
     (lambda: universal_radius(make_noise("gaussian", 0.5, 10), float("nan"), 2), "p_A"),
     (lambda: universal_radius(make_noise("gaussian", 0.5, 10), 0.9, 0), "norm"),
     (lambda: universal_radius(make_noise("gaussian", 0.5, 10), 0.9, -1.5), "norm"),

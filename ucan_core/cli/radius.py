@@ -55,11 +55,6 @@ def run(args: argparse.Namespace) -> None:
         radius = noise.radius(pa, norm)
         result = {**radius.to_dict(), "radius": radius.value}
     else:
-        if pa == 1.0:
-            raise UcanError("--pa 1 needs a closed form (--method closed): the universal search "
-                            "stops at its largest scale, which is no radius at p_A = 1 (a noise "
-                            "with full support certifies every radius there), and p_A's lower "
-                            "bound from a finite sample is always < 1")
         settings = universal.Settings(conservative_samples=args.samples, alpha_np=args.alpha_np)
         curve = universal.universal_radius(noise, pa, norm, args.mode, settings, p_b=args.pb)
         result = {**universal.search.describe(curve),

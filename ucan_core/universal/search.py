@@ -156,9 +156,12 @@ def worst_direction_is_known(noise: Noise, norm: float) -> bool:
 
 def _check_p(p_a: np.ndarray | float) -> np.ndarray:
     p = np.atleast_1d(np.asarray(p_a, dtype=np.float64))
-    if p.size == 0 or np.any(~np.isfinite(p)) or np.any((p <= 0.5) | (p > 1.0)):
-        raise UcanError("p_A must lie in (1/2, 1] for the universal radius "
-                        f"(got {np.array2string(p, precision=4, threshold=6)})")
+    if p.size == 0 or np.any(~np.isfinite(p)) or np.any((p <= 0.5) | (p >= 1.0)):
+        raise UcanError("p_A must lie in (1/2, 1) for the universal radius (got "
+                        f"{np.array2string(p, precision=4, threshold=6)}): the search stops at its "
+                        "largest scale, which is no radius at p_A = 1 (a noise with full support "
+                        "certifies every radius there; use the closed form), and p_A's lower bound "
+                        "from a finite sample is always < 1")
     return p
 
 
