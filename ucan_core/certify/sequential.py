@@ -34,12 +34,11 @@ import numpy as np
 import torch
 from scipy import optimize, special
 
-from ucan_core.certify.certificate import ABSTAIN, Certificate
+from ucan_core.certify.certificate import Certificate
 from ucan_core.certify.radii import certified_radii
 from ucan_core.certify.seeds import make_rng
 from ucan_core.checks import check_count, check_open_unit
 from ucan_core.errors import UcanError
-from ucan_core.norms import norm_label
 
 if TYPE_CHECKING:
     from ucan_core.certify.smoothed import Progress, SmoothedClassifier
@@ -148,8 +147,9 @@ def certify_sequential_batch(smoothed: SmoothedClassifier, xs: torch.Tensor, n0:
     def snapshot() -> list[Certificate]:
         """The certificates of every input if the run stopped now."""
         seconds = (time.perf_counter() - began) / b
-        return [_certificate(smoothed, int(top[i]), float(lower[i]) if used[i] > 0 else 0.0,
-                             selection[i], counts[i], n0, int(used[i]), alpha, seconds, norm)
+        return [smoothed.certificate_from(int(top[i]), float(lower[i]) if used[i] > 0 else 0.0,
+                                          selection[i].tolist(), counts[i].tolist(), n0,
+                                          int(used[i]), alpha, seconds, BOUND_NAME)
                 for i in range(b)]
 
     while active.any():
@@ -176,24 +176,6 @@ def certify_sequential_batch(smoothed: SmoothedClassifier, xs: torch.Tensor, n0:
         if progress is not None:
             progress(min(done, total), total)
     return snapshot()
-
-
-def _certificate(smoothed: SmoothedClassifier, top: int, p_lower: float,
-                 selection: torch.Tensor, counts: torch.Tensor, n0: int, used: int,
-                 alpha: float, seconds: float, norm: float) -> Certificate:
-    abstain = p_lower <= 0.5
-    radius, radii, alm = certified_radii(smoothed.noise, p_lower, norm)
-    soundness = smoothed._soundness()
-    return Certificate(
-        prediction=ABSTAIN if abstain else top, p_a_lower=p_lower,
-        radius=0.0 if abstain else radius.value, norm=norm_label(norm), kind=radius.kind,
-        radii=radii, alm=0.0 if abstain else alm,
-        counts=[int(c) for c in counts], selection_counts=[int(c) for c in selection],
-        n0=n0, n=used, alpha=alpha, noise=smoothed.noise.describe(),
-        soundness="approximate" if radius.kind == "approximate" and soundness == "sound"
-        else soundness,
-        seconds=seconds, samples_used=used, bound=BOUND_NAME,
-        assumption=smoothed.noise.assumption)
 
 
 @dataclass(frozen=True)

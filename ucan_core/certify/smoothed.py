@@ -7,13 +7,13 @@ any normalisation (which is the model's first layer), so radii are in pixel unit
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from ucan_core.certify.certificate import ABSTAIN, Certificate
+from ucan_core.certify.certificate import ABSTAIN, FIXED_BOUND, Certificate
 from ucan_core.certify.radii import certified_radii
 from ucan_core.certify.seeds import make_rng
 from ucan_core.certify.sequential import certify_sequential_batch
@@ -166,10 +166,21 @@ class SmoothedClassifier:
                      alpha: float, seconds: float) -> Certificate:
         top = int(selection.argmax())
         p_lower = clopper_pearson_lower(int(estimation[top]), n, alpha)
+        return self.certificate_from(top, p_lower, selection, estimation, n0, n, alpha, seconds)
+
+    def certificate_from(self, top: int, p_lower: float, selection: Sequence[int],
+                         estimation: Sequence[int], n0: int, n: int, alpha: float,
+                         seconds: float, bound: str = FIXED_BOUND) -> Certificate:
+        """The certificate for class ``top`` with lower bound ``p_lower`` on its probability,
+        computed by ``bound`` from the ``n`` estimation samples counted in ``estimation``
+        (``selection``: the n0 counts that chose ``top``). Abstains when p̲_A ≤ ½; the radii
+        are the noise's (:func:`certified_radii`), an approximate radius makes a sound
+        certificate approximate."""
         noise = self.noise
         norm = noise.native_norm
         abstain = p_lower <= 0.5
         radius, radii, alm = certified_radii(noise, p_lower, norm)
+        soundness = self._soundness()
         return Certificate(
             prediction=self.ABSTAIN if abstain else top,
             p_a_lower=p_lower,
@@ -182,9 +193,11 @@ class SmoothedClassifier:
             selection_counts=[int(c) for c in selection],
             n0=n0, n=n, alpha=alpha,
             noise=noise.describe(),
-            soundness="approximate" if (radius.kind == "approximate"
-                                        and self._soundness() == "sound") else self._soundness(),
+            soundness="approximate" if radius.kind == "approximate" and soundness == "sound"
+            else soundness,
             seconds=seconds,
+            samples_used=n,
+            bound=bound,
             assumption=noise.assumption,
         )
 
