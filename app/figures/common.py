@@ -52,6 +52,13 @@ def fmt_p(p: float, digits: int = 3) -> str:
     return f"{p:.{decimals}f}"
 
 
+def fmt_rate(rate: float) -> str:
+    """A speed (samples per second) for reading: whole numbers with thousands separators from
+    100 on, two significant digits below ("12,345", "140", "1.4", "0.35"), never "0" for a
+    rate above zero."""
+    return f"{rate:,.0f}" if rate >= 99.5 else fmt(rate, 2)
+
+
 def full(value: float) -> str:
     """A number at full precision, for tooltips (the shortest text that reads back exactly)."""
     return repr(float(value))

@@ -34,9 +34,11 @@ BUDGETS = (Budget("ℓ2 0.5: CIFAR-10 benchmarks", "2", 0.5),
 
 
 def grey(value: float) -> str:
-    """A change in pixel units as grey levels of 255, rounded for reading."""
+    """A change in pixel units as grey levels of 255, rounded for reading: two significant
+    digits below 10 ("0.012", "3.5"; never "0.0" for a change above zero), whole levels from
+    10 on."""
     levels = value * GREY_LEVELS
-    return f"{levels:.1f}" if levels < 10 else f"{levels:,.0f}"
+    return fmt(levels, 2) if levels < 10 else f"{levels:,.0f}"
 
 
 def scale_words(radius: float, norm: str, dim: int) -> list[str]:

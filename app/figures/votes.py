@@ -9,22 +9,50 @@ import plotly.graph_objects as go
 
 from app.figures.common import ESTIMATE_COLOUR, LEGEND_BG, OTHER_COLOUR, SELECTED_COLOUR
 
+#: The most classes a votes chart draws one by one; beyond, the rest share one bar.
+TOP_CLASSES = 10
+
+
+def shown_classes(counts: np.ndarray, selection: np.ndarray, selected: int,
+                  top: int = TOP_CLASSES) -> list[int]:
+    """The classes a votes chart draws one by one: all of them when there are at most
+    ``top`` + 1 (one "other" bar would hide no more than a class), else the ``top`` with the
+    most votes (estimation, then selection; ties by index), the selected class always among
+    them, in that order."""
+    if len(counts) <= top + 1:
+        return list(range(len(counts)))
+    order = [int(i) for i in np.lexsort((np.arange(len(counts)), -selection, -counts))]
+    kept = order[:top]
+    if 0 <= selected < len(counts) and selected not in kept:
+        kept = [*kept[:-1], selected]
+    return kept
+
 
 def votes_figure(classes: Sequence[str], counts: Sequence[int], selection_counts: Sequence[int],
                  selected: int, n: int, n0: int, height: int = 360,
-                 compact: bool = False) -> go.Figure:
+                 compact: bool = False, top: int = TOP_CLASSES) -> go.Figure:
     """Votes per class: the estimation counts (n samples) and the selection counts (n0).
 
     Both series are drawn as shares of their sample count, so they share one axis; the raw
     counts are in ``customdata`` and in the bar labels. The selected class ĉ_A (the argmax of
     the selection counts) is highlighted. Class names are never cut: long ones are drawn at an
-    angle. ``compact``: a short title and no legend (the Start page).
+    angle. With more than ``top`` + 1 classes (ImageNet's 1,000) only the ``top`` with the
+    most votes are drawn by name (:func:`shown_classes`) and the others' votes summed in one
+    last bar, "other N classes" (the downloads keep every count). ``compact``: a short title
+    and no legend (the Start page).
     """
-    counts = np.asarray(counts, dtype=np.int64)
-    selection = np.asarray(selection_counts, dtype=np.int64)
-    if counts.shape != (len(classes),) or selection.shape != (len(classes),):
+    all_counts = np.asarray(counts, dtype=np.int64)
+    all_selection = np.asarray(selection_counts, dtype=np.int64)
+    if all_counts.shape != (len(classes),) or all_selection.shape != (len(classes),):
         raise ValueError("one count per class is needed in both series")
-    labels = [str(c) for c in classes]
+    kept = shown_classes(all_counts, all_selection, selected, top)
+    labels = [str(classes[i]) for i in kept]
+    counts, selection = all_counts[kept], all_selection[kept]
+    if (hidden := len(classes) - len(kept)) > 0:
+        labels.append(f"other {hidden:,} classes")
+        counts = np.append(counts, all_counts.sum() - counts.sum())
+        selection = np.append(selection, all_selection.sum() - selection.sum())
+    selected = kept.index(selected) if selected in kept else -1
     colours = [SELECTED_COLOUR if i == selected else OTHER_COLOUR for i in range(len(labels))]
     fig = go.Figure()
     fig.add_trace(go.Bar(
@@ -39,9 +67,11 @@ def votes_figure(classes: Sequence[str], counts: Sequence[int], selection_counts
         marker=dict(color=colours, opacity=0.45, pattern=dict(shape="/")),
         hovertemplate="class %{x}<br>%{customdata:,} of " + f"{n0:,}" + " votes"
                       "<br>share %{y:.4f}<extra>selection</extra>"))
-    selected_label = labels[selected] if 0 <= selected < len(labels) else "?"
+    selected_label = labels[selected] if selected >= 0 else "?"
     fig.update_layout(
-        title=dict(text=f"Votes per class (selected class ĉ_A = {selected_label})",
+        title=dict(text=(f"Votes of the top {len(kept)} of {len(classes):,} classes (ĉ_A = "
+                         f"{selected_label})" if hidden else
+                         f"Votes per class (selected class ĉ_A = {selected_label})"),
                    font=dict(size=14)),
         barmode="group", height=height, margin=dict(l=10, r=10, t=40, b=10),
         legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from app.choices import MODES
-from app.figures.common import norm_symbol
+from app.figures.common import fmt_rate, norm_symbol
 from app.jobs import AuditJob, BackgroundJob, CertifyJob, CertifyResult
 from app.workers import JOB_WORKERS, poll_interval
 from ucan_core.audit.certificates import BEYOND_FACTORS
@@ -140,7 +140,7 @@ def certification_details(job: BackgroundJob) -> None:
     s = job.settings
     st.caption(f"{s.title} · {s.image_key.split(':')[1][:16]} · n0 = {s.n0:,}, "
                f"{'n_max' if job.sequential else 'n'} = {s.n:,} · {s.device} · "
-               f"{job.elapsed:.1f} s elapsed · {job.rate:,.0f} samples/s")
+               f"{job.elapsed:.1f} s elapsed · {fmt_rate(job.rate)} samples/s")
     if job.sequential:
         live_certificate(job)
 

@@ -19,7 +19,7 @@ from app.cached.certify import (
 from app.cached.models import classes_of, describe_route, menu_entry, menu_models
 from app.cached.noise import route_maps
 from app.choices import MODES, RoutingSettings, TwoStageSettings
-from app.figures.common import fmt, fmt_p, kind_badge
+from app.figures.common import fmt, fmt_p, fmt_rate, kind_badge
 from app.figures.maps import mu_map_figure, sigma_map_figure
 from app.figures.votes import votes_figure
 from app.jobs import AuditOutcome, CertifyResult
@@ -75,7 +75,7 @@ def show_two_stage_result(result: CertifyResult, status: str, current: Settings,
                    help=f"min({words.r_sel}, R_c): within it the {words.selector} keeps this "
                         f"{words.unit} and the classifier smoothed with it keeps the class.")
     m4.metric("Elapsed", f"{result.elapsed:.1f} s", help="Wall time of both stages.")
-    m4.caption(f"{result.samples_per_s:,.0f} samples/s on {s.device}")
+    m4.caption(f"{fmt_rate(result.samples_per_s)} samples/s on {s.device}")
     teaching = state.teaching_mode()
     if teaching and not cert.abstained:
         st.markdown(f"**Two guarantees; the smaller one counts.** {words.plain.capitalize()} "
@@ -171,7 +171,7 @@ def show_two_stage_result(result: CertifyResult, status: str, current: Settings,
         f"{s.title} · {s.image_key.split(':', 1)[0]} image {s.image_key.split(':')[1][:16]} · "
         f"n0 = {s.n0:,} · n = {s.n:,} per stage · α = {cert.alpha:g} · batch "
         f"{s.batch_size:,} · seed {s.seed} · {s.device} · {result.elapsed:.2f} s, "
-        f"{result.samples_per_s:,.0f} samples/s")
+        f"{fmt_rate(result.samples_per_s)} samples/s")
     audit_section(result, classes, audits, job_key)
 
 
