@@ -31,6 +31,7 @@ from app.figures import common as fig_common
 from app.figures import formulas as fig_formulas
 from app.figures import votes as fig_votes
 from app.figures.attack import amplification, delta_image, grey_levels
+from app.figures.scale import grey, scale_words
 from ucan_core.audit.attack import AttackBudget
 from ucan_core.audit.certificates import (
     AttackEvidence,
@@ -357,6 +358,36 @@ def test_votes_figure_highlights_selected_class():
     assert "ĉ_A = 1" in fig.layout.title.text
     with pytest.raises(ValueError):
         fig_votes.votes_figure(list("01"), [1, 2, 3], [1, 2], 0, 6, 3)
+
+
+def test_votes_figure_of_many_classes_draws_the_top_ten_and_sums_the_rest():
+    classes = [f"class {i}" for i in range(1000)]
+    counts, selection = np.zeros(1000, dtype=int), np.zeros(1000, dtype=int)
+    counts[[559, 3, 7, 900]] = [80, 9, 6, 5]
+    selection[[559, 42]] = [14, 2]
+    fig = fig_votes.votes_figure(classes, counts, selection, 559, 100, 16)
+    estimation, selected = fig.data
+    assert len(estimation.x) == 11 and estimation.x[-1] == "other 990 classes"
+    assert list(estimation.x[:5]) == ["class 559", "class 3", "class 7", "class 900", "class 42"]
+    assert list(estimation.customdata) == [80, 9, 6, 5, *[0] * 7]
+    assert selected.customdata[0] == 14 and selected.customdata[4] == 2
+    assert sum(estimation.customdata) == 100 and sum(selected.customdata) == 16
+    assert "top 10 of 1,000 classes" in fig.layout.title.text
+    # the selected class is drawn even with fewer votes than ten others
+    counts[:20] = 90
+    fig = fig_votes.votes_figure(classes, counts, selection, 559, int(counts.sum()), 16)
+    assert list(fig.data[0].x[-2:]) == ["class 559", "other 990 classes"]
+    assert sum(fig.data[0].customdata) == counts.sum() == 20 * 90 + 80 + 5
+    # eleven classes: one by one, no "other" bar
+    assert len(fig_votes.votes_figure(classes[:11], counts[:11], selection[:11], 0, 1, 1)
+               .data[0].x) == 11
+
+
+def test_rates_and_grey_levels_never_round_to_zero():
+    assert [fig_common.fmt_rate(v) for v in (0.3512, 1.43, 57.3, 140.2, 12345.6)] == [
+        "0.35", "1.4", "57", "140", "12,346"]
+    assert [grey(v) for v in (0.0000471, 0.0136, 0.05, 1.0)] == ["0.012", "3.5", "13", "255"]
+    assert "**0.012 grey levels of 255**" in scale_words(0.0000471, "inf", 10)[0]
 
 
 def test_p_a_interval_figure_zooms_and_marks_half():
