@@ -10,6 +10,8 @@ import numpy as np
 import streamlit as st
 
 from app import jobs, state
+from app.cached.models import cpu_seconds, model_cards, quick_on_cpu
+from app.choices import CertifySettings, TwoStageSettings
 from app.figures.attack import (
     amplification,
     base_text,
@@ -25,6 +27,7 @@ from app.jobs import AuditOutcome, CertifyResult
 from app.panels.words import WORDS
 from app.widgets.glossary import label
 from app.widgets.output import reading_metric
+from ucan_core.audit.attack import AttackBudget
 from ucan_core.audit.certificates import (
     AttackEvidence,
     RegionShape,
@@ -44,6 +47,20 @@ REGIONS = {"ball": "ℓp ball of the certified radius",
            "region": "whole anisotropic region ‖δ/s‖_p ≤ R"}
 
 
+def slow_audit(settings: CertifySettings | TwoStageSettings, budget: AttackBudget) -> str | None:
+    """Why the audit is not offered for a certificate of ``settings`` (None: it is): its model
+    would take longer than ``quick_on_cpu`` allows for the ``budget.samples`` an audit draws
+    on the CPU (the photo models: about a sample per second)."""
+    card = model_cards().get(settings.model_id) if isinstance(settings, CertifySettings) else None
+    if card is None or settings.device != "cpu" or quick_on_cpu(card, budget.samples):
+        return None
+    seconds = cpu_seconds(card, budget.samples) or 0.0
+    return (f"No audit on the CPU for {settings.model_id}: it draws about {budget.samples:,} "
+            f"noisy samples, gradients included, about {fmt(seconds / 60, 2)} minutes at "
+            "this model's speed. It is offered where it is quick: on a GPU (Device), or "
+            "for the digit and CIFAR-10 models.")
+
+
 def audit_section(result: CertifyResult, classes: tuple[str, ...],
                   audits: dict[str, AuditOutcome], job_key: str) -> None:
     """Attack the shown certificate on the deployed classifier, on demand, as the session's
@@ -56,8 +73,11 @@ def audit_section(result: CertifyResult, classes: tuple[str, ...],
     if cert.abstained:
         st.caption("Nothing to audit: the certificate abstains, so it claims no region.")
         return
-    shape: RegionShape = "ball"
     budget = jobs.AUDIT_BUDGET
+    if (slow := slow_audit(s, budget)) is not None:
+        st.caption(slow)
+        return
+    shape: RegionShape = "ball"
     if words is None:
         assert isinstance(cert, Certificate)
         if "scale_min" in cert.noise:

@@ -44,6 +44,16 @@ class AttackBudget:
         check_positive("step_size", self.step_size)
         check_open_unit("alpha", self.alpha)
 
+    @property
+    def samples(self) -> int:
+        """Noisy forward passes of one audit of a standard certificate: the PGD gradients
+        (``restarts`` × ``steps`` and the clean one, ``draws`` each), the screening of every
+        candidate (PGD, its boundary point, the gradient's and the random directions) and the
+        verification."""
+        gradients = (self.restarts * self.steps + 1) * self.draws
+        candidates = 2 * self.restarts + 1 + self.directions
+        return gradients + candidates * self.screen + self.n_verify
+
 
 def _lp(u: torch.Tensor, norm: float) -> torch.Tensor:
     return torch.linalg.vector_norm(u, ord=norm, dim=1)
