@@ -84,6 +84,15 @@ def quick_on_cpu(card: ModelCard, samples: int) -> bool:
     return seconds is None or seconds <= CPU_WAIT_S
 
 
+def pixel_units(card: ModelCard | None) -> str:
+    """The units of ``card``'s radii in words: [0, 1] pixel units, for a photo model those of
+    the h×w image its classifier receives (the engine resizes every photo to its input)."""
+    if card is not None and card.dataset == PHOTOS:
+        _, h, w = card.architecture.input_shape
+        return f"[0, 1] pixel units of the {h}×{w} image the classifier receives"
+    return "pixel units, images in [0, 1]"
+
+
 def sigma_warning(card: ModelCard, sigma: float) -> str | None:
     """Why smoothing ``card`` at ``sigma`` certifies less well than at its own σ (None when
     it does not): the engine's note for a denoised photo model

@@ -21,7 +21,7 @@ from app.cached.certify import (
     radius_perturbation,
 )
 from app.cached.images import bundled_catalog, dataset_title
-from app.cached.models import classes_of, estimator_cards
+from app.cached.models import classes_of, estimator_cards, model_cards, pixel_units
 from app.cached.noise import noise_maps
 from app.choices import (
     CERTIFY_NPG_OPTIONS,
@@ -32,17 +32,25 @@ from app.choices import (
     RoutingSettings,
     TwoStageSettings,
 )
-from app.figures.common import csv_text, fmt, fmt_p, kind_badge, norm_symbol
+from app.figures.common import csv_text, fmt, fmt_p, fmt_rate, kind_badge, norm_symbol
 from app.figures.formulas import fill_formula
 from app.figures.scale import budget_figure, perturbation_png, scale_words
 from app.figures.votes import p_a_interval_figure, votes_figure
 from app.jobs import AuditOutcome, CertifyResult
 from app.panels.audit import audit_section
 from app.widgets.glossary import label, tooltip
-from app.widgets.output import chart, downloads, escape_markdown, reading_metric, soundness_badge
+from app.widgets.output import (
+    chart,
+    downloads,
+    escape_markdown,
+    reading_metric,
+    soundness_badge,
+    text_metric,
+)
 from ucan_core.certify.certificate import FIXED_BOUND, Certificate
 from ucan_core.two_stage.engine import TwoStageCertificate
 from ucan_core.zoo.bundled import list_images, model_card
+from ucan_core.zoo.cards import ModelCard
 
 Settings = CertifySettings | TwoStageSettings
 #: Session-state key of the Certify page's result cache (result key → CertifyResult).
@@ -202,10 +210,12 @@ def certificate_banner(cache: Mapping[str, CertifyResult], cert_key: str | None,
                      icon=":material/verified:", query_params=params)
 
 
-def human_scale(pixels: np.ndarray, radius: float, norm: str, key: str) -> None:
+def human_scale(pixels: np.ndarray, radius: float, norm: str, key: str,
+                card: ModelCard | None = None) -> None:
     """What ``radius`` means at a human scale: per pixel in grey levels, against common attack
-    budgets, and the image moved by a δ of exactly that norm."""
-    st.markdown(f"**What R = {fmt(radius, 3)} means** (pixel units, images in [0, 1])")
+    budgets, and the image moved by a δ of exactly that norm (in the pixel units of the model
+    of ``card``, if one)."""
+    st.markdown(f"**What R = {fmt(radius, 3)} means** ({pixel_units(card)})")
     left, right = st.columns([1.2, 1], gap="medium")
     with left:
         st.markdown("\n".join(f"- {line}" for line in scale_words(radius, norm, pixels.size)))
@@ -278,23 +288,25 @@ def show_result(result: CertifyResult, status: str, current: Settings,
     cert, s = result.certificate, result.settings
     assert isinstance(s, CertifySettings) and isinstance(cert, Certificate)
     classes = classes_of(s.model_id, len(cert.counts))
+    card = model_cards().get(s.model_id)
+    units = pixel_units(card)
     summary = p_a_summary(cert)
     norm = norm_symbol(cert.norm)
     status_line(result, status, current)
     name = "abstain" if cert.abstained else classes[cert.prediction]
     teaching = state.teaching_mode()
     m1, m2, m3, m4 = st.columns([1.1, 1.3, 1.3, 0.9])
-    m1.metric("Prediction", name)
+    text_metric(m1, "Prediction", name, help=f"The certified class: {name}.")
     reading_metric(m2, label("p̲_A", "p̲_A (lower bound)"), cert.p_a_lower, probability=True,
                    help=tooltip("p̲_A", "Guaranteed share of the votes for the top class: the "
                                        f"lower bound on p_A ({bound_words(result)}), from which "
                                        "the radius is computed."))
     reading_metric(m3, label("R", f"Certified radius ({norm})"), cert.radius,
-                   help=tooltip("R", f"A {cert.kind} {norm} radius in pixel units (images in "
-                                     "[0, 1])."))
-    m4.metric("Elapsed", f"{result.elapsed:.1f} s",
-              help="Wall time of the run: n0 selection plus n estimation samples.")
-    m4.caption(f"{result.samples_per_s:,.0f} samples/s on {s.device}")
+                   help=tooltip("R", f"A {cert.kind} {norm} radius in {units}."))
+    reading_metric(m4, "Elapsed", result.elapsed, unit="s",
+                   help="Wall time of the run in seconds: n0 selection plus n estimation "
+                        "samples.")
+    m4.caption(f"{fmt_rate(result.samples_per_s)} samples/s on {s.device}")
     if cert.abstained:
         st.warning(f"Abstain: p̲_A = {fmt_p(cert.p_a_lower)} ≤ ½, so the smoothed classifier "
                    f"makes no certified prediction (selected class {classes[summary.selected]} "
@@ -302,7 +314,7 @@ def show_result(result: CertifyResult, status: str, current: Settings,
     else:
         st.markdown(f"**Prediction: {name}**, certified in {norm} up to radius "
                     f"**{fmt(cert.radius, 3)}** {kind_badge(cert.kind)} "
-                    f"(pixel units, images in [0, 1]).")
+                    f"({units}).")
     if cert.bound != FIXED_BOUND:
         st.markdown(f":blue-badge[anytime-valid] Bound: {bound_words(result)}: "
                     f"{stop_words(result)}.")
@@ -365,7 +377,7 @@ def show_result(result: CertifyResult, status: str, current: Settings,
                        "normal quantile.")
 
     if not cert.abstained:
-        human_scale(result.pixels, cert.radius, cert.norm, "cert_scale")
+        human_scale(result.pixels, cert.radius, cert.norm, "cert_scale", card)
         follow_links(result)
     certificate_downloads(f"certificate-{s.model_id}-{result.key[:8]}", certificate_json(cert),
                           certificate_row(result, classes))
@@ -375,5 +387,5 @@ def show_result(result: CertifyResult, status: str, current: Settings,
         f"{cert.noise.get('sigma'):g} · {CERTIFY_NPG_OPTIONS.get(s.noise.npg, s.noise.npg)} · "
         f"n0 = {cert.n0:,} · n = {cert.n:,} · α = {cert.alpha:g} · batch {s.batch_size:,} · "
         f"seed {s.seed} · {s.device} · {result.elapsed:.2f} s, "
-        f"{result.samples_per_s:,.0f} samples/s")
+        f"{fmt_rate(result.samples_per_s)} samples/s")
     audit_section(result, classes, audits, job_key)

@@ -33,7 +33,7 @@ from app.panels.certificate import (
     status_line,
 )
 from app.panels.words import WORDS
-from app.widgets.output import chart, reading_metric, soundness_badge
+from app.widgets.output import chart, reading_metric, soundness_badge, text_metric
 from ucan_core.certify.certificate import Certificate
 from ucan_core.two_stage.engine import TwoStageCertificate
 from ucan_core.two_stage.routing import RouteCertificate
@@ -68,13 +68,14 @@ def show_two_stage_result(result: CertifyResult, status: str, current: Settings,
     status_line(result, status, current)
     name = "abstain" if cert.abstained else classes[cert.prediction]
     m1, m2, m3, m4 = st.columns([1, 1.5, 1.4, 0.8])
-    m1.metric("Prediction", name)
+    text_metric(m1, "Prediction", name, help=f"The certified class: {name}.")
     m2.metric(words.choice_label, choice,
               help=f"The {words.unit} chosen by the smoothed {words.selector} for this input.")
     reading_metric(m3, "Certified radius (ℓ2)", cert.radius,
                    help=f"min({words.r_sel}, R_c): within it the {words.selector} keeps this "
                         f"{words.unit} and the classifier smoothed with it keeps the class.")
-    m4.metric("Elapsed", f"{result.elapsed:.1f} s", help="Wall time of both stages.")
+    reading_metric(m4, "Elapsed", result.elapsed, unit="s",
+                   help="Wall time of both stages in seconds.")
     m4.caption(f"{fmt_rate(result.samples_per_s)} samples/s on {s.device}")
     teaching = state.teaching_mode()
     if teaching and not cert.abstained:

@@ -15,6 +15,7 @@ from app.cached.models import (
     FAMILY_DEFAULTS,
     default_index,
     estimator_cards,
+    pixel_units,
     sampling_defaults,
     selector_cards,
     sigma_warning,
@@ -80,8 +81,8 @@ def model_picker(cards: dict[str, ModelCard]) -> ModelCard:
     if card.dataset == PHOTOS:
         c, h, w = card.architecture.input_shape
         defaults = sampling_defaults(card)
-        st.info(f"**Photos** are resized to {h}×{w} by the engine: the radius is in [0, 1] "
-                f"pixel units of the {h}×{w} image the classifier receives, not of your file. "
+        st.info(f"**Photos** are resized to {h}×{w} by the engine: the radius is in "
+                f"{pixel_units(card)}, not of your file. "
                 f"{card.architecture.num_classes:,} ImageNet classes. Slow on a CPU (about a "
                 "sample per second when it is not busy), so the page starts at "
                 f"n0 = {defaults['n0']}, n = {defaults['n']}.")

@@ -54,13 +54,29 @@ def chart(figure: go.Figure, key: str, *, filename: str | None = None, tools: bo
     return st.plotly_chart(figure, key=key, config=plotly_config | (config or {}), **kwargs)
 
 
+#: The longest text value a metric shows whole in a quarter of the Certify page at 1280 px
+#: (``st.metric`` cuts longer ones with "…").
+METRIC_CHARS = 8
+
+
 def reading_metric(column: Any, label: str, value: float, *, probability: bool = False,
-                   help: str = "", **kwargs: Any) -> None:
+                   unit: str = "", help: str = "", **kwargs: Any) -> None:
     """``st.metric`` of a number rounded for reading (a probability by ``fmt_p``, other numbers
-    to three significant digits), with its full precision in the tooltip after ``help``;
-    other arguments (``delta``…) go to ``st.metric``."""
-    shown = fmt_p(value) if probability else fmt(value, 3)
+    to three significant digits, then `` unit`` if given), with its full precision in the
+    tooltip after ``help``; other arguments (``delta``…) go to ``st.metric``."""
+    shown = (fmt_p(value) if probability else fmt(value, 3)) + (f" {unit}" if unit else "")
     column.metric(label, shown, help=f"{help} Full precision: {full(value)}.".strip(), **kwargs)
+
+
+def text_metric(column: Any, label: str, value: str, *, help: str = "") -> None:
+    """A metric of a word (a class name): ``st.metric`` when it fits whole
+    (:data:`METRIC_CHARS`), else the label and the value in bold markdown, which wraps, so a
+    long ImageNet class name is never cut."""
+    if len(value) <= METRIC_CHARS:
+        column.metric(label, value, help=help or None)
+    else:
+        column.caption(label, help=help or None)
+        column.markdown(f"**{escape_markdown(value)}**")
 
 
 def soundness_badge(tag: str) -> str:

@@ -71,7 +71,7 @@ def metrics(at: AppTest) -> dict[str, str]:
 def exact_metrics(at: AppTest) -> dict[str, float]:
     """The full-precision value of every metric rounded for reading
     (``app.widgets.output.reading_metric``: its tooltip ends "Full precision: <value>."),
-    checked to round to the value shown."""
+    checked to round to the value shown (before its unit, if any: "0.812 s")."""
     from app.figures.common import fmt, fmt_p
 
     values = {}
@@ -79,7 +79,8 @@ def exact_metrics(at: AppTest) -> dict[str, float]:
         found = re.search(r"Full precision: (\S+)\.$", m.help or "")
         if found:
             value = float(found.group(1))
-            assert m.value in (fmt_p(value), fmt(value, 3)), (m.label, m.value, value)
+            shown = m.value.split(" ", 1)[0]
+            assert shown in (fmt_p(value), fmt(value, 3)), (m.label, m.value, value)
             values[m.label] = value
     return values
 

@@ -7,15 +7,21 @@ from __future__ import annotations
 
 import io
 import time
+from dataclasses import replace
 from urllib.parse import parse_qsl
 
 import pytest
-from apptest_helpers import open_page, open_with_params, text, wait_for_job
+from apptest_helpers import as_array, chart_specs, open_page, open_with_params, text, wait_for_job
 from PIL import Image
 
 from app.cached import models as cached_models
+from app.cached.models import quick_on_cpu
 from app.cached.region import check_models
-from app.choices import MODEL_FAMILIES, PHOTOS, NoiseChoice
+from app.choices import MODEL_FAMILIES, PHOTOS, CertifySettings, NoiseChoice
+from app.figures.common import fmt, fmt_rate, kind_badge
+from app.figures.scale import grey
+from app.jobs import AUDIT_BUDGET
+from app.panels.audit import slow_audit
 from ucan_core.zoo.bundled import list_images, model_card
 from ucan_core.zoo.denoised import MAX_BATCH
 from ucan_core.zoo.imagenet import IMAGENET_CLASSES
@@ -177,10 +183,54 @@ def test_a_small_photo_certificate_names_an_imagenet_class(_no_leftover_job):
     cert = at.session_state[JOB].result
     assert cert.n0 == 2 and cert.n == 12 and cert.kind == "exact"
     shown = {m.label: m.value for m in at.metric}
-    assert shown["Prediction"] in IMAGENET_CLASSES
-    assert shown["Prediction"] == IMAGENET_CLASSES[cert.prediction] == "folding chair"
+    # a long class name is not a metric (st.metric would cut it) but a bold line under its label
+    assert "Prediction" not in shown and IMAGENET_CLASSES[cert.prediction] == "folding chair"
+    assert "Prediction" in [c.value for c in at.caption]
+    assert "**folding chair**" in [m.value for m in at.markdown]
     assert float(shown["Certified radius (ℓ2)"]) == pytest.approx(cert.radius, abs=5e-4)
     assert cert.radius > 0 and time.monotonic() - started < 300
+    result = at.session_state["certify_cache"][next(iter(at.session_state["certify_cache"]))]
+    assert shown["Elapsed"] == f"{fmt(result.elapsed, 3)} s"
+    page = text(at)
+    # about a sample per second: the speed reads "1.4 samples/s", never "0 samples/s"
+    rate = fmt_rate(result.samples_per_s)
+    assert rate != "0" and f"{rate} samples/s on cpu" in page
+    assert "0 samples/s" not in page.replace(f"{rate} samples/s", "")
+    # the radius's units: the 224×224 image the classifier receives
+    units = "([0, 1] pixel units of the 224×224 image the classifier receives)"
+    assert f"{kind_badge(cert.kind)} {units}." in page
+    assert f"**What R = {fmt(cert.radius, 3)} means** {units}" in page
+    # the human scale: grey levels of a tiny radius rounded to significant digits
+    assert "**0.0 grey levels" not in page
+    assert f"**{grey(cert.radius / (3 * 224 * 224) ** 0.5)} grey levels of 255**" in page
+    # the votes: the top ten classes by name, the other 990 summed
+    votes = chart_specs(at)["cert_votes"]["data"][0]
+    assert len(votes["x"]) == 11 and votes["x"][0] == "folding chair"
+    assert votes["x"][-1] == "other 990 classes" and as_array(votes["customdata"]).sum() == 12
+    # the audit draws thousands of denoised samples with gradients: not offered on the CPU
+    assert "cert_audit" not in [b.key for b in at.button]
+    assert any(c.value.startswith(f"No audit on the CPU for {PHOTO_MODEL}: it draws about "
+                                  f"{AUDIT_BUDGET.samples:,}") for c in at.caption)
+
+
+def test_the_audit_is_offered_only_where_it_is_quick():
+    noise = NoiseChoice(density="gaussian", sigma=0.25, shape=(3, 224, 224))
+    photo = CertifySettings(image_key="bundled:imagenet-01", n0=16, n=100, alpha=0.001,
+                            batch_size=16, seed=0, device="cpu", model_id=PHOTO_MODEL,
+                            noise=noise)
+    rate = model_card(PHOTO_MODEL).metrics["samples_per_second_cpu"]
+    assert AUDIT_BUDGET.samples / rate > cached_models.CPU_WAIT_S
+    why = slow_audit(photo, AUDIT_BUDGET)
+    assert why is not None and f"about {AUDIT_BUDGET.samples:,} noisy samples" in why
+    assert f"about {fmt(AUDIT_BUDGET.samples / rate / 60, 2)} minutes" in why
+    assert slow_audit(replace(photo, device="cuda"), AUDIT_BUDGET) is None
+    digits = replace(photo, model_id="mnist-gaussian-0.25", image_key="bundled:mnist-00",
+                     noise=NoiseChoice(density="gaussian", sigma=0.25, shape=(1, 28, 28)))
+    assert slow_audit(digits, AUDIT_BUDGET) is None
+    tiny = replace(AUDIT_BUDGET, steps=1, restarts=1, draws=1, directions=0, screen=1,
+                   n_verify=1)
+    assert tiny.samples == 2 + 3 + 1 and quick_on_cpu(model_card(PHOTO_MODEL), tiny.samples)
+    assert slow_audit(photo, tiny) is None
 
 
 def test_start_links_to_a_photo_at_the_photo_defaults():
