@@ -31,12 +31,13 @@ def kind_badge(kind: str) -> str:
 
 
 def fmt(value: float, digits: int = 4) -> str:
-    """``digits`` significant digits (four by default), plain notation where reasonable; a
-    value that rounds to zero is "0", never "−0"."""
+    """``digits`` significant digits (four by default), plain notation where reasonable (whole
+    numbers, and values of more than ``digits`` integer digits rounded to whole: 1234.5 at 3
+    digits is "1234", never "1.23e+03"); a value that rounds to zero is "0", never "−0"."""
     if value == 0 or not math.isfinite(value):
         return f"{value + 0.0:g}"
-    if float(value).is_integer() and abs(value) < 1e7:
-        return str(int(value))
+    if (float(value).is_integer() or abs(value) >= 10 ** digits) and abs(value) < 1e15:
+        return str(round(value))
     text = f"{value:.{digits}g}"
     return "0" if float(text) == 0 else text
 

@@ -32,10 +32,23 @@ README_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots
 SHORT_SESSION_TIMEOUT_S = 2
 
 
-def pick(page, label: str, option: str) -> None:
-    """Choose ``option`` in the selectbox labelled ``label``."""
-    page.get_by_role("combobox", name=label).click()
-    page.get_by_role("option", name=option, exact=True).click()
+def pick(page, label: str, option: str, attempts: int = 3) -> None:
+    """Choose ``option`` in the selectbox labelled ``label``: after the page's rerun, typed
+    into the box so the list is filtered to it (long lists render only the options near the
+    selected one); tried again if a rerun replaced the list while it was open (under load)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    for attempt in range(attempts):
+        wait_idle(page)
+        box = page.get_by_role("combobox", name=label)
+        box.click()
+        page.keyboard.type(option)
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=10_000)
+            return
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+            if attempt == attempts - 1:
+                raise
 
 
 def wait_idle(page) -> None:

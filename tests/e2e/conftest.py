@@ -121,7 +121,6 @@ def page(browser_ctx, app_url):
     """A fresh tab on the app, once the first Plotly chart is drawn (not on networkidle)."""
     pg = browser_ctx.new_page()
     pg.goto(app_url)
-    pg.wait_for_selector(f"{PLOT} svg.main-svg",
-                         timeout=30_000)
+    pg.wait_for_selector(f"{PLOT} svg.main-svg", timeout=90_000)  # a cold server under load
     yield pg
     pg.close()
