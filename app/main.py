@@ -72,8 +72,9 @@ with st.sidebar:
         "(anisotropic σ and μ maps).")
     st.markdown(
         "Every radius is labelled :green-badge[exact] (tight), :blue-badge[sound] (valid, "
-        "maybe loose) or :orange-badge[approximate] (an estimate). The ALM is a size of the "
-        "certified region, not a radius.")
+        "maybe loose) or :orange-badge[approximate] (an estimate)."
+        + ("" if state.teaching_mode() else " The ALM is a size of the certified region, not "
+           "a radius."))
     st.caption("All numbers come from the `ucan_core` engine.")
 
 page.run()

@@ -51,23 +51,18 @@ CACHE = CERTIFY_CACHE
 CACHE_SIZE = AUDITS_SIZE = 8
 #: Teaching-mode explanations of what the two-stage modes certify.
 TEACHING = {
-    "dual": "**What Dual RS certifies.** A small classifier, the σ-estimator, looks at the "
-            "image under its own Gaussian noise and votes for a noise level σ; randomized "
-            "smoothing makes that vote itself certified: it cannot change within R_σ. The "
-            "expert trained at that σ is then certified as usual, within R_c. Both stages "
-            "spend half of α, so together they hold with probability ≥ 1 − α, and the "
-            "classifier as deployed (estimator and experts) keeps its answer within "
-            "min(R_σ, R_c).",
-    "routing": "**What sound routing certifies.** As in Dual RS, a smoothed selector votes, "
-               "but for one of a menu of *fixed* UCAN noise configurations (isotropic, "
-               "pattern maps, the universal NPG's map, frozen clusters of input-dependent "
-               "maps); its choice cannot change within the ℓ2 ball of radius R_sel. The chosen "
-               "configuration's smoothed classifier keeps its class on the anisotropic "
-               "region ‖δ/s‖₂ ≤ R. The deployed router is certified on the intersection of "
-               "the two: the ℓ2 ball of radius min(R_sel, R_c) fits inside it, and so does an "
-               "ellipsoid whose size is the certified ALM. min(R_sel, ALM) only bounds the "
-               "size from above: it is not certified. Because no map depends on the input, "
-               "the certificate is sound, unlike an input-dependent NPG's.",
+    "dual": "**What Dual RS certifies.** Some images are best certified with a little noise, "
+            "others with a lot. A small helper network looks at the noisy image and picks the "
+            "noise level; the same voting trick makes that pick itself guaranteed not to "
+            "change for small edits of the image. The classifier trained at the picked level "
+            "is then certified as usual. The whole system, helper and classifier together, "
+            "keeps its answer within the smaller of the two guaranteed distances.",
+    "routing": "**What sound routing certifies.** As in Dual RS, a helper network picks, but "
+               "from a fixed menu of noise shapes (equal noise everywhere, or more noise on "
+               "some pixels than others). The pick is guaranteed not to change for small "
+               "edits; the chosen shape's certificate then holds as usual. The whole system "
+               "keeps its answer within the smaller of the two guaranteed distances, and the "
+               "menu is fixed in advance, which is what makes the promise hold.",
 }
 
 ss = st.session_state
