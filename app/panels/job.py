@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from app.choices import MODES
-from app.figures.common import fmt_rate, norm_symbol
+from app.figures.common import fmt, fmt_p, fmt_rate, norm_symbol
 from app.jobs import AuditJob, BackgroundJob, CertifyJob, CertifyResult
 from app.workers import JOB_WORKERS, poll_interval
 from ucan_core.audit.certificates import BEYOND_FACTORS
@@ -121,8 +121,8 @@ def live_certificate(job: CertifyJob) -> None:
     else:
         norm = norm_symbol(live.norm)
         what = ("abstain for now: p̲_A ≤ ½, no radius yet" if live.abstained else
-                f"certified radius **R = {live.radius:.4g}** ({norm}, {live.kind})")
-        st.markdown(f"Anytime-valid now: {what} · p̲_A = {live.p_a_lower:.4f} after "
+                f"certified radius **R = {fmt(live.radius, 3)}** ({norm}, {live.kind})")
+        st.markdown(f"Anytime-valid now: {what} · p̲_A = {fmt_p(live.p_a_lower)} after "
                     f"{live.samples_used:,} of at most {s.n:,} estimation samples. It holds "
                     "whenever you stop (confidence sequence at level α).")
     if job.stopped:

@@ -8,7 +8,7 @@ import streamlit as st
 
 from app.cached.models import model_cards
 from app.cached.region import region_slice
-from app.figures.common import KIND_COLOURS, norm_symbol
+from app.figures.common import KIND_COLOURS, fmt, fmt_p, full, norm_symbol
 from app.figures.region import check_figure
 from app.jobs import RegionCheck
 from app.widgets.output import chart
@@ -21,7 +21,7 @@ def show_check(result: RegionCheck, names: tuple[str, str]) -> None:
     classes = model_cards()[s.model_id].architecture.classes
     sym = norm_symbol(s.norm)
     if check is None:
-        st.warning(f"CERTIFY abstained at this image (p̲_A = {cert.p_a_lower:.4f} ≤ ½ for "
+        st.warning(f"CERTIFY abstained at this image (p̲_A = {fmt_p(cert.p_a_lower)} ≤ ½ for "
                    f"{s.model_id} with this noise): there is no certified region to check. "
                    "A model trained at this σ, or a smaller σ, may certify.")
         return
@@ -29,19 +29,20 @@ def show_check(result: RegionCheck, names: tuple[str, str]) -> None:
     view = region_slice(s.noise, cert.p_a_lower, s.norm, s.i, s.j)
     top, bottom = st.columns(3), st.columns(3)
     top[0].metric("Certified class", classes[check.certified])
-    top[1].metric("p̲_A", f"{cert.p_a_lower:.4f}", help=f"One-sided Clopper–Pearson lower "
-                  f"bound at α = {s.alpha:g} from n = {s.n:,} samples.")
-    top[2].metric(f"R ({sym})", f"{result.radius:.4g}", delta=view.radius_kind,
+    top[1].metric("p̲_A", fmt_p(cert.p_a_lower), help=f"One-sided Clopper–Pearson lower "
+                  f"bound at α = {s.alpha:g} from n = {s.n:,} samples: {full(cert.p_a_lower)}.")
+    top[2].metric(f"R ({sym})", fmt(result.radius, 3), delta=view.radius_kind,
                   delta_color=KIND_COLOURS.get(view.radius_kind, "gray"),
                   delta_arrow="off", help="The base noise's radius at p̲_A: the region is "
-                  "{δ : ‖δ/s‖_p ≤ R}. exact: tight; sound: valid, maybe loose.")
+                  f"{{δ : ‖δ/s‖_p ≤ R}}, R = {full(result.radius)}. exact: tight; sound: valid, "
+                  "maybe loose.")
     bottom[0].metric("Held", f"{counts['held']} / {s.points}",
                      help="PREDICT returned the certified class.")
     bottom[1].metric("Changed", counts["changed"], help="PREDICT returned another class.")
     bottom[2].metric("Abstained", counts["abstained"],
                      help="PREDICT's test was not significant: no answer (not a violation).")
     subtitle = (f"{s.model_id} · class {classes[check.certified]} · p̲_A = "
-                f"{cert.p_a_lower:.4f} · R = {result.radius:.4g}")
+                f"{fmt_p(cert.p_a_lower)} · R = {fmt(result.radius, 3)}")
     chart(check_figure(view, *names, check, classes, subtitle),
                   key="region_check")
     if counts["changed"]:

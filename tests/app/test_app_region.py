@@ -26,7 +26,7 @@ from streamlit.testing.v1 import AppTest
 
 from app import jobs
 from app.cached import images as cached_images
-from app.figures.common import fmt
+from app.figures.common import fmt, fmt_p, full
 from app.figures.region import (
     GRID_NAME,
     RegionSlice,
@@ -309,7 +309,9 @@ def test_empirical_check_matches_engine_and_counts_add_up():
     radius = make_noise("gaussian", 0.5, 784).radius(cert.p_a_lower, 2).value
     shown = metrics(at)
     assert shown["Certified class"] == str(cert.prediction) == "7"
-    assert shown["p̲_A"] == f"{cert.p_a_lower:.4f}" and shown["R (ℓ2)"] == f"{radius:.4g}"
+    assert shown["p̲_A"] == fmt_p(cert.p_a_lower) and shown["R (ℓ2)"] == fmt(radius, 3)
+    help_of = {m.label: m.help for m in at.metric}
+    assert full(cert.p_a_lower) in help_of["p̲_A"] and full(radius) in help_of["R (ℓ2)"]
     assert next(m for m in at.metric if m.label == "R (ℓ2)").delta == "exact"   # Gaussian ℓ2
     held, changed, abstained = (int(shown[k].split(" /")[0])
                                 for k in ("Held", "Changed", "Abstained"))
