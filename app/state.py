@@ -3,10 +3,13 @@ download format (the sidebar of ``app/main.py`` sets them; every page reads them
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
 from app.cached.images import bundled_catalog, dataset_title
-from app.choices import MODES, NPG_TITLES
+from app.cached.models import learned_model, model_cards
+from app.choices import CERTIFY_NPG_OPTIONS, LEARNED, LEARNED_NPG_OPTIONS, MODES, NPG_TITLES, NoiseChoice
 from app.figures.common import norm_symbol
 from ucan_core.noises.catalog import NOISES
 from ucan_core.zoo.bundled import list_images
@@ -75,3 +78,41 @@ def certify_params(model_id: str, image_id: str, **sampling: float | int) -> dic
               "cert_n": "2000"}
     params.update({f"cert_{name}": url_number(value) for name, value in sampling.items()})
     return params
+
+
+def certify_noise_params(model_id: str, image_id: str, noise: NoiseChoice,
+                         **sampling: float | int) -> dict[str, str]:
+    """:func:`certify_params` with the noise of ``noise`` on model ``model_id``: its NPG (one
+    of ``CERTIFY_NPG_OPTIONS``), κ and ι of a pattern, and σ overridden where it is not the
+    model's."""
+    params = certify_params(model_id, image_id, **sampling)
+    params[f"cert_npg_{model_id}"] = CERTIFY_NPG_OPTIONS[noise.npg]
+    if noise.pattern_norm is not None:
+        params.update(cert_kappa=url_number(float(noise.kappa)),
+                      cert_iota=url_number(float(noise.iota)))
+    if noise.sigma != float(model_cards()[model_id].noise["sigma"]):
+        params.update({"cert_override": "true",
+                       f"cert_sigma_{model_id}": url_number(float(noise.sigma))})
+    return params
+
+
+def noise_lab_certify_params(image_id: str, noise: NoiseChoice) -> dict[str, str] | None:
+    """URL values that open Certify on bundled image ``image_id`` with the Noise Lab's
+    ``noise``: a fixed NPG on the isotropic bundled model of the image's dataset trained with
+    this density (parameters included) at the σ nearest to the noise's, a learned one on the
+    model that Noise Lab draws its maps from; None where Certify has no such model."""
+    cards = model_cards()
+    dataset = list_images()[image_id].dataset
+    if noise.npg in LEARNED_NPG_OPTIONS:
+        model_id = learned_model(noise.npg, noise.sigma)
+        if cards[model_id].dataset != dataset:
+            return None
+        return certify_noise_params(model_id, image_id, replace(noise, npg=LEARNED))
+    fitting = [m for m, card in cards.items()
+               if card.dataset == dataset and card.npg == "isotropic"
+               and NoiseChoice.of_card(card).density == noise.density
+               and NoiseChoice.of_card(card).params == noise.params]
+    if not fitting:
+        return None
+    model_id = min(fitting, key=lambda m: (abs(float(cards[m].noise["sigma"]) - noise.sigma), m))
+    return certify_noise_params(model_id, image_id, noise)

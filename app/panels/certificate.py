@@ -49,7 +49,7 @@ from app.widgets.output import (
 )
 from ucan_core.certify.certificate import FIXED_BOUND, Certificate
 from ucan_core.two_stage.engine import TwoStageCertificate
-from ucan_core.zoo.bundled import list_images, model_card
+from ucan_core.zoo.bundled import list_images
 from ucan_core.zoo.cards import ModelCard
 
 Settings = CertifySettings | TwoStageSettings
@@ -82,14 +82,7 @@ def share_params(s: Settings) -> dict[str, str] | None:
                        for level, expert in zip(levels, s.expert_ids)})
         return params
     assert isinstance(s, CertifySettings)
-    params = state.certify_params(s.model_id, image_id, **sampling)
-    params[f"cert_npg_{s.model_id}"] = CERTIFY_NPG_OPTIONS[s.noise.npg]
-    if s.noise.npg.startswith("pattern"):
-        params.update(cert_kappa=state.url_number(s.noise.kappa),
-                      cert_iota=state.url_number(s.noise.iota))
-    if s.noise.sigma != float(model_card(s.model_id).noise["sigma"]):
-        params.update({"cert_override": "true",
-                       f"cert_sigma_{s.model_id}": state.url_number(s.noise.sigma)})
+    params = state.certify_noise_params(s.model_id, image_id, s.noise, **sampling)
     if s.sequential:
         params["cert_sequential"] = "true"
         if s.target_radius:

@@ -228,6 +228,10 @@ downloads([
     ("Stages (CSV)", csv_text([s.row() for s in stages]), "walkthrough.csv"),
     ("Certificates (JSON)", json.dumps([cert.to_dict() for cert in certificates], indent=2),
      "walkthrough.json")], key="learn_dl")
+st.page_link("views/certify.py", label="Certify this image", icon=":material/verified:",
+             query_params=state.certify_params(model_id, image_id),
+             help="Opens Certify with this model, its σ and this image, at Certify's own "
+                  "sampling settings.")
 
 # --------------------------------------------------------------------------------------------
 final = stages[-1]

@@ -22,7 +22,7 @@ from app.figures.curves import P_GRID, radius_curve_figure, radius_traces
 from app.figures.formulas import fill_formula, values_table
 from app.figures.images import grid_png, image_png
 from app.figures.maps import mu_map_figure, sigma_map_figure
-from app.widgets.images import image_picker
+from app.widgets.images import image_picker, picked_bundled_id
 from app.widgets.noise import noise_picker
 from app.widgets.output import chart, soundness_badge
 from app.widgets.presets import PRESETS, matching_preset, preset_picker
@@ -116,6 +116,15 @@ with results:
         chart(sigma_map_figure(std_map), key="sigma_map")
     with col_mu:
         chart(mu_map_figure(shift), key="mu_map")
+
+    image_id = picked_bundled_id()
+    certify = None if image_id is None else state.noise_lab_certify_params(image_id, choice)
+    if certify is not None:
+        st.page_link("views/certify.py", label="Certify this image with this noise",
+                     icon=":material/verified:", query_params=certify)
+    else:
+        st.caption("Certify: a bundled image with the density of a bundled model of its "
+                   "dataset only.")
 
     st.markdown(f"**{n_samples} noisy samples x + μ + s⊙ε** (seed {seed})")
     st.image(grid_png(samples, ncols=8 if max(h, w) <= 64 else 4, min_tile=112),

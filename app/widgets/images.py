@@ -67,6 +67,13 @@ def image_picker(prefix: str = "") -> InputImage:
     return image
 
 
+def picked_bundled_id(prefix: str = "") -> str | None:
+    """The id of the bundled image that :func:`image_picker` (``prefix``) shows; None for an
+    upload."""
+    ss = st.session_state
+    return ss.get(f"{prefix}last_bundled") if ss.get(f"{prefix}source") == "Bundled" else None
+
+
 def model_image_picker(shape: tuple[int, int, int], dataset: str, any_dataset: bool,
                        prefix: str = "cert_") -> ModelInput:
     """The Certify page's image: a bundled image (of ``dataset``, or of any dataset) or an

@@ -122,3 +122,57 @@ def test_certify_refuses_alpha_0_and_n_below_n0_at_the_controls():
     assert at.button(key="cert_run").disabled
     at = open_with_params("certify", {"cert_n": "100", "cert_n0": "10"})
     assert "With n = 100 at α = 0.001 no radius above **0.375**" in text(at)
+
+
+
+def test_noise_lab_links_to_certify_with_its_pattern_noise():
+    scenario = state.noise_params("", "gaussian", 0.5, "2", "pattern-2", kappa=2.0)
+    at = open_with_params("noise_lab", scenario)
+    params = _links(at)["certify"]
+    # the model trained at this σ (no override), the image and the pattern with its κ and ι
+    assert params == state.certify_params("mnist-gaussian-0.50", DEMO_IMAGE) | {
+        "cert_npg_mnist-gaussian-0.50": "pattern ℓ2", "cert_kappa": "2.0", "cert_iota": "1.0"}
+
+    certify = open_with_params("certify", params)
+    assert certify.selectbox(key="cert_model").value == "mnist-gaussian-0.50"
+    assert certify.selectbox(key="cert_image_mnist").value == DEMO_IMAGE
+    assert certify.selectbox(key="cert_npg_mnist-gaussian-0.50").value == "pattern-2"
+    assert certify.slider(key="cert_kappa").value == 2.0
+    assert not certify.checkbox(key="cert_override").value
+
+
+def test_noise_lab_links_to_certify_with_sigma_overridden_and_learned_maps():
+    at = open_with_params("noise_lab", state.noise_params("", "gaussian", 0.3, "2")
+                          | state.image_params("", "mnist-0001"))
+    params = _links(at)["certify"]
+    assert params["cert_model"] == "mnist-gaussian-0.25" and params["cert_override"] == "true"
+    certify = open_with_params("certify", params)
+    assert certify.checkbox(key="cert_override").value
+    assert certify.number_input(key="cert_sigma_mnist-gaussian-0.25").value == 0.3
+    assert certify.selectbox(key="cert_image_mnist").value == "mnist-0001"
+    assert certify.selectbox(key="cert_npg_mnist-gaussian-0.25").value == "isotropic"
+
+    at = open_with_params("noise_lab", state.noise_params("", "gaussian", 0.5, "2", "universal"))
+    certify = open_with_params("certify", _links(at)["certify"])
+    assert certify.selectbox(key="cert_model").value == "mnist-universal-0.50"
+    assert certify.selectbox(key="cert_npg_mnist-universal-0.50").value == "learned"
+
+
+def test_noise_lab_offers_no_certify_link_where_certify_has_no_model():
+    for params in (state.noise_params("", "laplace", 0.5, "1"),
+                   state.image_params("", "photo-chelsea")):
+        at = open_with_params("noise_lab", params)
+        assert "certify" not in _links(at)
+        assert "Certify: a bundled image with the density of a bundled model" in text(at)
+
+
+def test_learn_links_to_certify_on_its_image_and_model():
+    at = open_with_params("learn", {state.TEACHING_KEY: "true", "learn_n": "1,000",
+                                    "learn_model": "mnist-gaussian-0.50",
+                                    "learn_image": "#0001 · 2"})
+    params = _links(at)["certify"]
+    assert params == state.certify_params("mnist-gaussian-0.50", "mnist-0001")
+    certify = open_with_params("certify", params)
+    assert certify.selectbox(key="cert_model").value == "mnist-gaussian-0.50"
+    assert certify.selectbox(key="cert_image_mnist").value == "mnist-0001"
+    assert not certify.checkbox(key="cert_override").value
