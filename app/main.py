@@ -51,7 +51,12 @@ page = st.navigation({section: [st.Page(PAGES_DIR / name, title=title, icon=icon
                                         default=name == DEFAULT_PAGE)
                                 for name, title, icon in pages]
                       for section, pages in SECTIONS.items()})
+arrived = st.session_state.get(state.PAGE_KEY) != page.title
 st.session_state[state.PAGE_KEY] = page.title
+# the sidebar's toggle keeps this session's value over a link's URL: a link to another page
+# asking for teaching mode (Start's "Teach" scenario) turns it on
+if arrived and st.query_params.get(state.TEACHING_KEY) == "true":
+    st.session_state[state.TEACHING_KEY] = True
 
 with st.sidebar:
     st.markdown("### UCAN Explorer")

@@ -47,6 +47,21 @@ def test_scenarios_open_pages_already_set_up():
     assert links["learn"] == [{"teaching": "true"}]
 
 
+
+def test_teach_scenario_turns_teaching_mode_on_in_the_same_session():
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.toggle(key="teaching").value
+    at.switch_page("views/learn.py")
+    at.query_params.update(_links(at)["learn"][0] | {"learn_n": "1,000"})
+    at.run()
+    assert not at.exception, at.exception
+    assert at.toggle(key="teaching").value
+    assert "learn_seed" not in [e.key for e in at.number_input]      # teaching hides it
+    # turned off by hand on the same page, it stays off
+    at.toggle(key="teaching").set_value(False).run()
+    assert not at.toggle(key="teaching").value
+    assert "learn_seed" in [e.key for e in at.number_input]
+
 def test_glossary_lists_every_symbol():
     at = open_page("glossary")
     frame = at.dataframe[0].value
