@@ -6,6 +6,8 @@ attacked with the same budget and the attack beyond R."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import streamlit as st
 
@@ -209,6 +211,13 @@ def _tile(column: st.delta_generator.DeltaGenerator, image: np.ndarray, caption:
     column.image(image_png(image, min_tile=140), caption=caption, width="stretch")
 
 
+def _votes(column: st.delta_generator.DeltaGenerator, classes: Sequence[str],
+           counts: Sequence[int], chosen: int, title: str, key: str) -> None:
+    """The smoothed votes at an attacked point, as a bar chart in ``column``."""
+    column.plotly_chart(votes_at_figure(classes, counts, chosen, title), key=key,
+                        config={"displayModeBar": False})
+
+
 def _inside_tiles(pixels: np.ndarray, worst: SmoothedPoint, certified: str, near: int,
                   radius: float, says: str) -> st.delta_generator.DeltaGenerator:
     """The row of x, the worst x′ inside the certified ball (``says``: what the attacked
@@ -236,14 +245,12 @@ def two_stage_pictures(evidence: TwoStageEvidence, pixels: np.ndarray,
     st.markdown(inside_text(evidence, classes, cert.kind, "deployed two-stage classifier"))
     t4 = _inside_tiles(pixels, worst, classes[audit.certified], near, audit.radius,
                        f"deployed says {classes[worst.top_class]}")
-    t4.plotly_chart(votes_at_figure(classes, worst.counts, audit.certified,
-                                    "Deployed classifier's votes at x′"),
-                    key="cert_attack_votes", config={"displayModeBar": False})
+    _votes(t4, classes, worst.counts, audit.certified, "Deployed classifier's votes at x′",
+           "cert_attack_votes")
     s1, s2 = st.columns([1.2, 1], vertical_alignment="center")
     s1.markdown(selection_text(evidence, entries, words.selector))
-    s2.plotly_chart(votes_at_figure(entries, evidence.selection_counts, audit.selected,
-                                    f"The {words.selector}'s votes at x′"),
-                    key="cert_attack_votes_selection", config={"displayModeBar": False})
+    _votes(s2, entries, evidence.selection_counts, audit.selected,
+           f"The {words.selector}'s votes at x′", "cert_attack_votes_selection")
     st.caption(
         f"δ is drawn amplified ×{near} around mid-grey (grey: unchanged, lighter: brighter, "
         "darker: darker); images are in [0, 1] pixel units, one grey level = 1/255. The "
@@ -269,9 +276,7 @@ def attack_pictures(evidence: AttackEvidence, pixels: np.ndarray, classes: tuple
     st.markdown(inside_text(evidence, classes, kind))
     t4 = _inside_tiles(pixels, worst, classes[audit.certified], near, audit.radius,
                        f"smoothed says {classes[worst.top_class]}")
-    t4.plotly_chart(votes_at_figure(classes, worst.counts, audit.certified,
-                                    "Smoothed votes at x′"),
-                    key="cert_attack_votes", config={"displayModeBar": False})
+    _votes(t4, classes, worst.counts, audit.certified, "Smoothed votes at x′", "cert_attack_votes")
     st.markdown(base_text(evidence, classes))
     scan = evidence.base_break
     b1, b2, b3, _ = st.columns([1, 1, 1, 1.6])
@@ -287,9 +292,8 @@ def attack_pictures(evidence: AttackEvidence, pixels: np.ndarray, classes: tuple
           f"x′ within {evidence.factor:g}R: smoothed says {classes[beyond.top_class]}")
     _tile(f2, delta_image(beyond.point.delta, far),
           f"δ ×{far} (‖δ‖ = {beyond.point.delta_norm:.3g})")
-    f3.plotly_chart(votes_at_figure(classes, beyond.counts, audit.certified,
-                                    f"Smoothed votes at x′ within {evidence.factor:g}R"),
-                    key="cert_attack_votes_beyond", config={"displayModeBar": False})
+    _votes(f3, classes, beyond.counts, audit.certified,
+           f"Smoothed votes at x′ within {evidence.factor:g}R", "cert_attack_votes_beyond")
     st.caption(
         f"δ is drawn amplified (×{near} within R, ×{far} beyond) around mid-grey (grey: "
         "unchanged, lighter: brighter, darker: darker); images are in [0, 1] pixel units, one "
