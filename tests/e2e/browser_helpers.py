@@ -160,3 +160,15 @@ def check_png(path: Path, chart) -> None:
     box = chart.bounding_box()
     assert all(abs(pixels - 2 * drawn) <= 2 for pixels, drawn in
                zip(size, (box["width"], box["height"]))), (size, box)
+
+
+def open_attack(page, audit) -> None:
+    """Click the ``audit`` button and wait until the attack you can see is drawn (the audit
+    draws thousands of samples: up to 4 minutes under load)."""
+    from playwright.sync_api import expect
+    audit.scroll_into_view_if_needed()
+    audit.click()
+    expect(page.get_by_role("heading", name="The attack you can see")).to_be_visible(
+        timeout=240_000)
+    expect(page.get_by_role("progressbar")).to_have_count(0)
+    wait_idle(page)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from browser_helpers import BROWSER_TEST, PLOT, panel_screenshot, wait_idle
+from browser_helpers import BROWSER_TEST, PLOT, open_attack, panel_screenshot, wait_idle
 
 from app.widgets.glossary import TERMS
 
@@ -88,12 +88,7 @@ def test_anisotropic_scenario_noise_lab_certificate_region_and_attack(page, tmp_
     if not audit.count():                       # the link reopened the page: certify again
         run.click()
     audit.wait_for(timeout=RUN_MS)
-    audit.scroll_into_view_if_needed()
-    audit.click()
-    expect(page.get_by_role("heading", name="The attack you can see")).to_be_visible(
-        timeout=240_000)
-    expect(page.get_by_role("progressbar")).to_have_count(0)
-    wait_idle(page)
+    open_attack(page, audit)
     tile = page.get_by_test_id("stImage").filter(
         has_text=re.compile(r"^δ ×\d+ \(‖δ‖ = [\d.]+ ≤ R = [\d.]+\)$"))
     expect(tile).to_have_count(1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from browser_helpers import BROWSER_TEST, PLOT, panel_screenshot, wait_idle
+from browser_helpers import BROWSER_TEST, PLOT, open_attack, panel_screenshot, wait_idle
 
 pytestmark = BROWSER_TEST
 
@@ -69,12 +69,7 @@ def test_dual_rs_scenario_certificate_region_and_attack(page, tmp_path):
     audit.wait_for(timeout=90_000)
     expect(page.get_by_text(re.compile(rf"certified in ℓ2 up to radius .*= {radius}"))
            ).to_be_visible()
-    audit.scroll_into_view_if_needed()
-    audit.click()
-    expect(page.get_by_role("heading", name="The attack you can see")).to_be_visible(
-        timeout=240_000)
-    expect(page.get_by_role("progressbar")).to_have_count(0)
-    wait_idle(page)
+    open_attack(page, audit)
     # the images: x, x′ and δ amplified with its norm, each a drawn PNG
     for caption in (r"^x: the certified input \(\d\)$", r"^x′ = x \+ δ: deployed says \d$",
                     rf"^δ ×\d+ \(‖δ‖ = [\d.]+ ≤ R = {re.escape(radius)}\d*\)$"):
