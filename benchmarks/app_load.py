@@ -7,12 +7,20 @@ default model), waits until every page is drawn, then presses **Certify** in all
 within a fraction of a second and measures, per session, the time from its click until its
 certificate ("Certified radius" metric) is on screen; a page with an exception box counts
 as a failure. The server's resident memory (RSS, from
-/proc) is sampled every 0.2 s: before the sessions open, at its peak, and at each of
-``--after`` seconds after every context has closed (Streamlit keeps a closed session for
-``server.disconnectedSessionTTL`` = 120 s, in case its tab reconnects). One JSON object, then
-a Markdown summary.
+/proc) is sampled every 0.2 s: before the sessions open, once one warm-up session has certified
+and closed (the libraries, models and caches every later session shares), at its peak, and at
+each of ``--after`` seconds after every context has closed (Streamlit keeps a closed session for
+``server.disconnectedSessionTTL`` = 120 s, in case its tab reconnects). With ``--rounds`` K the
+class comes K times, one after the other, on the same server (RSS read 20 s after each round
+closed, the ``--after`` readings after the last): memory that settles at the same level after
+every round is bounded, memory that climbs round after round leaks. Each reading also
+splits RSS into anonymous memory (heap, tensors) and file-backed pages (shared libraries, which
+the kernel can drop and other processes share). The floor is the RSS of a bare Python that
+only imports the app's libraries (torch, scipy, pandas, plotly, streamlit, ucan_core). One JSON
+object, then a Markdown summary.
 
-    python benchmarks/app_load.py [--sessions 20] [--n 2000] [--timeout 600] [--after 20,150]
+    python benchmarks/app_load.py [--sessions 20] [--rounds 2] [--n 2000] [--timeout 600]
+                                  [--after 20,150]
 
 The browsers run on the same machine as the server: on a small VM they take most of the CPU.
 """
@@ -24,6 +32,7 @@ import asyncio
 import json
 import os
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -34,16 +43,45 @@ sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 from browser_helpers import CHROME_ARGS, CHROMIUM  # noqa: E402
 from conftest import _serve  # noqa: E402
 
+#: Seconds after a round's last context closed at which RSS is read before the next round.
+ROUND_PAUSE_S = 20.0
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of process ``pid`` in MB (/proc; 0 once it has gone)."""
+
+def memory_mb(pid: int) -> dict[str, float]:
+    """Resident memory of process ``pid`` in MB: total, anonymous, file-backed (/proc; 0 once gone)."""
+    fields = {"VmRSS:": "rss", "RssAnon:": "anon", "RssFile:": "file"}
+    found = dict.fromkeys(fields.values(), 0.0)
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
+            key = line.split(maxsplit=1)[0] if line else ""
+            if key in fields:
+                found[fields[key]] = int(line.split()[1]) / 1024
     except OSError:
         pass
-    return 0.0
+    return found
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory (VmRSS) of process ``pid`` in MB."""
+    return memory_mb(pid)["rss"]
+
+
+def reading(pid: int) -> dict[str, int]:
+    """One memory reading of ``pid``, rounded to MB."""
+    return {k: round(v) for k, v in memory_mb(pid).items()}
+
+
+def import_floor_mb() -> dict[str, int]:
+    """RSS of a fresh Python that imports the app's libraries and nothing else."""
+    code = ("import torch, scipy.stats, pandas, plotly.graph_objects, streamlit, ucan_core, os, "
+            "time; print(os.getpid(), flush=True); time.sleep(30)")
+    child = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE,
+                             text=True)
+    try:
+        return reading(int(child.stdout.readline()))
+    finally:
+        child.kill()
+        child.wait()
 
 
 def server_pid(port: int) -> int:
@@ -139,40 +177,54 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=600, help="seconds per session")
     parser.add_argument("--after", default="20,150",
                         help="seconds after the contexts close at which RSS is read")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="classes that come one after the other (the same server)")
     parser.add_argument("--workers", type=int, default=None,
                         help="UCAN_JOB_WORKERS of the server (default: the app's)")
     args = parser.parse_args()
     log = Path(f"/tmp/ucan-app-load-{os.getpid()}.log")
     env = {} if args.workers is None else {"UCAN_JOB_WORKERS": str(args.workers)}
+    floor = import_floor_mb()
+    page = f"/certify?cert_n={args.n}"
     with _serve(log, env) as url:
         pid = server_pid(int(url.rsplit(":", 1)[1]))
         time.sleep(2)
-        before = rss_mb(pid)
+        before = reading(pid)
+        warm_up = asyncio.run(classroom(url + page, 1, args.timeout))[0]
+        time.sleep(5)
+        warm = reading(pid)
         sampler = Sampler(pid)
         sampler.start()
         began = time.monotonic()
-        results = asyncio.run(classroom(f"{url}/certify?cert_n={args.n}", args.sessions,
-                                        args.timeout))
-        closed = time.monotonic()
-        after = {}
-        for wait in sorted(float(t) for t in args.after.split(",")):
-            time.sleep(max(0.0, closed + wait - time.monotonic()))
-            after[f"{wait:g}s_after"] = round(rss_mb(pid))
+        results, after = [], {}
+        for round_ in range(1, args.rounds + 1):
+            results += asyncio.run(classroom(url + page, args.sessions, args.timeout))
+            closed = time.monotonic()
+            waits = sorted(float(t) for t in args.after.split(",")) if round_ == args.rounds \
+                else [ROUND_PAUSE_S]
+            for wait in waits:
+                time.sleep(max(0.0, closed + wait - time.monotonic()))
+                after[f"round_{round_}_{wait:g}s_after"] = reading(pid)
         sampler.stop.set()
     times = sorted(r["seconds"] for r in results if r.get("ok"))
     report = {
-        "sessions": args.sessions, "n": args.n, "got_result": len(times),
+        "sessions": args.sessions, "rounds": args.rounds, "n": args.n,
+        "got_result": len(times), "of": len(results),
         "median_s": round(statistics.median(times), 1) if times else None,
         "max_s": round(max(times), 1) if times else None,
-        "rss_mb": {"before": round(before), "peak": round(sampler.peak), **after},
+        "memory_mb": {"import_floor": floor, "before": before, "after_one_warm_session": warm,
+                      "peak": {"rss": round(sampler.peak)}, **after},
+        "warm_up_session_ok": bool(warm_up.get("ok")),
         "wall_s": round(closed - began, 1), "load_average": os.getloadavg(),
         "cpus": os.cpu_count(), "server_log": str(log),
         "failures": [r for r in results if not r.get("ok")]}
     print(json.dumps(report, indent=2))
-    print(f"\n| sessions | got their result | median | max | RSS before / peak / "
-          f"{' / '.join(after)} |\n|---|---|---|---|---|\n| {args.sessions} | "
-          f"{len(times)} / {args.sessions} | {report['median_s']} s | {report['max_s']} s | "
-          f"{' / '.join(str(v) for v in report['rss_mb'].values())} MB |")
+    memory = report["memory_mb"]
+    print(f"\n| sessions × rounds | got their result | median | max | RSS (anonymous) in MB: "
+          f"{' / '.join(memory)} |\n|---|---|---|---|---|\n| {args.sessions} × {args.rounds} | "
+          f"{len(times)} / {len(results)} | {report['median_s']} s | {report['max_s']} s | "
+          + " / ".join(f"{m['rss']}" + (f" ({m['anon']})" if "anon" in m else "")
+                       for m in memory.values()) + " |")
 
 
 if __name__ == "__main__":
