@@ -327,12 +327,14 @@ def keyed_job(state_key: str, key: str, total: int, task: Callable[[Progress], A
               alive: Callable[[], bool], failure: str) -> BackgroundJob | None:
     """The session's job for the run ``key`` (session state ``state_key``): a running job for
     another key is cancelled (its settings are gone); a new one starts (:func:`start_job`)
-    unless the job of this key runs or stopped without a result (cancelled or failed: its
-    message stays until the settings change or the page drops it)."""
+    unless the job of this key runs, finished with an outcome the page has not taken yet
+    (:func:`new_outcome`), or stopped without a result (cancelled or failed: its message stays
+    until the settings change or the page drops it)."""
     job = st.session_state.get(state_key)
     if job is not None and job.key != key and job.running:
         job.cancel()
-    if job is None or job.key != key or not (job.running or job.cancelled or job.error):
+    if job is None or job.key != key or not (job.running or not job.integrated
+                                             or job.cancelled or job.error):
         job = start_job(lambda: BackgroundJob(key, total, task, alive).start(), state_key,
                         failure)
     return job

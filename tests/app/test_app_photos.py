@@ -1,7 +1,8 @@
 """The photo models (denoised smoothing, ImageNet) in the app, through Streamlit's AppTest: the
 Certify page's model families, the sampling defaults that follow the model, the notes on the
-224×224 input, σ and uploads; the pages where the photo models are not offered; one small
-certificate of a bundled photo (an ImageNet class name, a radius with its kind)."""
+224×224 input, σ and uploads; Learn's walk-through at a photo model's own sizes; the Region
+check, which leaves them out; one small certificate of a bundled photo (an ImageNet class
+name, a radius with its kind)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from apptest_helpers import as_array, chart_specs, open_page, open_with_params, text, wait_for_job
 from PIL import Image
 
+from app.cached import learn
 from app.cached import models as cached_models
 from app.cached.models import quick_on_cpu
 from app.cached.region import check_models
@@ -159,13 +161,57 @@ def test_uploads_get_the_note_of_their_model():
     assert "my photo.jpg" in image_caption(at)
 
 
-def test_learn_and_the_region_check_leave_out_the_photo_models():
-    at = open_page("learn")
-    assert not at.exception
-    options = at.selectbox(key="learn_model").options
-    assert options and not any(o.startswith("imagenet") for o in options)
-    assert any("Not offered here: imagenet-denoised-0.12, imagenet-denoised-0.25" in c.value
-               for c in at.caption)
+def test_learn_offers_the_photo_models_in_the_background_at_their_own_sizes():
+    """Learn runs a photo model at n = 10, 30, then 100 (its Certify n) with the card's n0,
+    always as a background job, and says how long it takes at the card's measured rate."""
+    at = open_with_params("learn", {"learn_model": PHOTO_MODEL})
+    assert not at.exception and not at.error
+    assert {"imagenet-denoised-0.12", PHOTO_MODEL} <= set(at.selectbox(key="learn_model").options)
+    assert at.selectbox(key="learn_image").value == "imagenet-01"      # Certify's photo
+    assert at.select_slider(key="learn_n_imagenet").options == ["100", "300", "1,000"]
+    job = at.session_state["learn_job"]
+    try:
+        assert job.total == (10 + 10) + (16 + 30) + (16 + 100)      # n0 = min(16, n) + n
+        rate = model_card(PHOTO_MODEL).metrics["samples_per_second_cpu"]
+        page = text(at)
+        assert (f"so it runs n = 10, 30, then the final n: 182 samples, up to about "
+                f"{10 * round(job.total / rate / 10):,.0f} s on this CPU at the rate its card "
+                f"records ({fmt_rate(rate)} samples/s, measured under load)") in page
+        assert "appear when CERTIFY at n = 10, 30, 100 has finished." in page
+    finally:
+        job.cancel()
+        job.wait(60)
+
+
+def test_a_photo_walkthrough_names_imagenet_classes_in_224_pixel_units(monkeypatch):
+    """The whole walk-through of a photo model in its background job, at stage sizes made tiny
+    for the test (2, then 12: 28 samples; α = 0.01 lets 12 votes certify). The page takes the
+    job's outcome once, without starting it again."""
+    monkeypatch.setattr(learn, "SLOW_MODEL_STAGES", (2,))
+    monkeypatch.setattr(learn, "SLOW_MODEL_FINALS", (12, 24))
+    monkeypatch.setattr(cached_models, "CPU_WAIT_S", 1.0)       # 28 samples: not quick
+    at = open_with_params("learn", {"learn_model": PHOTO_MODEL, "learn_alpha": "0.01"},
+                          timeout=300)
+    job = at.session_state["learn_job"]
+    assert job.total == 28
+    wait_for_job(at, "learn_job", 300)
+    at.run()
+    assert at.session_state["learn_job"] is job and job.integrated and not job.running
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    rows = at.dataframe[0].value.to_dict("records")
+    assert [(r["n0"], r["n"]) for r in rows] == [(2, 2), (12, 12)]
+    votes = chart_specs(at)["learn_monte_carlo"]["data"][0]
+    assert len(votes["x"]) == 11 and votes["x"][-1] == "other 990 classes"
+    assert as_array(votes["customdata"]).sum() == 12 and votes["x"][0] == "folding chair"
+    page = text(at)
+    assert "first removes the noise with a denoiser" in page
+    assert "d = 150,528 coordinates, one per pixel of the 224×224 image" in page
+    assert rows[-1]["k"] == 12 and rows[-1]["radius"] > 0
+    assert (f"for every ‖δ‖₂ ≤ **{rows[-1]['radius']:.4g}** ([0, 1] pixel units of the 224×224 "
+            "image the classifier receives)") in page
+
+
+def test_the_region_check_leaves_out_the_photo_models():
     photo_noise = NoiseChoice(density="gaussian", sigma=0.25, shape=(3, 224, 224))
     assert check_models(photo_noise, 1_100) == []
     assert check_models(photo_noise, 1) == ["imagenet-denoised-0.25", "imagenet-denoised-0.12"]
