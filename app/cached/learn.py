@@ -1,7 +1,7 @@
-"""Learn page: CERTIFY in slow motion (n = 10, 100, 1,000, then the final n) with a bundled
-isotropic model on a bundled image, what one stage's numbers are, the Gaussian at x and at
-x + δ against the ½ threshold (Cohen et al.'s Figure 1), and a simulation of peeking at
-Clopper–Pearson against the anytime-valid bound."""
+"""Learn page: CERTIFY in slow motion (n = 10, 100, 1,000, then the final n; for a photo
+model 10, 30, then the final n) with a bundled isotropic model on a bundled image, what one
+stage's numbers are, the Gaussian at x and at x + δ against the ½ threshold (Cohen et al.'s
+Figure 1), and a simulation of peeking at Clopper–Pearson against the anytime-valid bound."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import torch
 
 from app.cached.certify import p_a_summary
 from app.cached.images import bundled_model_input
-from app.cached.models import model_on, noise_source
+from app.cached.models import model_on, noise_source, quick_on_cpu, sampling_defaults
 from app.cached.noise import build
 from app.choices import NoiseChoice
 from app.figures.learn import Stage
@@ -23,11 +23,8 @@ from ucan_core.certify.smoothed import Progress, SmoothedClassifier
 from ucan_core.certify.stats import clopper_pearson_lower
 from ucan_core.noises.catalog import make_noise
 from ucan_core.zoo.bundled import model_card
+from ucan_core.zoo.cards import ModelCard
 
-#: The slow-motion stages before the final n.
-STAGES = (10, 100, 1000)
-LEARN_N0 = 100
-LEARN_BATCH = 1000
 #: The default image: MNIST test digit #0018, a 3 that the default model (mnist-gaussian-0.25,
 #: σ = 0.25) reads as 3 on about 75 % of the noisy copies and as 8 on the rest (k = 753 of
 #: n = 1,000 at seed 0; p̲_A ≈ 0.71, R ≈ 0.14). Its votes are contested at small n, so the
@@ -35,33 +32,65 @@ LEARN_BATCH = 1000
 DEFAULT_IMAGE = "mnist-0018"
 
 
-def stage_sizes(final_n: int) -> list[int]:
-    """n = 10 → 100 → 1,000 → final_n (stages at or above final_n dropped)."""
-    return [n for n in STAGES if n < final_n] + [final_n]
+@dataclass(frozen=True)
+class WalkthroughPlan:
+    """The walk-through's sampling for one model: the slow-motion ``stages`` before the final
+    n, the final n it offers (``finals``, ``default`` first shown), the selection samples
+    n0 = min(``n0``, n) of each stage, and the batch."""
+
+    stages: tuple[int, ...]
+    finals: tuple[int, ...]
+    default: int
+    n0: int
+    batch: int
+
+    def sizes(self, final_n: int) -> list[int]:
+        """The stages' n: ``stages`` below ``final_n``, then ``final_n``."""
+        return [n for n in self.stages if n < final_n] + [final_n]
+
+    def samples(self, final_n: int) -> int:
+        """All the samples the walk-through draws (selection and estimation, every stage)."""
+        return sum(min(self.n0, n) + n for n in self.sizes(final_n))
 
 
-def walkthrough_samples(final_n: int) -> int:
-    """All the samples the walk-through draws (selection and estimation, every stage)."""
-    return sum(min(LEARN_N0, n) + n for n in stage_sizes(final_n))
+#: The small models' plan (thousands of samples a second): n = 10 → 100 → 1,000 → final n.
+SMALL_MODEL_PLAN = WalkthroughPlan((10, 100, 1000), (1_000, 10_000, 100_000), 10_000, 100, 1000)
+#: The plan of a model that draws about a sample a second on a CPU (the denoised photo
+#: models): n = 10 → 30 → final n of 100 (its Certify default), 300 or 1,000, with the n0 and
+#: batch of its card.
+SLOW_MODEL_STAGES, SLOW_MODEL_FINALS = (10, 30), (100, 300, 1_000)
+
+
+def walkthrough_plan(card: ModelCard) -> WalkthroughPlan:
+    """:data:`SMALL_MODEL_PLAN`, or for a model whose card says it would take longer than
+    ``quick_on_cpu`` allows for that plan's smallest walk-through, the slow-model plan with
+    the n0 and batch it is certified with (``sampling_defaults``)."""
+    small = SMALL_MODEL_PLAN
+    if quick_on_cpu(card, small.samples(min(small.finals))):
+        return small
+    sampling = sampling_defaults(card)
+    return WalkthroughPlan(SLOW_MODEL_STAGES, SLOW_MODEL_FINALS, min(SLOW_MODEL_FINALS),
+                           int(sampling["n0"]), int(sampling["batch"]))
 
 
 def run_walkthrough(model_id: str, image_id: str, final_n: int, alpha: float, seed: int,
                     progress: Progress | None = None) -> list[Certificate]:
-    """CERTIFY with a bundled isotropic model on a bundled image, once per stage size
-    (n0 = min(100, n), same seed): the certificates of the slow-motion Monte Carlo.
-    ``progress(done, total)`` counts the samples of all stages (a background job's)."""
+    """CERTIFY with a bundled isotropic model on a bundled image, once per stage of its
+    :func:`walkthrough_plan` (n0 = min(plan n0, n), same seed): the certificates of the
+    slow-motion Monte Carlo. ``progress(done, total)`` counts the samples of all stages (a
+    background job's)."""
     card = model_card(model_id)
-    arch = card.architecture
+    arch, plan = card.architecture, walkthrough_plan(card)
     x = torch.from_numpy(bundled_model_input(image_id, arch.input_shape).pixels)
     noise = noise_source(model_id, NoiseChoice.of_card(card)).at(x)
     classifier = SmoothedClassifier(model_on(model_id, "cpu"), noise, arch.num_classes)
-    total, before, certificates = walkthrough_samples(final_n), 0, []
-    for n in stage_sizes(final_n):
+    total, before, certificates = plan.samples(final_n), 0, []
+    for n in plan.sizes(final_n):
+        n0 = min(plan.n0, n)
         step = None if progress is None else (
             lambda done, _, before=before: progress(before + done, total))
-        certificates.append(classifier.certify(x, min(LEARN_N0, n), n, alpha, LEARN_BATCH,
-                                               seed, step))
-        before += min(LEARN_N0, n) + n
+        certificates.append(classifier.certify(x, n0, n, alpha, plan.batch, seed, step))
+        before += n0 + n
     return certificates
 
 

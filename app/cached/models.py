@@ -38,8 +38,9 @@ FAMILY_DEFAULTS = {"mnist": DEFAULT_MODEL, "cifar10": "cifar10-gaussian-0.25",
 DEFAULT_ESTIMATOR = "mnist-sigma-estimator"
 #: The Certify page's sampling for models fast on a CPU (MNIST, CIFAR-10): seconds at most.
 SAMPLING = {"n0": 100, "n": 10_000, "alpha": 0.001, "batch": 1000, "seed": 0}
-#: Learn and the Region check run on the CPU; a model they would keep busy longer than this
-#: (from its card's measured CPU rate) is not offered there.
+#: The Region check and the audit run on the CPU; a model they would keep busy longer than
+#: this (from its card's measured CPU rate) is not offered there, and Learn gives it a
+#: shorter walk-through, always in the background (``app.cached.learn.walkthrough_plan``).
 CPU_WAIT_S = 120.0
 
 

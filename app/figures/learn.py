@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from app.figures.common import ESTIMATE_COLOUR, OTHER_COLOUR, SELECTED_COLOUR
+from app.figures.votes import grouped_votes
 
 if TYPE_CHECKING:
     from app.cached.learn import Peeking, ShiftView
@@ -50,17 +51,20 @@ class Stage:
 
 
 def _traces(stages: Sequence[Stage], upto: int, classes: Sequence[str]) -> list[go.BaseTraceType]:
-    """The four traces showing stages[0..upto]: votes at stage ``upto``, p_A, lower bound,
+    """The four traces showing stages[0..upto]: votes at stage ``upto`` (the top classes by
+    name and "other N classes" for ImageNet's 1,000, ``grouped_votes``), p_A, lower bound,
     radius."""
     shown = stages[:upto + 1]
     stage = stages[upto]
     ns = np.array([s.n for s in shown], dtype=np.float64)
     p_hat = np.array([s.p_hat for s in shown])
-    colours = [SELECTED_COLOUR if c == stage.selected else OTHER_COLOUR
-               for c in range(len(classes))]
+    labels, (counts, _), selected = grouped_votes(classes, stage.counts,
+                                                  np.zeros(len(classes), np.int64),
+                                                  stage.selected)
+    colours = [SELECTED_COLOUR if c == selected else OTHER_COLOUR for c in range(len(labels))]
     return [
-        go.Bar(x=list(classes), y=np.asarray(stage.counts) / stage.n, marker_color=colours,
-               customdata=np.asarray(stage.counts), name=f"votes at n = {stage.n:,}",
+        go.Bar(x=labels, y=counts / stage.n, marker_color=colours,
+               customdata=counts, name=f"votes at n = {stage.n:,}",
                showlegend=False,
                hovertemplate="class %{x}: %{customdata:,} votes (%{y:.1%})<extra></extra>"),
         go.Scatter(x=ns, y=p_hat, mode="markers", marker=dict(color=ESTIMATE_COLOUR, size=9),

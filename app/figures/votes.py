@@ -28,6 +28,26 @@ def shown_classes(counts: np.ndarray, selection: np.ndarray, selected: int,
     return kept
 
 
+def grouped_votes(classes: Sequence[str], counts: Sequence[int], selection_counts: Sequence[int],
+                  selected: int, top: int = TOP_CLASSES
+                  ) -> tuple[list[str], tuple[np.ndarray, np.ndarray], int]:
+    """The bars of a votes chart: the labels of :func:`shown_classes` (plus "other N classes",
+    the hidden classes' votes summed, when some are hidden), both series' counts per bar, and
+    the bar of the selected class (-1 if none)."""
+    all_counts = np.asarray(counts, dtype=np.int64)
+    all_selection = np.asarray(selection_counts, dtype=np.int64)
+    if all_counts.shape != (len(classes),) or all_selection.shape != (len(classes),):
+        raise ValueError("one count per class is needed in both series")
+    kept = shown_classes(all_counts, all_selection, selected, top)
+    labels = [str(classes[i]) for i in kept]
+    shown, shown_selection = all_counts[kept], all_selection[kept]
+    if (hidden := len(classes) - len(kept)) > 0:
+        labels.append(f"other {hidden:,} classes")
+        shown = np.append(shown, all_counts.sum() - shown.sum())
+        shown_selection = np.append(shown_selection, all_selection.sum() - shown_selection.sum())
+    return labels, (shown, shown_selection), kept.index(selected) if selected in kept else -1
+
+
 def votes_figure(classes: Sequence[str], counts: Sequence[int], selection_counts: Sequence[int],
                  selected: int, n: int, n0: int, height: int = 360,
                  compact: bool = False, top: int = TOP_CLASSES) -> go.Figure:
@@ -41,18 +61,9 @@ def votes_figure(classes: Sequence[str], counts: Sequence[int], selection_counts
     last bar, "other N classes" (the downloads keep every count). ``compact``: a short title
     and no legend (the Start page).
     """
-    all_counts = np.asarray(counts, dtype=np.int64)
-    all_selection = np.asarray(selection_counts, dtype=np.int64)
-    if all_counts.shape != (len(classes),) or all_selection.shape != (len(classes),):
-        raise ValueError("one count per class is needed in both series")
-    kept = shown_classes(all_counts, all_selection, selected, top)
-    labels = [str(classes[i]) for i in kept]
-    counts, selection = all_counts[kept], all_selection[kept]
-    if (hidden := len(classes) - len(kept)) > 0:
-        labels.append(f"other {hidden:,} classes")
-        counts = np.append(counts, all_counts.sum() - counts.sum())
-        selection = np.append(selection, all_selection.sum() - selection.sum())
-    selected = kept.index(selected) if selected in kept else -1
+    labels, (counts, selection), selected = grouped_votes(classes, counts, selection_counts,
+                                                          selected, top)
+    grouped = len(labels) < len(classes)          # the last bar is "other N classes"
     colours = [SELECTED_COLOUR if i == selected else OTHER_COLOUR for i in range(len(labels))]
     fig = go.Figure()
     fig.add_trace(go.Bar(
@@ -69,8 +80,8 @@ def votes_figure(classes: Sequence[str], counts: Sequence[int], selection_counts
                       "<br>share %{y:.4f}<extra>selection</extra>"))
     selected_label = labels[selected] if selected >= 0 else "?"
     fig.update_layout(
-        title=dict(text=(f"Votes of the top {len(kept)} of {len(classes):,} classes (ĉ_A = "
-                         f"{selected_label})" if hidden else
+        title=dict(text=(f"Votes of the top {len(labels) - 1} of {len(classes):,} classes (ĉ_A = "
+                         f"{selected_label})" if grouped else
                          f"Votes per class (selected class ĉ_A = {selected_label})"),
                    font=dict(size=14)),
         barmode="group", height=height, margin=dict(l=10, r=10, t=40, b=10),

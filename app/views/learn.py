@@ -3,7 +3,9 @@
 noise → votes → Clopper–Pearson → radius → region, then why the radius grows with p_A and
 why a bound must be anytime-valid to be peeked at. CERTIFY runs with a small bundled model
 for n = 10, 100, 1,000 and the final n (cached; n = 100,000 in a background job with
-progress and Cancel), so the page reads well on load without any interaction. One control
+progress and Cancel), so the page reads well on load without any interaction; a photo model
+(about a sample a second on a CPU) runs n = 10, 30 and a final n of 100–1,000 in a
+background job (``app.cached.learn.walkthrough_plan``). One control
 chooses the stage n (▶ plays it). Every number comes from ``ucan_core`` (through
 ``app.cached``); figures come from ``app.figures``.
 """
@@ -18,19 +20,19 @@ import streamlit as st
 
 from app import jobs, state
 from app.cached.certify import formula_values
-from app.cached.images import bundled_catalog, bundled_model_input
+from app.cached.images import bundled_catalog, bundled_model_input, default_image
 from app.cached.learn import (
     DEFAULT_IMAGE,
+    SMALL_MODEL_PLAN,
     run_walkthrough,
     stage_of,
-    stage_sizes,
     walkthrough,
-    walkthrough_samples,
+    walkthrough_plan,
 )
-from app.cached.models import default_index, model_cards, quick_on_cpu
+from app.cached.models import cpu_seconds, default_index, model_cards, pixel_units, quick_on_cpu
 from app.cached.noise import noisy_samples
-from app.choices import NoiseChoice
-from app.figures.common import csv_text, fmt
+from app.choices import PHOTOS, NoiseChoice
+from app.figures.common import csv_text, fmt, fmt_rate
 from app.figures.formulas import fill_formula
 from app.figures.images import grid_png, image_png
 from app.figures.learn import monte_carlo_figure
@@ -41,7 +43,6 @@ from app.workers import keyed_job
 
 _t0 = time.perf_counter()
 PREFIX = "learn_"
-FINAL_N = (1_000, 10_000, 100_000)
 ALPHAS = (0.01, 0.001, 0.0001)
 #: Final n up to this runs in the script (seconds); above, in a background job.
 SCRIPT_MAX_N = 10_000
@@ -59,35 +60,41 @@ st.markdown(
     "returns the class that f gives most often on noisy copies x + ε. Because the vote is a "
     "probability, a small change of x can only change it a little, so it stays the same "
     "within a radius that we can compute. Below, one image goes through the five steps of "
-    "Cohen et al.'s CERTIFY, with the Monte Carlo run at n = 10, 100, 1,000 and the final "
-    "n, so you can watch the bound on p_A tighten and the radius grow.")
+    "Cohen et al.'s CERTIFY, with the Monte Carlo run at growing sample sizes n (10, 100, "
+    "1,000 and the final n; 10, 30 and the final n for a photo model), so you can watch the "
+    "bound on p_A tighten and the radius grow.")
 
-isotropic = {k: c for k, c in model_cards().items() if c.npg == "isotropic"}
-cards = {k: c for k, c in isotropic.items()
-         if quick_on_cpu(c, walkthrough_samples(min(FINAL_N)))}
+cards = {k: c for k, c in model_cards().items() if c.npg == "isotropic"}
 if not cards:
     st.error("No bundled isotropic models found in assets/models.")
     st.stop()
 col_model, col_image, col_n, col_alpha, col_seed = st.columns([1.3, 1.2, 1.2, 0.8, 0.7])
 model_id = col_model.selectbox("Model", list(cards), key=f"{PREFIX}model", bind="query-params",
                                index=default_index(list(cards)),
-                               help="A small bundled base classifier f, trained with the "
-                                    "Gaussian noise it is smoothed with.")
+                               help="A bundled base classifier f: a small one trained with "
+                                    "the Gaussian noise it is smoothed with, or a photo model "
+                                    "(a denoiser, then an off-the-shelf ImageNet classifier).")
 card = cards[model_id]
 arch = card.architecture
+plan = walkthrough_plan(card)
 catalog = dict(bundled_catalog()[card.dataset])
 image_id = col_image.selectbox("Image", list(catalog), key=f"{PREFIX}image",
                                bind="query-params", format_func=catalog.__getitem__,
                                index=list(catalog).index(DEFAULT_IMAGE)
-                               if DEFAULT_IMAGE in catalog else 0,
+                               if DEFAULT_IMAGE in catalog
+                               else default_image(card.dataset, list(catalog)),
                                help="The test image x to certify. The default, MNIST #0018 "
                                     "(a 3 that looks a little like an 8), gets contested "
                                     "votes, so the bound has something to show.")
-final_n = col_n.select_slider("Final n", FINAL_N, value=10_000, key=f"{PREFIX}n",
-                              bind="query-params", format_func=lambda n: f"{n:,}",
-                              help="Estimation samples of the last stage. 100,000 runs in "
-                                   "the background (about a minute on a CPU) with progress "
-                                   "and Cancel; every result is kept for this session.")
+slow = plan != SMALL_MODEL_PLAN
+final_n = col_n.select_slider(
+    "Final n", plan.finals, value=plan.default, bind="query-params",
+    key=f"{PREFIX}n_{card.dataset}" if slow else f"{PREFIX}n", format_func=lambda n: f"{n:,}",
+    help="Estimation samples of the last stage; every result is kept for this session. "
+         + ("This photo model draws about a sample a second on a CPU: every walk-through runs "
+            "in the background with progress and Cancel." if slow else
+            "100,000 runs in the background (about a minute on a CPU) with progress and "
+            "Cancel."))
 alpha = col_alpha.selectbox("α", ALPHAS, index=1, key=f"{PREFIX}alpha", bind="query-params",
                             help="Failure probability: the bound on p_A holds with "
                                  "probability ≥ 1 − α.")
@@ -97,15 +104,17 @@ if not state.teaching_mode():
                                      bind="query-params",
                                      help="Seed of the noise: same seed, same walk-through."))
 
-if slow := sorted(set(isotropic) - set(cards)):
-    st.caption(f"Not offered here: {', '.join(slow)}. The walk-through draws at least "
-               f"{walkthrough_samples(min(FINAL_N)):,} samples on the CPU, far too many for "
-               "these photo models (about a sample per second); certify a photo on the "
-               "**Certify** page instead (Images: Photos).")
 sigma = float(card.noise["sigma"])
 choice = NoiseChoice.of_card(card)
 image = bundled_model_input(image_id, arch.input_shape)
-sizes_text = ", ".join(f"{n:,}" for n in stage_sizes(final_n))
+sizes_text = ", ".join(f"{n:,}" for n in plan.sizes(final_n))
+samples = plan.samples(final_n)
+if slow and (seconds := cpu_seconds(card, samples)) is not None:
+    st.caption(f"`{model_id}` is a photo model: a denoiser, then an off-the-shelf ImageNet "
+               f"classifier, so it runs n = 10, 30, then the final n: {samples:,} samples, "
+               f"up to about {10 * round(seconds / 10):,.0f} s on this CPU at the rate its card "
+               f"records ({fmt_rate(samples / seconds)} samples/s, measured under load); the "
+               "progress below gives the live estimate.")
 run_key = json.dumps([model_id, image_id, final_n, alpha, seed])
 
 
@@ -116,22 +125,22 @@ def walkthrough_panel() -> None:
         f"{job.elapsed:.0f} s"), f"{PREFIX}cancel")
 
 
-if final_n <= SCRIPT_MAX_N:
+if final_n <= SCRIPT_MAX_N and quick_on_cpu(card, samples):
     with st.spinner(f"Running CERTIFY at n = {sizes_text}…"):
         certificates = walkthrough(model_id, image_id, final_n, alpha, seed)
 elif run_key in runs:
     certificates = runs[run_key]
 else:
     args = (model_id, image_id, final_n, alpha, seed)
-    job = keyed_job(JOB_KEY, run_key, walkthrough_samples(final_n),
+    job = keyed_job(JOB_KEY, run_key, samples,
                     lambda progress: run_walkthrough(*args, progress), jobs.session_probe(),
                     "Cannot run the walk-through")
     if job is not None and (outcome := jobs.new_outcome(job)) is not None:
         jobs.remember(runs, run_key, outcome, 8)
         st.rerun()
     job_fragment(walkthrough_panel, job)
-    st.caption(f"The steps below appear when CERTIFY at n = {sizes_text} has finished "
-               f"(Final n = 10,000 shows them at once).")
+    st.caption(f"The steps below appear when CERTIFY at n = {sizes_text} has finished"
+               + ("." if slow else " (Final n = 10,000 shows them at once)."))
     st.stop()
 stages = [stage_of(cert) for cert in certificates]
 classes = arch.classes
@@ -145,9 +154,15 @@ col_x.image(image_png(image.pixels, min_tile=168), caption=f"x: {image.name}",
 col_samples.image(grid_png(noisy_samples(choice, image.pixels, 8, seed), ncols=8, min_tile=96),
                   caption=f"8 of the noisy copies, ε ~ N(0, σ²I) with σ = {sigma:g} in pixel "
                           f"units (clipped to [0, 1] for display only).", width="stretch")
-st.markdown(f"The model `{model_id}` was trained on such noisy images, so it still "
-            f"recognises most of them. The noise has d = {c * h * w:,} coordinates, one per "
-            "pixel.")
+photo = card.dataset == PHOTOS
+st.markdown((f"The model `{model_id}` first removes the noise with a denoiser, then an "
+             "off-the-shelf ImageNet classifier reads the cleaned copy (denoised smoothing), "
+             "so it still recognises many of them." if photo else
+             f"The model `{model_id}` was trained on such noisy images, so it still "
+             "recognises most of them.")
+            + f" The noise has d = {c * h * w:,} coordinates, one per pixel"
+            + (f" of the {h}×{w} image the classifier receives (the photo is resized to it)."
+               if photo else "."))
 
 # --------------------------------------------------------------------------------------------
 st.subheader("2 · Votes: count what f says on n noisy copies")
@@ -218,7 +233,7 @@ else:
         radius.formula, formula_values(cert), cert.radius, cert.kind, cert.norm,
         digits=4)))
     st.markdown(f"g(x + δ) = **{top}** for every ‖δ‖₂ ≤ **{cert.radius:.4g}** "
-                f"(pixel units: images in [0, 1]), with probability ≥ 1 − α = {1 - alpha:g} "
+                f"({pixel_units(card)}), with probability ≥ 1 − α = {1 - alpha:g} "
                 "over the sampling.")
 st.dataframe([s.row() for s in stages], hide_index=True, width="stretch",
              key="learn_table",
