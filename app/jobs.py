@@ -19,7 +19,7 @@ import torch
 from streamlit import runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from app.cached.models import model_on, noise_source, two_stage_on
+from app.cached.models import model_on, noise_source, quick_on_cpu, sampling_defaults, two_stage_on
 from app.cached.noise import build
 from app.choices import CertifySettings, RegionCheckSettings, TwoStageSettings
 from app.workers import (  # noqa: F401 — the job machinery, re-exported for the pages
@@ -54,6 +54,7 @@ from ucan_core.errors import UcanError
 from ucan_core.noises.base import Noise
 from ucan_core.two_stage.engine import SelectAndCertify, TwoStageCertificate
 from ucan_core.zoo.bundled import model_card
+from ucan_core.zoo.cards import ModelCard
 
 
 def session_probe() -> Callable[[], bool]:
@@ -280,6 +281,31 @@ def audit_outcome(job: AuditJob) -> AuditOutcome:
 #: CERTIFY at the image (n0 selection, n estimation samples, level α), then PREDICT at the
 #: slice's points; small on purpose, so that an MNIST check takes seconds on a CPU.
 CHECK_N0, CHECK_N, CHECK_ALPHA, CHECK_BATCH, CHECK_SEED = 100, 1000, 0.001, 1000, 0
+#: Points of a check by default; for a model slower than ``quick_on_cpu`` allows, fewer.
+DEFAULT_CHECK_POINTS, SLOW_CHECK_POINTS = 16, 8
+
+
+@dataclass(frozen=True)
+class CheckSampling:
+    """A model's check: CERTIFY's n0, n and batch, and the points it starts with."""
+
+    n0: int
+    n: int
+    batch: int
+    points: int
+    slow: bool
+
+
+def check_sampling(card: ModelCard) -> CheckSampling:
+    """:data:`CHECK_N0`, :data:`CHECK_N` and :data:`CHECK_BATCH` with :data:`DEFAULT_CHECK_POINTS`
+    points, or, for a model whose CERTIFY at those sizes would take longer than
+    ``quick_on_cpu`` allows (the photo models), the n0, n and batch it is certified with on
+    the Certify page (``sampling_defaults``) and :data:`SLOW_CHECK_POINTS` points."""
+    if quick_on_cpu(card, CHECK_N0 + CHECK_N):
+        return CheckSampling(CHECK_N0, CHECK_N, CHECK_BATCH, DEFAULT_CHECK_POINTS, False)
+    sampling = sampling_defaults(card)
+    return CheckSampling(int(sampling["n0"]), int(sampling["n"]), int(sampling["batch"]),
+                         SLOW_CHECK_POINTS, True)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from app.cached.models import model_cards, quick_on_cpu
+from app.cached.models import model_cards
 from app.cached.noise import build
 from app.choices import NoiseChoice
 from app.figures.region import RegionSlice
@@ -110,12 +110,11 @@ def region_slice(choice: NoiseChoice, p_a: float, norm: str, i: int, j: int,
                        std=(float(std[i]), float(std[j])), **fields)
 
 
-def check_models(choice: NoiseChoice, samples: int) -> list[str]:
-    """Bundled isotropic models that take inputs of ``choice.shape`` and draw a check's
-    ``samples`` quickly on a CPU (not the photo models): the density of ``choice`` first,
-    then the σ nearest to its σ."""
+def check_models(choice: NoiseChoice) -> list[str]:
+    """Bundled isotropic models that take inputs of ``choice.shape`` (an MNIST digit, a
+    CIFAR-10 image, a 224×224 photo): the density of ``choice`` first, then the σ nearest to
+    its σ."""
     cards = {m: c for m, c in model_cards().items()
-             if c.npg == "isotropic" and tuple(c.architecture.input_shape) == tuple(choice.shape)
-             and quick_on_cpu(c, samples)}
+             if c.npg == "isotropic" and tuple(c.architecture.input_shape) == tuple(choice.shape)}
     return sorted(cards, key=lambda m: (cards[m].noise["name"] != choice.density,
                                         abs(float(cards[m].noise["sigma"]) - choice.sigma), m))

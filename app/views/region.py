@@ -6,7 +6,7 @@ box), the ℓp ball of radius min sᵢ·R and the ALM ball over the noise densit
 row/column inputs (bound to the URL) or by clicking the picture (``app.widgets.pixels``). The
 optional empirical check (run tier) certifies a bundled model smoothed with this noise at the
 image in a background job (``app.jobs.start_region_check``) and runs PREDICT at points of the
-certified slice (``ucan_core.audit.slice_check``; shown by ``app.panels.region_check``).
+certified slice (``ucan_core.audit.slice_check``; ``app.panels.region_check``).
 Every number comes from ``ucan_core``.
 """
 
@@ -14,20 +14,17 @@ from __future__ import annotations
 
 import json
 import time
-from collections import OrderedDict
 
 import streamlit as st
 
-from app import jobs, state
-from app.cached.images import InputImage, image_key
+from app import state
 from app.cached.noise import build, noise_maps
-from app.cached.region import REGION_P_MAX, REGION_P_MIN, check_models, pixel_index, region_slice
-from app.choices import NPG_OPTIONS, NoiseChoice, RegionCheckSettings
+from app.cached.region import REGION_P_MAX, REGION_P_MIN, pixel_index, region_slice
+from app.choices import NPG_OPTIONS
 from app.figures.common import csv_text, fmt, fmt_p, kind_badge, norm_symbol
 from app.figures.region import norms_figure, region_figure
 from app.panels.certificate import CERTIFY_CACHE, certificate_banner, human_scale
-from app.panels.job import check_job_panel, job_fragment
-from app.panels.region_check import show_check
+from app.panels.region_check import check_section
 from app.widgets.images import image_picker
 from app.widgets.noise import NORMS, noise_picker
 from app.widgets.output import chart, downloads, escape_markdown
@@ -44,89 +41,7 @@ from app.widgets.pixels import (
 from ucan_core.errors import UcanError
 
 _t0 = time.perf_counter()
-CHECK_JOB, CHECK_CACHE, CHECK_LAST = "region_check_job", "region_checks", "region_check_last"
-CHECK_CACHE_SIZE = 16
-CHECK_POINTS = [8, 16, 24, 32, 48]
-CHECK_PREDICT_N = [100, 200, 500]
-
 ss = st.session_state
-ss.setdefault(CHECK_CACHE, OrderedDict())
-checks: OrderedDict[str, jobs.RegionCheck] = ss[CHECK_CACHE]
-
-
-def integrate_check(job: jobs.BackgroundJob) -> None:
-    """Move a finished check into the session cache (once)."""
-    result = jobs.new_outcome(job)
-    if result is not None:
-        jobs.remember(checks, job.key, result, CHECK_CACHE_SIZE)
-
-
-def check_panel() -> None:
-    """The running check's progress and Cancel (a fragment: reruns alone while it runs)."""
-    check_job_panel(ss.get(CHECK_JOB), f"{PREFIX}check_cancel")
-
-
-def check_section(choice: NoiseChoice, norm: str, image: InputImage,
-                  pixels: tuple[tuple[int, int, int], tuple[int, int, int]]) -> None:
-    """The optional empirical check: model and sizes, the Run button, progress, result."""
-    c, h, w = image.shape
-    st.subheader("Empirical check (optional)")
-    st.markdown(
-        "Certify a bundled model smoothed with **this noise** at this image (Cohen's CERTIFY "
-        "gives the class and p̲_A, hence R), then draw points inside the certified slice — half "
-        "on its boundary, half spread inside, where pixels A and B can move within [0, 1] — "
-        "and ask the smoothed classifier for its class at each (Cohen's PREDICT, Monte "
-        "Carlo).")
-    models = check_models(choice, jobs.CHECK_N0 + jobs.CHECK_N)
-    if not models:
-        st.info(f"No bundled model takes {c}×{h}×{w} inputs and runs the check in seconds on "
-                "a CPU: the check needs an MNIST (1×28×28) or CIFAR-10 (3×32×32) image (the "
-                "photo models draw about a sample per second: certify a photo on Certify).")
-        return
-    left, middle, right = st.columns(3)
-    model_id = left.selectbox("Model (base classifier)", models, key=f"{PREFIX}check_model_{h}",
-                              bind="query-params",
-                              help="A bundled classifier trained with isotropic Gaussian noise, "
-                                   "smoothed here with this page's noise; the nearest σ first.")
-    points = middle.select_slider("Points K", CHECK_POINTS, value=16,
-                                  key=f"{PREFIX}check_points", bind="query-params",
-                                  help="Points drawn in the slice (half on its boundary).")
-    n_predict = right.select_slider("PREDICT samples per point", CHECK_PREDICT_N, value=100,
-                                    key=f"{PREFIX}check_n", bind="query-params",
-                                    help="Monte-Carlo samples of PREDICT at each point.")
-    i, j = (pixel_index(image.shape, *p) for p in pixels)
-    settings = RegionCheckSettings(
-        image_key=image_key(image.pixels), n0=jobs.CHECK_N0, n=jobs.CHECK_N,
-        alpha=jobs.CHECK_ALPHA, batch_size=jobs.CHECK_BATCH, seed=jobs.CHECK_SEED, device="cpu",
-        model_id=model_id, noise=choice, norm=norm, i=i, j=j, points=points,
-        n_predict=n_predict)
-    key = settings.key()
-    job: jobs.BackgroundJob | None = ss.get(CHECK_JOB)
-    running = job is not None and job.running
-    col_button, col_about = st.columns([1.3, 2.7], vertical_alignment="center")
-    clicked = col_button.button("Run empirical check", key=f"{PREFIX}check_run",
-                                disabled=running, width="stretch")
-    col_about.caption(f"CERTIFY: n0 = {settings.n0}, n = {settings.n:,} · PREDICT: n = "
-                      f"{n_predict} at each of {points} points · α = {settings.alpha:g} · seed "
-                      f"{settings.seed} · CPU · {settings.samples:,} samples (seconds for "
-                      "MNIST, tens of seconds for CIFAR-10)")
-    if clicked and key not in checks:
-        job = jobs.start_job(lambda: jobs.start_region_check(
-            settings, image.pixels, jobs.session_probe()), CHECK_JOB,
-            "Cannot run the check") or job
-    if job is not None:
-        integrate_check(job)
-    running = job is not None and job.running
-    job_fragment(check_panel, job)
-    result = checks.get(key)
-    if result is not None:
-        ss[CHECK_LAST] = key
-        show_check(result, (describe(pixels[0], c), describe(pixels[1], c)))
-    elif ss.get(CHECK_LAST) in checks and not running:
-        changed = ", ".join(settings.differences(checks[ss[CHECK_LAST]].settings))
-        st.caption(f"The last check was for other settings ({changed or 'settings'} "
-                   "changed): run it again for these.")
-
 
 st.title("Certified region")
 controls, results = st.columns([1, 3], gap="large")

@@ -1,8 +1,8 @@
 """The photo models (denoised smoothing, ImageNet) in the app, through Streamlit's AppTest: the
 Certify page's model families, the sampling defaults that follow the model, the notes on the
-224×224 input, σ and uploads; Learn's walk-through at a photo model's own sizes; the Region
-check, which leaves them out; one small certificate of a bundled photo (an ImageNet class
-name, a radius with its kind)."""
+224×224 input, σ and uploads; Learn's walk-through and the Region check at a photo model's own
+sizes; one small certificate of a bundled photo (an ImageNet class name, a radius with its
+kind)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import pytest
 from apptest_helpers import as_array, chart_specs, open_page, open_with_params, text, wait_for_job
 from PIL import Image
 
+from app import jobs, state
 from app.cached import learn
 from app.cached import models as cached_models
 from app.cached.models import quick_on_cpu
@@ -23,6 +24,7 @@ from app.choices import MODEL_FAMILIES, PHOTOS, CertifySettings, NoiseChoice
 from app.figures.common import fmt, fmt_rate, kind_badge
 from app.figures.scale import grey
 from app.jobs import AUDIT_BUDGET
+from app.panels import region_check
 from app.panels.audit import slow_audit
 from ucan_core.zoo.bundled import list_images, model_card
 from ucan_core.zoo.denoised import MAX_BATCH
@@ -211,10 +213,49 @@ def test_a_photo_walkthrough_names_imagenet_classes_in_224_pixel_units(monkeypat
             "image the classifier receives)") in page
 
 
-def test_the_region_check_leaves_out_the_photo_models():
-    photo_noise = NoiseChoice(density="gaussian", sigma=0.25, shape=(3, 224, 224))
-    assert check_models(photo_noise, 1_100) == []
-    assert check_models(photo_noise, 1) == ["imagenet-denoised-0.25", "imagenet-denoised-0.12"]
+def region_of_a_photo(params: dict[str, str] | None = None):
+    """The Region page on the bundled folding chair (512×512, shown at 224×224) at σ = 0.25."""
+    return open_with_params("region", {**state.image_params("rg_", "imagenet-01"),
+                                       **state.noise_params("rg_", "gaussian", 0.25, "2"),
+                                       **(params or {})}, timeout=300)
+
+
+def test_the_region_check_offers_the_photo_models_at_their_own_sizes():
+    at = region_of_a_photo()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="rg_check_model_224").options == [PHOTO_MODEL,
+                                                               "imagenet-denoised-0.12"]
+    sampling = jobs.check_sampling(model_card(PHOTO_MODEL))
+    assert (sampling.n0, sampling.n, sampling.batch, sampling.points) == (16, 100, MAX_BATCH, 8)
+    assert at.select_slider(key="rg_check_points_slow").value == 8
+    rate = model_card(PHOTO_MODEL).metrics["samples_per_second_cpu"]
+    samples = 16 + 100 + 8 * 100
+    assert (f"CERTIFY: n0 = 16, n = 100 · PREDICT: n = 100 at each of 8 points · α = 0.001 · "
+            f"seed 0 · CPU · {samples:,} samples (up to about {fmt(samples / rate / 60, 2)} min "
+            f"at the rate the card of {PHOTO_MODEL} records") in text(at)
+    digits = jobs.check_sampling(model_card("mnist-gaussian-0.25"))
+    assert (digits.n0, digits.n, digits.points, digits.slow) == (100, 1000, 16, False)
+    non_square = NoiseChoice(density="gaussian", sigma=0.25, shape=(3, 149, 224))
+    assert check_models(non_square) == []
+
+
+def test_a_photo_region_check_runs_the_photo_model(monkeypatch):
+    """The whole check on a photo at sizes made tiny for the test (n0 = 2, n = 12, 2 points
+    of PREDICT at n = 4: 22 denoised samples)."""
+    monkeypatch.setattr(jobs, "check_sampling", lambda card: jobs.CheckSampling(2, 12, 16, 2,
+                                                                                True))
+    monkeypatch.setattr(region_check, "CHECK_POINTS", [2, 4])
+    monkeypatch.setattr(region_check, "CHECK_PREDICT_N", [4, 8])
+    at = region_of_a_photo({"rg_p_a": "0.9"})
+    at.button(key="rg_check_run").click().run()
+    wait_for_job(at, "region_check_job", 300)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    job = at.session_state["region_check_job"]
+    assert job.error is None and job.done == job.total == 2 + 12 + 2 * 4
+    result = at.session_state["region_checks"][job.key]
+    assert result.settings.model_id == PHOTO_MODEL and result.certificate.n == 12
+    assert IMAGENET_CLASSES[result.certificate.prediction] == "folding chair"
+    assert {m.label: m.value for m in at.metric}["Certified class"] == "folding chair"
 
 
 def test_a_small_photo_certificate_names_an_imagenet_class(_no_leftover_job):
