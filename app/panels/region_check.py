@@ -18,7 +18,7 @@ from app.figures.common import KIND_COLOURS, fmt, fmt_p, fmt_rate, full, norm_sy
 from app.figures.region import check_figure
 from app.jobs import RegionCheck
 from app.panels.job import check_job_panel, job_fragment
-from app.widgets.output import chart
+from app.widgets.output import chart, text_metric
 from app.widgets.pixels import PREFIX, describe
 
 CHECK_JOB, CHECK_CACHE, CHECK_LAST = "region_check_job", "region_checks", "region_check_last"
@@ -121,7 +121,8 @@ def show_check(result: RegionCheck, names: tuple[str, str]) -> None:
     counts = check.counts()
     view = region_slice(s.noise, cert.p_a_lower, s.norm, s.i, s.j)
     top, bottom = st.columns(3), st.columns(3)
-    top[0].metric("Certified class", classes[check.certified])
+    text_metric(top[0], "Certified class", classes[check.certified],
+                help="The class CERTIFY returned at the image.")
     top[1].metric("p̲_A", fmt_p(cert.p_a_lower), help=f"One-sided Clopper–Pearson lower "
                   f"bound at α = {s.alpha:g} from n = {s.n:,} samples: {full(cert.p_a_lower)}.")
     top[2].metric(f"R ({sym})", fmt(result.radius, 3), delta=view.radius_kind,
