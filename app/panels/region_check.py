@@ -52,7 +52,7 @@ def check_section(choice: NoiseChoice, norm: str, image: InputImage,
                 "(1×28×28) or CIFAR-10 (3×32×32) image, or a square photo (shown at 224×224, "
                 "the photo models' input).")
         return
-    left, middle, right = st.columns(3)
+    left, middle, right = st.columns([1.5, 1, 1])
     model_id = left.selectbox("Model (base classifier)", models, key=f"{PREFIX}check_model_{h}",
                               bind="query-params",
                               help="A bundled classifier trained with isotropic Gaussian noise "
