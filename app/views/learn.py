@@ -110,8 +110,9 @@ image = bundled_model_input(image_id, arch.input_shape)
 sizes_text = ", ".join(f"{n:,}" for n in plan.sizes(final_n))
 samples = plan.samples(final_n)
 if slow and (seconds := cpu_seconds(card, samples)) is not None:
+    stages_text = ", ".join(f"{n:,}" for n in plan.stages)
     st.caption(f"`{model_id}` is a photo model: a denoiser, then an off-the-shelf ImageNet "
-               f"classifier, so it runs n = 10, 30, then the final n: {samples:,} samples, "
+               f"classifier, so it runs n = {stages_text}, then the final n: {samples:,} samples, "
                f"up to about {10 * round(seconds / 10):,.0f} s on this CPU at the rate its card "
                f"records ({fmt_rate(samples / seconds)} samples/s, measured under load); the "
                "progress below gives the live estimate.")
